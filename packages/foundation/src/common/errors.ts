@@ -1,0 +1,29 @@
+/**
+ * What kind of failure an error is, in domain terms. The API edge maps kinds to HTTP
+ * statuses in one place; the processor maps them to outcomes. Foundation knows nothing of HTTP.
+ */
+export type ErrorKind = 'invalid' | 'not_found' | 'unavailable' | 'internal'
+
+/** Base of every error the project raises on purpose: a stable `code` clients can rely on. */
+export class AppError extends Error {
+  readonly code: string
+  readonly kind: ErrorKind
+
+  constructor(kind: ErrorKind, code: string, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.kind = kind
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+/** A dependency (database, object storage, queue) did not answer; the caller may retry. */
+export class DependencyUnavailableError extends AppError {
+  constructor(code: 'DATABASE_UNAVAILABLE' | 'STORAGE_UNAVAILABLE' | 'QUEUE_UNAVAILABLE', message: string, options?: ErrorOptions) {
+    super('unavailable', code, message, options)
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError
+}

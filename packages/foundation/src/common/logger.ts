@@ -1,0 +1,41 @@
+import { pino, type Logger } from 'pino'
+
+export type { Logger }
+
+/** Paths pino replaces with [redacted] wherever they appear in a log object. */
+export const REDACT_PATHS = [
+  'privateKey',
+  '*.privateKey',
+  'secretAccessKey',
+  '*.secretAccessKey',
+  'password',
+  '*.password',
+  'env.CLOUDFRONT_PRIVATE_KEY',
+  'env.DATABASE_URL',
+  'config.env.CLOUDFRONT_PRIVATE_KEY',
+  'config.env.DATABASE_URL',
+  'config.database.url',
+  'config.cdn.privateKey',
+  'req.headers.authorization',
+  'req.headers.cookie',
+]
+
+export function createLogger(options: { level: string; pretty?: boolean; name?: string }): Logger {
+  return pino({
+    level: options.level,
+    ...(options.name === undefined ? {} : { name: options.name }),
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...(options.pretty === true ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+  })
+}
+
+/** Removes user:password from a connection string so it can be printed. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== '') parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '[unparseable url]'
+  }
+}

@@ -1,0 +1,5 @@
+export * from './common/errors.ts'
+export * from './common/config.ts'
+export * from './common/logger.ts'
+export * from './shared/image/image.ts'
+export type { ImageRepository } from './shared/image/image-repository.ts'

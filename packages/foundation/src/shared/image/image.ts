@@ -1,0 +1,73 @@
+import { ulid } from 'ulid'
+import { AppError } from '../../common/errors.ts'
+
+/** A ULID: 26 characters of Crockford base32, the first 0-7 (48-bit timestamp). */
+export type ImageId = string & { readonly __brand: 'ImageId' }
+
+export const IMAGE_ID_PATTERN = '^[0-7][0-9A-HJKMNP-TV-Z]{25}$'
+const imageIdRegExp = new RegExp(IMAGE_ID_PATTERN)
+
+export function isImageId(value: string): value is ImageId {
+  return imageIdRegExp.test(value)
+}
+
+export class InvalidImageIdError extends AppError {
+  constructor(value: string) {
+    super('invalid', 'INVALID_IMAGE_ID', `image_id must be a ULID (26 characters, Crockford base32); got ${JSON.stringify(value.slice(0, 40))}`)
+  }
+}
+
+export function parseImageId(value: string): ImageId {
+  if (!isImageId(value)) throw new InvalidImageIdError(value)
+  return value
+}
+
+export function newImageId(): ImageId {
+  return ulid() as ImageId
+}
+
+export const IMAGE_STATUSES = ['pending', 'ready', 'failed'] as const
+export type ImageStatus = (typeof IMAGE_STATUSES)[number]
+
+export const ALLOWED_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/avif', 'image/gif'] as const
+export type ImageContentType = (typeof ALLOWED_CONTENT_TYPES)[number]
+
+export function isAllowedContentType(value: string): value is ImageContentType {
+  return (ALLOWED_CONTENT_TYPES as readonly string[]).includes(value)
+}
+
+/** Why the processor refused an upload; stored in `failure_reason`. */
+export type FailureReason =
+  | 'missing_object'
+  | 'too_large'
+  | 'type_mismatch'
+  | 'not_an_image'
+  | 'too_many_pixels'
+  | 'too_many_frames'
+  | 'corrupt'
+  | 'truncated'
+
+/** The object key of an upload: fixed shape, never user input. */
+export function objectKeyFor(imageId: ImageId): string {
+  return `uploads/${imageId}`
+}
+
+export type ImageRecord = {
+  id: ImageId
+  status: ImageStatus
+  contentType: ImageContentType
+  fileName: string
+  /** Unknown (null) until the processor has measured the stored object. */
+  sizeBytes: number | null
+  objectKey: string
+  failureReason: FailureReason | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export type NewImageRecord = Pick<ImageRecord, 'id' | 'contentType' | 'fileName' | 'objectKey'>
+
+/** Final states a pending record may move to. */
+export type ImageTransition =
+  | { status: 'ready'; sizeBytes: number }
+  | { status: 'failed'; failureReason: FailureReason }
