@@ -1,0 +1,34 @@
+/** Everything an app or a test needs to talk to a running dev stack. */
+export type S3Endpoint = {
+  endpoint: string
+  region: string
+  bucket: string
+  accessKeyId: string
+  secretAccessKey: string
+}
+
+export type SqsEndpoint = {
+  endpoint: string
+  region: string
+  queueUrl: string
+  dlqUrl: string
+  accessKeyId: string
+  secretAccessKey: string
+}
+
+export type CdnEndpoint = {
+  baseUrl: string
+  keyPairId: string
+  privateKeyPem: string
+  publicKeyPem: string
+}
+
+export type DevStack = {
+  database: { url: string }
+  s3: S3Endpoint
+  sqs: SqsEndpoint
+  cdn: CdnEndpoint
+  /** The environment variables (see foundation's config) that point the apps at this stack. */
+  env: Record<string, string>
+  stop(): Promise<void>
+}
