@@ -1,7 +1,8 @@
 /**
  * Port: the object store that receives uploads. Implementations throw
  * DependencyUnavailableError('STORAGE_UNAVAILABLE') for transient failures, so callers can
- * tell "try again" from "the object is not there" (null).
+ * tell "try again" from "the object is not there" (null from getObjectMetadata,
+ * StoredObjectNotFoundError from the reads).
  */
 export interface ImageStorage {
   /** A presigned PUT with the content type signed in: storage refuses any other Content-Type. */

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest'
+import { AppError } from '../../../common/errors.ts'
+import { ALLOWED_CONTENT_TYPES, type ImageId, isImageId, newImageId } from '../../../shared/image/image.ts'
+import { createImageUploadPresignedUrl } from './create-presigned-url.ts'
+import { FakeImageRepository, FakeImageStorage } from './testing/fakes.ts'
+import { UploadError } from './upload-error.ts'
+
+function setup() {
+  const events: string[] = []
+  const images = new FakeImageRepository(events)
+  const storage = new FakeImageStorage(events)
+  const ids: ImageId[] = []
+  const newId = () => {
+    const id = newImageId()
+    ids.push(id)
+    return id
+  }
+  const create = createImageUploadPresignedUrl({
+    images,
+    storage,
+    newId,
+    config: { uploadUrlTtlSeconds: 300, maxUploadBytes: 10_485_760 },
+  })
+  return { events, images, storage, ids, create }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<UploadError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  expect(error).toBeInstanceOf(UploadError)
+  return error as UploadError
+}
+
+describe('createImageUploadPresignedUrl', () => {
+  it('saves a pending record with unknown size and returns the presigned upload', async () => {
+    const { images, storage, create } = setup()
+    const result = await create({ contentType: 'image/png', fileName: 'cat.png' })
+
+    expect(isImageId(result.imageId)).toBe(true)
+    expect(result.uploadUrl).toBe(`https://storage.test/uploads/${result.imageId}?signature=fake`)
+    expect(result.uploadHeaders).toEqual({ 'content-type': 'image/png' })
+    expect(result.expiresAt).toBeInstanceOf(Date)
+    expect(storage.presigned).toEqual([{ objectKey: `uploads/${result.imageId}`, contentType: 'image/png', expiresInSeconds: 300 }])
+    expect(images.records.get(result.imageId)).toMatchObject({
+      id: result.imageId,
+      status: 'pending',
+      sizeBytes: null,
+      failureReason: null,
+      contentType: 'image/png',
+      fileName: 'cat.png',
+      objectKey: `uploads/${result.imageId}`,
+    })
+  })
+
+  it('does not return the URL until the record is saved', async () => {
+    const { events, images, create } = setup()
+    let releaseSave = () => {}
+    images.saveGate = new Promise<void>((resolve) => {
+      releaseSave = resolve
+    })
+    let returned = false
+    const pending = create({ contentType: 'image/jpeg', fileName: 'a.jpg' }).then((r) => {
+      returned = true
+      return r
+    })
+    // Let every queued microtask run: the command is parked inside save().
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    expect(returned).toBe(false)
+    expect(images.records.size).toBe(0)
+
+    releaseSave()
+    const result = await pending
+    expect(events).toEqual([`presign:uploads/${result.imageId}`, `save:${result.imageId}`, `saved:${result.imageId}`])
+  })
+
+  it('returns no URL when the save fails', async () => {
+    const { images, create } = setup()
+    images.failSave = new Error('database down')
+    await expect(create({ contentType: 'image/gif', fileName: 'a.gif' })).rejects.toThrow('database down')
+    expect(images.records.size).toBe(0)
+  })
+
+  it('leaves no record when presigning fails', async () => {
+    const { events, images, storage, create } = setup()
+    storage.failPresign = new Error('presigner broke')
+    await expect(create({ contentType: 'image/gif', fileName: 'a.gif' })).rejects.toThrow('presigner broke')
+    expect(images.records.size).toBe(0)
+    expect(events.filter((e) => e.startsWith('save'))).toEqual([])
+  })
+
+  it.each(ALLOWED_CONTENT_TYPES)('accepts %s', async (contentType) => {
+    const { images, create } = setup()
+    const result = await create({ contentType, fileName: 'x' })
+    expect(images.records.get(result.imageId)?.contentType).toBe(contentType)
+    expect(result.uploadHeaders['content-type']).toBe(contentType)
+  })
+
+  it.each(['image/*', 'image/jpeg;text/html', 'image/jpeg; charset=utf-8', 'IMAGE/PNG', 'Image/png', ' image/png', 'image/png ', 'image/svg+xml', 'text/html', 'application/octet-stream', ''])(
+    'rejects content type %j before touching storage',
+    async (contentType) => {
+      const { events, create } = setup()
+      const error = await rejection(create({ contentType, fileName: 'x.png' }))
+      expect(error).toBeInstanceOf(AppError)
+      expect(error.kind).toBe('invalid')
+      expect(error.code).toBe('INVALID_CONTENT_TYPE')
+      expect(events).toEqual([])
+    },
+  )
+
+  it.each([
+    ['empty', ''],
+    ['256 characters', 'a'.repeat(256)],
+    ['256 code points of astral characters', '😀'.repeat(256)],
+    ['NUL', 'a\u0000.png'],
+    ['newline', 'a\n.png'],
+    ['carriage return', 'a\r.png'],
+    ['tab', 'a\t.png'],
+    ['unit separator', 'a\u001f.png'],
+    ['DEL', 'a\u007f.png'],
+  ])('rejects a file name that is %s', async (_label, fileName) => {
+    const { events, create } = setup()
+    const error = await rejection(create({ contentType: 'image/png', fileName }))
+    expect(error.code).toBe('INVALID_FILE_NAME')
+    expect(error.kind).toBe('invalid')
+    expect(events).toEqual([])
+  })
+
+  it.each([
+    ['255 characters', 'a'.repeat(255)],
+    ['255 astral code points (510 UTF-16 units)', '😀'.repeat(255)],
+    ['unicode', 'Фото — 猫 🐈 café.png'],
+    ['a path', '../../x'],
+    ['one character', 'x'],
+  ])('accepts a file name that is %s, stores it as is and keeps it out of the key', async (_label, fileName) => {
+    const { images, storage, ids, create } = setup()
+    const result = await create({ contentType: 'image/webp', fileName })
+    const record = images.records.get(result.imageId)
+    expect(record?.fileName).toBe(fileName)
+    expect(record?.objectKey).toBe(`uploads/${ids[0]}`)
+    expect(storage.presigned[0]?.objectKey).toBe(`uploads/${ids[0]}`)
+    expect(result.uploadUrl).not.toContain('..')
+  })
+})

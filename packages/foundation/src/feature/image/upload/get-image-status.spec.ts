@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest'
+import { newImageId } from '../../../shared/image/image.ts'
+import { getImageStatus, ImageNotFoundError } from './get-image-status.ts'
+import { FakeImageRepository } from './testing/fakes.ts'
+
+describe('getImageStatus', () => {
+  it('returns the record', async () => {
+    const images = new FakeImageRepository()
+    const id = newImageId()
+    await images.save({ id, contentType: 'image/avif', fileName: 'a.avif', objectKey: `uploads/${id}` })
+    const record = await getImageStatus({ images })(id)
+    expect(record).toMatchObject({ id, status: 'pending', sizeBytes: null, fileName: 'a.avif' })
+  })
+
+  it('throws a not-found error for an unknown id', async () => {
+    const id = newImageId()
+    const error = await getImageStatus({ images: new FakeImageRepository() })(id).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(ImageNotFoundError)
+    expect(error).toMatchObject({ kind: 'not_found', code: 'IMAGE_NOT_FOUND' })
+  })
+})

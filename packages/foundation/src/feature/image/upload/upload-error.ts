@@ -1,0 +1,19 @@
+import { AppError } from '../../../common/errors.ts'
+
+export type UploadErrorCode = 'INVALID_CONTENT_TYPE' | 'INVALID_FILE_NAME'
+
+/** A create-presigned-url request the upload rules refuse; the client must change its input. */
+export class UploadError extends AppError {
+  declare readonly code: UploadErrorCode
+
+  constructor(code: UploadErrorCode, message: string) {
+    super('invalid', code, message)
+  }
+}
+
+/** The object a read asked for is not in storage (deleted, or never uploaded). */
+export class StoredObjectNotFoundError extends AppError {
+  constructor(objectKey: string) {
+    super('not_found', 'OBJECT_NOT_FOUND', `object ${objectKey} does not exist`)
+  }
+}
