@@ -1,0 +1,146 @@
+import {
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startS3Emulator } from './s3-emulator.ts'
+import type { ObjectCreatedEvent, S3Emulator } from './s3-emulator.ts'
+import { waitFor } from './wait-for.ts'
+
+const BUCKET = 'spec-s3-emulator'
+
+function clientFor(s3: S3Emulator, secretAccessKey = s3.secretAccessKey) {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 1,
+  })
+}
+
+describe('S3 emulator', () => {
+  let s3: S3Emulator
+  let client: S3Client
+
+  beforeAll(async () => {
+    s3 = await startS3Emulator({ port: 0, buckets: [BUCKET] })
+    client = clientFor(s3)
+  })
+  afterAll(async () => {
+    client.destroy()
+    await s3.stop()
+  })
+
+  const presignPut = (key: string, options: { expiresIn?: number; signingDate?: Date } = {}) =>
+    getSignedUrl(client, new PutObjectCommand({ Bucket: BUCKET, Key: key, ContentType: 'image/png' }), {
+      expiresIn: options.expiresIn ?? 60,
+      signingDate: options.signingDate,
+      signableHeaders: new Set(['content-type']),
+    })
+
+  it('accepts a presigned PUT sent with the signed Content-Type', async () => {
+    const url = await presignPut('uploads/ok.png')
+    expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toContain('content-type')
+    const res = await fetch(url, { method: 'PUT', body: Buffer.from('png bytes'), headers: { 'Content-Type': 'image/png' } })
+    expect(res.status).toBe(200)
+    const stored = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'uploads/ok.png' }))
+    expect(stored.ContentType).toBe('image/png')
+    expect(await stored.Body?.transformToString()).toBe('png bytes')
+  })
+
+  it('rejects a presigned PUT sent with another Content-Type', async () => {
+    const url = await presignPut('uploads/other-type.png')
+    const res = await fetch(url, { method: 'PUT', body: Buffer.from('<html>'), headers: { 'Content-Type': 'text/html' } })
+    expect(res.status).toBe(403)
+    expect(await res.text()).toContain('SignatureDoesNotMatch')
+  })
+
+  it('rejects a presigned PUT after it expired (signed in the past)', async () => {
+    const url = await presignPut('uploads/late.png', { expiresIn: 1, signingDate: new Date(Date.now() - 5000) })
+    const res = await fetch(url, { method: 'PUT', body: Buffer.from('x'), headers: { 'Content-Type': 'image/png' } })
+    expect(res.status).toBe(403)
+    expect(await res.text()).toContain('Request has expired')
+  })
+
+  it('rejects a presigned PUT once its 1-second lifetime has passed', async () => {
+    const url = await presignPut('uploads/expiring.png', { expiresIn: 1 })
+    const status = await waitFor(
+      async () => {
+        const res = await fetch(url, { method: 'PUT', body: Buffer.from('x'), headers: { 'Content-Type': 'image/png' } })
+        return res.status === 403 ? res.status : undefined
+      },
+      { timeoutMs: 4000, intervalMs: 200, description: 'presigned URL to expire' },
+    )
+    expect(status).toBe(403)
+  })
+
+  it('rejects a presigned URL whose key or expiry was tampered with', async () => {
+    const url = new URL(await presignPut('uploads/a.png'))
+    const otherKey = url.toString().replace('uploads/a.png', 'uploads/b.png')
+    const longer = new URL(url)
+    longer.searchParams.set('X-Amz-Expires', '604800')
+    for (const target of [otherKey, longer.toString()]) {
+      const res = await fetch(target, { method: 'PUT', body: Buffer.from('x'), headers: { 'Content-Type': 'image/png' } })
+      expect(res.status).toBe(403)
+    }
+  })
+
+  it('rejects a malformed X-Amz-Expires that s3rver alone would treat as never expiring', async () => {
+    const url = new URL(await presignPut('uploads/forever.png'))
+    url.searchParams.set('X-Amz-Expires', 'never')
+    const res = await fetch(url, { method: 'PUT', body: Buffer.from('x'), headers: { 'Content-Type': 'image/png' } })
+    expect(res.status).toBe(400)
+  })
+
+  it('rejects anonymous requests and wrong secrets', async () => {
+    const anonymous = await fetch(`${s3.endpoint}/${BUCKET}/uploads/ok.png`)
+    expect(anonymous.status).toBe(403)
+    const anonymousPut = await fetch(`${s3.endpoint}/${BUCKET}/uploads/anon.png`, { method: 'PUT', body: 'x' })
+    expect(anonymousPut.status).toBe(403)
+    const wrong = clientFor(s3, 'not-the-secret')
+    await expect(wrong.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'uploads/ok.png' }))).rejects.toMatchObject({
+      name: 'SignatureDoesNotMatch',
+      $metadata: { httpStatusCode: 403 },
+    })
+    wrong.destroy()
+  })
+
+  it('reports each stored object once: put, copy and multipart completion', async () => {
+    const seen: ObjectCreatedEvent[] = []
+    const unsubscribe = s3.onObjectCreated((event) => seen.push(event))
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'events/put.txt', Body: 'hello' }))
+    await client.send(
+      new CopyObjectCommand({ Bucket: BUCKET, Key: 'events/copy.txt', CopySource: `${BUCKET}/events/put.txt` }),
+    )
+    const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'events/multi.txt' }))
+    const part = await client.send(
+      new UploadPartCommand({ Bucket: BUCKET, Key: 'events/multi.txt', UploadId, PartNumber: 1, Body: 'parts' }),
+    )
+    await client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: BUCKET,
+        Key: 'events/multi.txt',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    )
+    await waitFor(() => (seen.length >= 3 ? true : undefined), { description: 'three object events' })
+    unsubscribe()
+    const byKey = Object.fromEntries(seen.map((e) => [e.key, e]))
+    expect(seen).toHaveLength(3)
+    expect(byKey['events/put.txt']).toMatchObject({ eventName: 'ObjectCreated:Put', bucket: BUCKET, size: 5 })
+    expect(byKey['events/put.txt']?.eTag).toMatch(/^[0-9a-f]{32}$/)
+    expect(byKey['events/copy.txt']).toMatchObject({ eventName: 'ObjectCreated:Copy', size: 5 })
+    expect(byKey['events/copy.txt']?.eTag).toBe(byKey['events/put.txt']?.eTag)
+    expect(byKey['events/multi.txt']).toMatchObject({ eventName: 'ObjectCreated:CompleteMultipartUpload', size: 5 })
+  })
+})

@@ -1,0 +1,161 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import S3rver from '@20minutes/s3rver'
+import type { S3rverEventRecord } from '@20minutes/s3rver'
+import { checkS3Request, writeS3Error } from './s3-auth-guard.ts'
+import { registerS3AccessKey } from './s3-credentials.ts'
+
+export type ObjectCreatedEventName =
+  | 'ObjectCreated:Put'
+  | 'ObjectCreated:Post'
+  | 'ObjectCreated:Copy'
+  | 'ObjectCreated:CompleteMultipartUpload'
+
+/** One stored object. `key` is the raw key (not URL-encoded); `eTag` has no quotes. */
+export type ObjectCreatedEvent = {
+  eventName: ObjectCreatedEventName
+  bucket: string
+  key: string
+  size: number
+  eTag: string
+  eventTime: Date
+  sequencer: string
+}
+
+export type S3EmulatorOptions = {
+  port?: number
+  host?: string
+  buckets: string[]
+  directory?: string
+  accessKeyId?: string
+  secretAccessKey?: string
+}
+
+export type S3Emulator = {
+  endpoint: string
+  region: 'us-east-1'
+  accessKeyId: string
+  secretAccessKey: string
+  buckets: string[]
+  /** Returns an unsubscribe function. */
+  onObjectCreated(listener: (event: ObjectCreatedEvent) => void): () => void
+  stop(): Promise<void>
+}
+
+const REGION = 'us-east-1'
+// s3rver reports a multipart completion as a 'Post'; the request tells them apart.
+const currentRequest = new AsyncLocalStorage<{ multipartComplete: boolean }>()
+
+export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emulator> {
+  const host = options.host ?? '127.0.0.1'
+  const accessKeyId = options.accessKeyId ?? 'devstack'
+  const secretAccessKey = options.secretAccessKey ?? 'devstack-secret'
+  const ownsDirectory = options.directory === undefined
+  const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'devstack-s3-')))
+
+  const s3rver = new S3rver({
+    silent: true,
+    directory,
+    vhostBuckets: false,
+    allowMismatchedSignatures: false,
+    configureBuckets: options.buckets.map((name) => ({ name })),
+  })
+  await s3rver.configureBuckets()
+  const releaseKey = registerS3AccessKey(accessKeyId, secretAccessKey)
+  const listeners = new Set<(event: ObjectCreatedEvent) => void>()
+  const nextSequencer = createSequencer()
+
+  s3rver.on('event', ({ Records }) => {
+    const multipartComplete = currentRequest.getStore()?.multipartComplete ?? false
+    for (const record of Records) {
+      void toObjectCreated(s3rver, record, multipartComplete, nextSequencer).then((event) => {
+        if (!event) return
+        for (const listener of listeners) {
+          try {
+            listener(event)
+          } catch {
+            // a faulty listener must not break the S3 request or other listeners
+          }
+        }
+      })
+    }
+  })
+
+  const handle = s3rver.callback()
+  const server = createServer((req, res) => {
+    const denial = checkS3Request(req, REGION, new Date())
+    if (denial) return writeS3Error(res, denial)
+    const multipartComplete = req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '')
+    currentRequest.run({ multipartComplete }, () => handle(req, res))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, host, () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
+
+  return {
+    endpoint: `http://${host}:${port}`,
+    region: REGION,
+    accessKeyId,
+    secretAccessKey,
+    buckets: [...options.buckets],
+    onObjectCreated(listener) {
+      listeners.add(listener)
+      return () => listeners.delete(listener)
+    },
+    async stop() {
+      listeners.clear()
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      s3rver.logger.exceptions.unhandle()
+      s3rver.logger.close()
+      releaseKey()
+      if (ownsDirectory) await rm(directory, { recursive: true, force: true })
+    },
+  }
+}
+
+async function toObjectCreated(
+  s3rver: S3rver,
+  record: S3rverEventRecord,
+  multipartComplete: boolean,
+  nextSequencer: () => string,
+): Promise<ObjectCreatedEvent | undefined> {
+  const eventName = objectCreatedName(record.eventName, multipartComplete)
+  if (!eventName) return undefined
+  const { bucket, object } = record.s3
+  // s3rver leaves the ETag out of copy events; the stored metadata has it.
+  const eTag = object.eTag ?? (await s3rver.store.getMetadata(bucket.name, object.key).catch(() => undefined))?.etag
+  return {
+    eventName,
+    bucket: bucket.name,
+    key: object.key,
+    size: Number(object.size ?? 0),
+    eTag: (eTag ?? '').replace(/"/g, ''),
+    eventTime: new Date(record.eventTime),
+    sequencer: nextSequencer(),
+  }
+}
+
+function objectCreatedName(name: string, multipartComplete: boolean): ObjectCreatedEventName | undefined {
+  if (name === 'ObjectCreated:Put' || name === 'ObjectCreated:Copy') return name
+  if (name === 'ObjectCreated:Post') return multipartComplete ? 'ObjectCreated:CompleteMultipartUpload' : name
+  return undefined
+}
+
+/** S3 sequencers are hex strings that only grow (per key); time plus a counter does that. */
+function createSequencer(): () => string {
+  let counter = 0
+  return () => {
+    counter += 1
+    const time = Date.now().toString(16).toUpperCase().padStart(12, '0')
+    return `${time}${counter.toString(16).toUpperCase().padStart(6, '0')}`
+  }
+}

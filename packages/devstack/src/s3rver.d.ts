@@ -1,0 +1,39 @@
+// s3rver ships no types; these cover only what the devstack uses.
+declare module '@20minutes/s3rver' {
+  import type { EventEmitter } from 'node:events'
+  import type { IncomingMessage, ServerResponse } from 'node:http'
+
+  export type S3rverEventRecord = {
+    eventName: string
+    eventTime: string
+    s3: { bucket: { name: string }; object: { key: string; size?: number; eTag?: string } }
+  }
+
+  export type S3rverOptions = {
+    silent?: boolean
+    directory: string
+    vhostBuckets?: boolean
+    allowMismatchedSignatures?: boolean
+    configureBuckets?: Array<{ name: string; configs?: Array<string | Buffer> }>
+  }
+
+  export default class S3rver extends EventEmitter {
+    constructor(options: S3rverOptions)
+    configureBuckets(): Promise<void>
+    callback(): (req: IncomingMessage, res: ServerResponse) => void
+    store: { getMetadata(bucket: string, key: string): Promise<Record<string, string>> }
+    logger: { close(): void; exceptions: { unhandle(): void } }
+    on(event: 'event', listener: (event: { Records: S3rverEventRecord[] }) => void): this
+    on(event: string, listener: (...args: unknown[]) => void): this
+  }
+}
+
+declare module '@20minutes/s3rver/lib/models/account.js' {
+  type Account = {
+    createKeyPair(accessKeyId: string, secretAccessKey: string): void
+    revokeAccessKey(accessKeyId: string): void
+    accessKeys: Map<string, string>
+  }
+  const AWSAccount: { DUMMY_ACCOUNT: Account; registry: Map<string, Account> }
+  export default AWSAccount
+}
