@@ -1,12 +1,6 @@
 import type { TestProject } from 'vitest/node'
 import { startPostgres } from '../postgres.ts'
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** A PostgreSQL server (any database on it) where tests create their own databases. */
-    databaseServerUrl: string
-  }
-}
+import type {} from './provided-context.ts'
 
 /**
  * Vitest global setup: one PostgreSQL server for the whole run. DATABASE_URL, when set, names

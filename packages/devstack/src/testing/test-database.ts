@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import postgres from 'postgres'
 import { migrate } from '@image-service/migrations'
+import type {} from './provided-context.ts'
 
 export type TestDatabase = { url: string; drop(): Promise<void> }
 
