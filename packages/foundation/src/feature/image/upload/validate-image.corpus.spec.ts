@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { isAllowedContentType, newImageId, objectKeyFor } from '../../../shared/image/image.ts'
+import { parseAllowedContentType } from './upload-rules.ts'
+import { InMemoryImageRepository, InMemoryImageStorage } from './validate-image.fakes.ts'
+import { createValidateImage } from './validate-image.ts'
+
+// The corpus lives beside the repository (../shared/corpus), or wherever CORPUS_DIR says.
+const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..', '..', '..', '..')
+const corpusDir = process.env.CORPUS_DIR ?? path.resolve(repoRoot, '..', 'shared', 'corpus')
+
+type CorpusCase = { file: string; declared_content_type: string; expected: 'ready' | 'failed'; reason: string; tags: string[] }
+const cases = JSON.parse(readFileSync(path.join(corpusDir, 'public-manifest.json'), 'utf8')) as CorpusCase[]
+
+const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }
+const durations: number[] = []
+
+describe('ValidateImage on the upload corpus', () => {
+  it('has cases to check', () => {
+    expect(cases.length).toBeGreaterThan(100)
+  })
+
+  it.each(cases.map((c) => [`${c.expected} ${c.declared_content_type} ${c.file}`, c] as const))('%s', async (_name, c) => {
+    if (!isAllowedContentType(c.declared_content_type)) {
+      // Such an upload can never be issued: the presigned-URL command refuses the type.
+      expect(c.expected).toBe('failed')
+      expect(() => parseAllowedContentType(c.declared_content_type)).toThrow(/content_type must be one of/)
+      return
+    }
+    const images = new InMemoryImageRepository()
+    const storage = new InMemoryImageStorage()
+    const id = newImageId()
+    const objectKey = objectKeyFor(id)
+    await images.save({ id, contentType: c.declared_content_type, fileName: c.file, objectKey })
+    storage.objects.set(objectKey, new Uint8Array(readFileSync(path.join(corpusDir, 'files', c.file))))
+
+    const started = performance.now()
+    const result = await createValidateImage({ images, storage, limits })(id)
+    durations.push(performance.now() - started)
+
+    const record = await images.findById(id)
+    expect({ outcome: result.outcome, status: record?.status }).toEqual({ outcome: c.expected, status: c.expected })
+    if (c.expected === 'failed') {
+      expect(storage.objects.has(objectKey)).toBe(false)
+      expect(record?.failureReason).toBe(result.outcome === 'failed' ? result.reason : undefined)
+    } else {
+      expect(record?.sizeBytes).toBe(storage.objects.get(objectKey)?.length)
+    }
+  })
+
+  afterAll(() => {
+    const total = durations.reduce((sum, d) => sum + d, 0)
+    console.info(`corpus: ${durations.length} validations in ${total.toFixed(0)} ms (slowest ${Math.max(...durations).toFixed(0)} ms)`)
+  })
+})

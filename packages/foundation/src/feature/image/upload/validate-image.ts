@@ -1,0 +1,81 @@
+import type { ImageLimits } from '../../../common/config.ts'
+import { AppError } from '../../../common/errors.ts'
+import type { Logger } from '../../../common/logger.ts'
+import type { FailureReason, ImageId, ImageRecord, ImageStatus } from '../../../shared/image/image.ts'
+import type { ImageRepository } from '../../../shared/image/image-repository.ts'
+import type { ImageStorage } from './image-storage.ts'
+import { HEAD_BYTES, type Inspection, inspectContent, inspectHead } from './image-inspection.ts'
+
+/** What happened to one upload. Outcomes are values; only "try again later" is thrown. */
+export type ValidationOutcome =
+  | { outcome: 'ready'; sizeBytes: number }
+  | { outcome: 'failed'; reason: FailureReason }
+  | { outcome: 'skipped'; status: ImageStatus }
+
+/** The event names an image we never issued (or not yet visible): SQS retries, then the DLQ. */
+export class ImageRecordNotFoundError extends AppError {
+  constructor(imageId: ImageId) {
+    super('not_found', 'IMAGE_RECORD_NOT_FOUND', `no image record ${imageId} for an uploaded object`)
+  }
+}
+
+export type ValidateImage = (imageId: ImageId) => Promise<ValidationOutcome>
+
+/**
+ * Decides whether a pending upload becomes `ready` or `failed`. Cheap checks come first and
+ * the head is read with a ranged GET, so a decompression bomb costs a few kilobytes; the
+ * whole object is read only once everything the head can tell has passed.
+ * Storage and repository errors (DependencyUnavailableError) propagate: the message stays
+ * on the queue and nothing has changed.
+ */
+export function createValidateImage(deps: {
+  images: ImageRepository
+  storage: ImageStorage
+  limits: ImageLimits
+  log?: Logger
+}): ValidateImage {
+  const { images, storage, limits } = deps
+
+  async function reject(record: ImageRecord, reason: FailureReason, detail: string): Promise<ValidationOutcome> {
+    // Delete first: a failed record must never point at bytes someone could still fetch.
+    // If the delete throws, the record stays pending and the redelivered message retries.
+    await storage.deleteObject(record.objectKey)
+    const updated = await images.transitionFromPending(record.id, { status: 'failed', failureReason: reason })
+    deps.log?.info({ imageId: record.id, reason, detail }, 'upload rejected')
+    if (updated === null) return skippedAfterRace(record.id)
+    return { outcome: 'failed', reason }
+  }
+
+  /** Another delivery of the same event finished first; report the state it left. */
+  async function skippedAfterRace(imageId: ImageId): Promise<ValidationOutcome> {
+    const current = await images.findById(imageId)
+    return { outcome: 'skipped', status: current?.status ?? 'pending' }
+  }
+
+  const verdict = async (record: ImageRecord, inspection: Inspection): Promise<ValidationOutcome | null> =>
+    inspection.ok ? null : reject(record, inspection.reason, inspection.detail)
+
+  return async (imageId) => {
+    const record = await images.findById(imageId)
+    if (record === null) throw new ImageRecordNotFoundError(imageId)
+    if (record.status !== 'pending') return { outcome: 'skipped', status: record.status }
+
+    const object = await storage.getObjectMetadata(record.objectKey)
+    if (object === null) return reject(record, 'missing_object', 'no object at the key')
+    if (object.sizeBytes > limits.maxUploadBytes) return reject(record, 'too_large', `${object.sizeBytes} bytes`)
+
+    const head = await storage.readObjectHead(record.objectKey, HEAD_BYTES)
+    const headVerdict = await verdict(record, await inspectHead(head, record.contentType, limits))
+    if (headVerdict !== null) return headVerdict
+
+    const bytes = object.sizeBytes <= head.length ? head : await storage.readObject(record.objectKey)
+    // The object may have been replaced between HEAD and GET; the bytes we judged are the truth.
+    if (bytes.length > limits.maxUploadBytes) return reject(record, 'too_large', `${bytes.length} bytes read`)
+    const contentVerdict = await verdict(record, await inspectContent(bytes, record.contentType, limits))
+    if (contentVerdict !== null) return contentVerdict
+
+    const updated = await images.transitionFromPending(record.id, { status: 'ready', sizeBytes: bytes.length })
+    if (updated === null) return skippedAfterRace(record.id)
+    return { outcome: 'ready', sizeBytes: bytes.length }
+  }
+}
