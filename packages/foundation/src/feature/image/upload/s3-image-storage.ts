@@ -16,6 +16,16 @@ export function createS3ImageStorage(deps: { client: S3Client; bucket: string; n
   const { client, bucket } = deps
   const now = deps.now ?? (() => new Date())
 
+  const getObjectMetadata: ImageStorage['getObjectMetadata'] = async (objectKey) => {
+    try {
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }))
+      return { sizeBytes: head.ContentLength ?? 0, contentType: head.ContentType }
+    } catch (error) {
+      if (isNotFound(error)) return null
+      throw unavailable('read object metadata', error)
+    }
+  }
+
   return {
     async generatePresignedUploadUrl({ objectKey, contentType, expiresInSeconds }) {
       const signedAt = now()
@@ -37,15 +47,7 @@ export function createS3ImageStorage(deps: { client: S3Client; bucket: string; n
       }
     },
 
-    async getObjectMetadata(objectKey) {
-      try {
-        const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }))
-        return { sizeBytes: head.ContentLength ?? 0, contentType: head.ContentType }
-      } catch (error) {
-        if (isNotFound(error)) return null
-        throw unavailable('read object metadata', error)
-      }
-    },
+    getObjectMetadata,
 
     async readObjectHead(objectKey, bytes) {
       if (bytes <= 0) return new Uint8Array(0)
@@ -57,9 +59,12 @@ export function createS3ImageStorage(deps: { client: S3Client; bucket: string; n
         // Servers that ignore Range send everything; never hand back more than asked.
         return body.length > bytes ? body.subarray(0, bytes) : body
       } catch (error) {
-        // A range on an empty object is unsatisfiable (416): the head of nothing is nothing.
+        // A range on an empty object is unsatisfiable (416 on S3): the head of nothing is nothing.
         if (isRangeNotSatisfiable(error)) return new Uint8Array(0)
         if (isNotFound(error)) throw new StoredObjectNotFoundError(objectKey)
+        // Some S3-compatible servers (s3rver) break the connection instead of answering 416;
+        // an empty object is still not an outage.
+        if ((await getObjectMetadata(objectKey).catch(() => null))?.sizeBytes === 0) return new Uint8Array(0)
         throw unavailable('read the head of an object', error)
       }
     },
