@@ -1,0 +1,22 @@
+import type { FastifyInstance } from 'fastify'
+import { registerCors } from './cors.ts'
+import { registerRequestIdHeader } from './request-id.ts'
+import { registerRequestLog } from './request-log.ts'
+import { registerSecurityHeaders, type SecurityHeaderOptions } from './security-headers.ts'
+
+export { requestIdServerOptions } from './request-id.ts'
+
+/**
+ * Cross-cutting HTTP behaviour, registered on the root instance before any route so its
+ * hooks apply everywhere (404s and errors included). Needs `requestIdServerOptions` and
+ * `disableRequestLogging: true` in the Fastify constructor options.
+ */
+export async function registerHttpMiddleware(
+  app: FastifyInstance,
+  options: { corsOrigins: readonly string[] } & SecurityHeaderOptions,
+): Promise<void> {
+  registerRequestIdHeader(app)
+  registerSecurityHeaders(app, options)
+  registerRequestLog(app)
+  await registerCors(app, options.corsOrigins)
+}

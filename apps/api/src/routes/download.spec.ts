@@ -1,0 +1,129 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import {
+  createGetImageDownloadSignedUrl,
+  createGetImageDownloadSignedUrls,
+  type ImageId,
+  type ImageRecord,
+  type ImageRepository,
+  type ImageStatus,
+  newImageId,
+  objectKeyFor,
+} from '@image-service/foundation'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { afterEach, describe, expect, it } from 'vitest'
+import { registerErrorHandling } from '../http/errors.ts'
+import { downloadRoutes } from './download.ts'
+
+/** Read-only repository fake: enough for the download queries. */
+class Images implements Pick<ImageRepository, 'findById' | 'findByIds'> {
+  readonly records = new Map<ImageId, ImageRecord>()
+  findByIdsCalls = 0
+  add(id: ImageId, status: ImageStatus): void {
+    const at = new Date(0)
+    this.records.set(id, {
+      id, status, contentType: 'image/png', fileName: 'a.png', sizeBytes: null,
+      objectKey: objectKeyFor(id), failureReason: null, createdAt: at, updatedAt: at,
+    })
+  }
+  async findById(id: ImageId) {
+    return this.records.get(id) ?? null
+  }
+  async findByIds(ids: readonly ImageId[]) {
+    this.findByIdsCalls += 1
+    return ids.flatMap((id) => this.records.get(id) ?? [])
+  }
+}
+
+const EXPIRES = new Date('2030-01-01T00:15:00.000Z')
+const cdn = { signDownloadUrl: async (key: string) => ({ url: `https://cdn.test/${key}?Signature=x`, expiresAt: EXPIRES }) }
+const apps: FastifyInstance[] = []
+afterEach(async () => {
+  await Promise.all(apps.splice(0).map((a) => a.close()))
+})
+
+async function setup() {
+  const images = new Images()
+  const repo = images as unknown as ImageRepository
+  const app = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } }).withTypeProvider<TypeBoxTypeProvider>()
+  apps.push(app)
+  registerErrorHandling(app)
+  await app.register(downloadRoutes, {
+    container: {
+      getImageDownloadSignedUrl: createGetImageDownloadSignedUrl({ images: repo, cdn }),
+      getImageDownloadSignedUrls: createGetImageDownloadSignedUrls({ images: repo, cdn }),
+    },
+  })
+  return { app, images }
+}
+
+const one = (id: string) => ({ method: 'GET' as const, url: `/api/image/v1/download/get-signed-url/${id}` })
+const many = (payload: unknown) => ({ method: 'POST' as const, url: '/api/image/v1/download/get-signed-urls', payload: payload as object })
+
+describe('GET /api/image/v1/download/get-signed-url/:image_id', () => {
+  it('answers 200 with snake_case fields and an RFC 3339 UTC expiry for a ready image', async () => {
+    const { app, images } = await setup()
+    const id = newImageId()
+    images.add(id, 'ready')
+    const response = await app.inject(one(id))
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({
+      image_id: id,
+      download_url: `https://cdn.test/uploads/${id}?Signature=x`,
+      expires_at: '2030-01-01T00:15:00.000Z',
+    })
+  })
+
+  it.each(['pending', 'failed', undefined] as const)('answers 404 IMAGE_NOT_FOUND for a %s image', async (status) => {
+    const { app, images } = await setup()
+    const id = newImageId()
+    if (status !== undefined) images.add(id, status)
+    const response = await app.inject(one(id))
+    expect(response.statusCode).toBe(404)
+    expect(response.json()).toMatchObject({ statusCode: 404, error: 'Not Found', code: 'IMAGE_NOT_FOUND' })
+  })
+
+  it.each(['not-a-ulid', '81ARZ3NDEKTSV4RRFFQ69G5FAV', '01arz3ndektsv4rrffq69g5fav'])('answers 400 INVALID_IMAGE_ID for %s', async (id) => {
+    const { app } = await setup()
+    const response = await app.inject(one(id))
+    expect(response.statusCode).toBe(400)
+    expect(response.json()).toMatchObject({ statusCode: 400, code: 'INVALID_IMAGE_ID' })
+  })
+})
+
+describe('POST /api/image/v1/download/get-signed-urls', () => {
+  it('answers items and not_found in first-appearance order, duplicates once', async () => {
+    const { app, images } = await setup()
+    const [a, b, c] = [newImageId(), newImageId(), newImageId()]
+    images.add(a, 'ready')
+    images.add(b, 'pending')
+    const response = await app.inject(many({ image_ids: [c, a, b, a, c] }))
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({
+      items: [{ image_id: a, download_url: `https://cdn.test/uploads/${a}?Signature=x`, expires_at: '2030-01-01T00:15:00.000Z' }],
+      not_found: [c, b],
+    })
+    expect(images.findByIdsCalls).toBe(1)
+  })
+
+  it('accepts exactly 50 ids', async () => {
+    const { app } = await setup()
+    const response = await app.inject(many({ image_ids: Array.from({ length: 50 }, () => newImageId()) }))
+    expect(response.statusCode).toBe(200)
+    expect(response.json().not_found).toHaveLength(50)
+  })
+
+  it.each([
+    ['an empty list', { image_ids: [] }, 'EMPTY_ID_LIST'],
+    ['51 ids', { image_ids: Array.from({ length: 51 }, () => newImageId()) }, 'TOO_MANY_IDS'],
+    ['a malformed id', { image_ids: ['01ARZ3NDEKTSV4RRFFQ69G5FAV', 'nope'] }, 'INVALID_IMAGE_ID'],
+    ['an unknown field', { image_ids: ['01ARZ3NDEKTSV4RRFFQ69G5FAV'], extra: 1 }, 'FST_ERR_VALIDATION'],
+    ['a missing list', {}, 'FST_ERR_VALIDATION'],
+    ['a non-string id', { image_ids: [5] }, 'FST_ERR_VALIDATION'],
+  ])('answers 400 for %s', async (_name, payload, code) => {
+    const { app, images } = await setup()
+    const response = await app.inject(many(payload))
+    expect(response.statusCode).toBe(400)
+    expect(response.json()).toMatchObject({ statusCode: 400, error: 'Bad Request', code })
+    expect(images.findByIdsCalls).toBe(0)
+  })
+})
