@@ -13,3 +13,5 @@ export * from './feature/image/upload/s3-client.ts'
 export * from './feature/image/upload/s3-image-storage.ts'
 export * from './feature/image/upload/validate-image.ts'
 export { HEAD_BYTES, type Inspection, inspectContent, inspectHead } from './feature/image/upload/image-inspection.ts'
+// feature/image/download
+export * from './feature/image/download/index.ts'
