@@ -1,0 +1,100 @@
+import { createPublicKey } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3'
+import { verifyCannedSignedUrl } from './cloudfront-signed-url.ts'
+import { writeS3Error } from './s3-auth-guard.ts'
+
+export type CdnEmulatorOptions = {
+  port?: number
+  host?: string
+  s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string }
+  bucket: string
+  publicKeyPem: string
+  keyPairId: string
+}
+
+export type CdnEmulator = { baseUrl: string; stop(): Promise<void> }
+
+/**
+ * A CloudFront stand-in: GET /{key}?Expires&Signature&Key-Pair-Id is served from the bucket only
+ * when the canned-policy signature verifies, the key pair id is ours and the URL has not expired.
+ * Objects are fetched from S3 with a signed GetObject, as an origin access control would.
+ */
+export async function startCdnEmulator(options: CdnEmulatorOptions): Promise<CdnEmulator> {
+  const host = options.host ?? '127.0.0.1'
+  const publicKey = createPublicKey(options.publicKeyPem)
+  const s3 = new S3Client({
+    endpoint: options.s3.endpoint,
+    region: options.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: options.s3.accessKeyId, secretAccessKey: options.s3.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+  let baseUrl = ''
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return writeS3Error(res, { status: 405, code: 'MethodNotAllowed', message: 'Only GET and HEAD are allowed.' })
+    }
+    const target = req.url ?? '/'
+    const verdict = verifyCannedSignedUrl({ baseUrl, requestTarget: target, publicKey, keyPairId: options.keyPairId, now: new Date() })
+    if (!verdict.ok) return writeS3Error(res, { status: 403, code: 'AccessDenied', message: verdict.reason })
+
+    const key = objectKeyOf(target)
+    if (key === undefined) return writeS3Error(res, { status: 404, code: 'NoSuchKey', message: 'Not found.' })
+    try {
+      const object = await s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }))
+      res.writeHead(200, {
+        'Content-Type': object.ContentType ?? 'application/octet-stream',
+        ...(object.ContentLength !== undefined ? { 'Content-Length': object.ContentLength } : {}),
+        ...(object.ETag ? { ETag: object.ETag } : {}),
+        'X-Content-Type-Options': 'nosniff',
+      })
+      const body = object.Body as Readable | undefined
+      if (req.method === 'HEAD' || !body) {
+        body?.destroy()
+        return res.end()
+      }
+      await pipeline(body, res)
+    } catch (error) {
+      if (res.headersSent) return res.destroy()
+      const missing = error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404)
+      if (missing) return writeS3Error(res, { status: 404, code: 'NoSuchKey', message: 'Not found.' })
+      writeS3Error(res, { status: 502, code: 'OriginError', message: 'The origin could not be reached.' })
+    }
+  }
+
+  const server = createServer((req, res) => void handle(req, res))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, host, () => resolve())
+  })
+  baseUrl = `http://${host}:${(server.address() as AddressInfo).port}`
+
+  return {
+    baseUrl,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+      s3.destroy()
+    },
+  }
+}
+
+/** `/uploads/a%20b.png?...` -> `uploads/a b.png`; undefined when empty or not decodable. */
+function objectKeyOf(target: string): string | undefined {
+  const path = target.split('?', 1)[0] ?? ''
+  try {
+    const key = decodeURIComponent(path.slice(1))
+    return key === '' ? undefined : key
+  } catch {
+    return undefined
+  }
+}
