@@ -1,5 +1,6 @@
 import cors from '@fastify/cors'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyTypeProvider } from 'fastify'
+import type { AnyFastifyInstance } from './fastify-instance.ts'
 import { REQUEST_ID_HEADER } from './request-id.ts'
 
 /**
@@ -7,7 +8,7 @@ import { REQUEST_ID_HEADER } from './request-id.ts'
  * sends no CORS headers at all (same-origin or server-to-server use), anything else is an
  * exact allowlist. No credentials: the API uses no cookies.
  */
-export async function registerCors(app: FastifyInstance, corsOrigins: readonly string[]): Promise<void> {
+export async function registerCors<L extends FastifyBaseLogger, P extends FastifyTypeProvider>(app: AnyFastifyInstance<L, P>, corsOrigins: readonly string[]): Promise<void> {
   if (corsOrigins.length === 0) return
   await app.register(cors, {
     origin: corsOrigins.includes('*') ? '*' : [...corsOrigins],

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyTypeProvider } from 'fastify'
+import type { AnyFastifyInstance } from './fastify-instance.ts'
 import { registerCors } from './cors.ts'
 import { registerRequestIdHeader } from './request-id.ts'
 import { registerRequestLog } from './request-log.ts'
@@ -11,8 +12,8 @@ export { requestIdServerOptions } from './request-id.ts'
  * hooks apply everywhere (404s and errors included). Needs `requestIdServerOptions` and
  * `disableRequestLogging: true` in the Fastify constructor options.
  */
-export async function registerHttpMiddleware(
-  app: FastifyInstance,
+export async function registerHttpMiddleware<L extends FastifyBaseLogger, P extends FastifyTypeProvider>(
+  app: AnyFastifyInstance<L, P>,
   options: { corsOrigins: readonly string[] } & SecurityHeaderOptions,
 ): Promise<void> {
   registerRequestIdHeader(app)

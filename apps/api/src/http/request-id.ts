@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyTypeProvider } from 'fastify'
+import type { AnyFastifyInstance } from './fastify-instance.ts'
 
 export const REQUEST_ID_HEADER = 'x-request-id'
 
@@ -25,7 +26,7 @@ export const requestIdServerOptions = {
 } as const
 
 /** Echoes the id on every response, errors and CORS preflights included. */
-export function registerRequestIdHeader(app: FastifyInstance): void {
+export function registerRequestIdHeader<L extends FastifyBaseLogger, P extends FastifyTypeProvider>(app: AnyFastifyInstance<L, P>): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id)
   })

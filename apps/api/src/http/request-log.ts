@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyTypeProvider } from 'fastify'
+import type { AnyFastifyInstance } from './fastify-instance.ts'
 
 /**
  * One line per request, written when the response is done. Fastify's own request logging
@@ -6,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
  * `disableRequestLogging: true`. The query string is left out: it is not needed to follow
  * a request and may one day carry something that should not sit in logs.
  */
-export function registerRequestLog(app: FastifyInstance): void {
+export function registerRequestLog<L extends FastifyBaseLogger, P extends FastifyTypeProvider>(app: AnyFastifyInstance<L, P>): void {
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       {

@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyTypeProvider } from 'fastify'
+import type { AnyFastifyInstance } from './fastify-instance.ts'
 
 /** The interactive docs need scripts and styles; @fastify/swagger-ui sets its own CSP there. */
 const DOCS_PREFIX = '/docs'
@@ -16,7 +17,7 @@ export type SecurityHeaderOptions = {
 }
 
 /** Headers for a JSON API, hand-set (helmet's defaults target HTML pages). */
-export function registerSecurityHeaders(app: FastifyInstance, options: SecurityHeaderOptions = {}): void {
+export function registerSecurityHeaders<L extends FastifyBaseLogger, P extends FastifyTypeProvider>(app: AnyFastifyInstance<L, P>, options: SecurityHeaderOptions = {}): void {
   const hsts = options.hstsMaxAgeSeconds === undefined ? undefined : `max-age=${options.hstsMaxAgeSeconds}; includeSubDomains`
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-content-type-options', 'nosniff')
