@@ -1,0 +1,55 @@
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Config, Logger } from '@image-service/foundation'
+import Fastify from 'fastify'
+import type { ApiContainer } from './container.ts'
+import { registerErrorHandling } from './http/errors.ts'
+import { registerHttpMiddleware, requestIdServerOptions } from './http/middleware.ts'
+import { downloadRoutes } from './routes/download.ts'
+import { healthRoutes } from './routes/health.ts'
+import { imageRoutes } from './routes/images.ts'
+import { uploadRoutes } from './routes/upload.ts'
+
+// Requests carry a file name and a few ids, never image bytes (those go straight to storage).
+const BODY_LIMIT_BYTES = 16 * 1024
+
+/** The HTTP app, without listening: main.ts listens, tests use inject(). */
+export async function buildApp(deps: { container: ApiContainer; config: Config; logger: Logger }) {
+  const { container } = deps
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // One line per request from the onResponse hook in http/request-log.ts instead of two.
+    disableRequestLogging: true,
+    ...requestIdServerOptions,
+    bodyLimit: BODY_LIMIT_BYTES,
+    ajv: {
+      // Unknown fields are refused (additionalProperties: false), never silently dropped;
+      // no type coercion, so `"file_name": 5` is a 400 rather than the name "5".
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  registerErrorHandling(app)
+
+  await registerHttpMiddleware(app, { corsOrigins: deps.config.http.corsOrigins })
+
+  // Registered before the routes, so it sees every route's schema.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Image service API', version: '1.0.0', description: 'Presigned uploads and signed downloads of images' },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  await app.register(healthRoutes, { container })
+  await app.register(uploadRoutes, { container })
+  await app.register(imageRoutes, { container })
+  await app.register(downloadRoutes, { container })
+
+  return app
+}
+
+export type ApiApp = Awaited<ReturnType<typeof buildApp>>

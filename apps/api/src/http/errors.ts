@@ -1,0 +1,70 @@
+import { STATUS_CODES } from 'node:http'
+import { type ErrorKind, isAppError } from '@image-service/foundation'
+import type {
+  FastifyBaseLogger,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifyTypeProvider,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify'
+import type { ErrorResponse } from './schemas.ts'
+
+/**
+ * The one place where failures become HTTP answers. Foundation errors carry a kind and a
+ * stable code; Fastify's own client errors (validation, malformed or oversized bodies,
+ * unsupported media types) keep their status and FST_* code; anything else is a 500 whose
+ * details stay in the log. Only 5xx is logged as an error.
+ */
+const statusOfKind: Record<ErrorKind, number> = { invalid: 400, not_found: 404, unavailable: 503, internal: 500 }
+const messageOf5xx: Record<ErrorKind, string> = {
+  invalid: '',
+  not_found: '',
+  unavailable: 'a dependency is temporarily unavailable; retry later',
+  internal: 'internal error',
+}
+
+/** Params whose schema failure has a domain code, so every `:image_id` route answers alike. */
+const paramCodes: Record<string, string> = { image_id: 'INVALID_IMAGE_ID' }
+
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (isAppError(error)) {
+    const status = statusOfKind[error.kind]
+    // Dependency messages name hosts and drivers: they go to the log, not to clients.
+    return shape(status, error.code, status >= 500 ? messageOf5xx[error.kind] : error.message)
+  }
+  const fastifyError = error as Partial<FastifyError>
+  if (fastifyError.validation !== undefined) {
+    const param = fastifyError.validationContext === 'params' ? fastifyError.validation[0]?.instancePath.slice(1) : undefined
+    const code = (param !== undefined ? paramCodes[param] : undefined) ?? 'FST_ERR_VALIDATION'
+    return shape(400, code, fastifyError.message ?? 'invalid request')
+  }
+  const status = fastifyError.statusCode
+  if (status !== undefined && status >= 400 && status < 500) {
+    return shape(status, fastifyError.code ?? 'BAD_REQUEST', fastifyError.message ?? STATUS_CODES[status] ?? '')
+  }
+  return shape(500, 'INTERNAL_ERROR', 'internal error')
+}
+
+function shape(statusCode: number, code: string, message: string): ErrorResponse {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message }
+}
+
+/** Any root instance, whatever its logger and type provider: only handlers are set. */
+export function registerErrorHandling<L extends FastifyBaseLogger, P extends FastifyTypeProvider>(
+  app: FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, L, P>,
+): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const body = toErrorResponse(error)
+    if (body.statusCode >= 500) request.log.error({ err: error, code: body.code }, 'request failed')
+    else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused')
+    return reply.code(body.statusCode).send(body)
+  })
+  app.setNotFoundHandler((request, reply) => {
+    const body = shape(404, 'ROUTE_NOT_FOUND', `route ${request.method} ${request.url.split('?')[0] ?? ''} does not exist`)
+    return reply.code(404).send(body)
+  })
+}

@@ -1,0 +1,44 @@
+import { ConfigError, createLogger, loadConfig } from '@image-service/foundation'
+import { buildApp } from './app.ts'
+import { createApiContainer } from './container.ts'
+
+/** Start-up: config (fail fast, naming every problem), wiring, listen; clean stop on signals. */
+async function main(): Promise<void> {
+  let config
+  try {
+    config = loadConfig(process.env, 'api')
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`${error.message}\n`)
+    process.exit(1)
+  }
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, name: 'api' })
+  const container = createApiContainer(config, logger)
+  const app = await buildApp({ container, config, logger })
+
+  let stopping = false
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'stopping')
+    try {
+      // Fixed order: stop taking requests and finish in-flight ones, then end the pool.
+      await app.close()
+      await container.close()
+      logger.info('stopped')
+      process.exit(0)
+    } catch (error) {
+      logger.error({ err: error }, 'unclean stop')
+      process.exit(1)
+    }
+  }
+  process.once('SIGTERM', stop)
+  process.once('SIGINT', stop)
+
+  await app.listen({ host: config.http.host, port: config.http.port })
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`api failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
+  process.exit(1)
+})

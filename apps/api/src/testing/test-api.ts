@@ -1,0 +1,78 @@
+import { createTestDatabase, type S3Emulator, startS3Emulator, type TestDatabase } from '@image-service/devstack'
+import {
+  type Config,
+  createDatabase,
+  createLogger,
+  createS3Client,
+  createS3ImageStorage,
+  type Database,
+  type ImageStorage,
+  loadConfig,
+} from '@image-service/foundation'
+import { type ApiApp, buildApp } from '../app.ts'
+import { type ApiContainerOptions, createApiContainer } from '../container.ts'
+
+/** The API wired exactly as main.ts wires it, against a fresh test database and S3 emulator. */
+export type TestApi = {
+  app: ApiApp
+  config: Config
+  s3: S3Emulator
+  /** Direct access for assertions: the database and the bucket the API uses. */
+  database: Database
+  storage: ImageStorage
+  countRecords(): Promise<number>
+  /** Another app on the same database and bucket, with configuration or wiring changed. */
+  variant(env: Record<string, string>, options?: ApiContainerOptions): Promise<ApiApp>
+  close(): Promise<void>
+}
+
+export async function startTestApi(serverUrl: string, bucket: string): Promise<TestApi> {
+  const testDatabase: TestDatabase = await createTestDatabase(serverUrl)
+  const s3 = await startS3Emulator({ buckets: [bucket] })
+  const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
+  const baseEnv: Record<string, string> = {
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: testDatabase.url,
+    DATABASE_POOL_MAX: '2',
+    S3_BUCKET: bucket,
+    S3_ENDPOINT: s3.endpoint,
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_REGION: s3.region,
+    CDN_MODE: 's3-presigned',
+  }
+  const closers: (() => Promise<unknown>)[] = []
+  const start = async (env: Record<string, string>, options: ApiContainerOptions = { s3Credentials: credentials }) => {
+    const config = loadConfig({ ...baseEnv, ...env }, 'api')
+    const logger = createLogger({ level: config.log.level })
+    const container = createApiContainer(config, logger, options)
+    const app = await buildApp({ container, config, logger })
+    closers.push(async () => {
+      await app.close()
+      await container.close()
+    })
+    return { app, config }
+  }
+
+  const { app, config } = await start({})
+  const database = createDatabase({ url: testDatabase.url, poolMax: 1 })
+  const client = createS3Client({ ...config.storage, credentials })
+  return {
+    app,
+    config,
+    s3,
+    database,
+    storage: createS3ImageStorage({ client, bucket }),
+    async countRecords() {
+      const rows = await database.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM image_records`
+      return rows[0]?.count ?? 0
+    },
+    variant: async (env, options) => (await start(env, options)).app,
+    async close() {
+      for (const close of closers) await close()
+      client.destroy()
+      await database.close()
+      await s3.stop()
+      await testDatabase.drop()
+    },
+  }
+}
