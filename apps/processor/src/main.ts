@@ -1,0 +1,37 @@
+import { ConfigError, createLogger, loadConfig, redactUrl } from '@image-service/foundation'
+import { createProcessorContainer } from './container.ts'
+
+// Entry point: SQS long-poll worker. SIGTERM/SIGINT stop receiving (the pending long poll
+// is aborted), let in-flight uploads finish, close the clients and exit 0.
+let config
+try {
+  config = loadConfig(process.env, 'processor')
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  process.stderr.write(`${error.message}\n`)
+  process.exit(1)
+}
+
+const log = createLogger({ level: config.log.level, pretty: config.log.pretty, name: 'processor' })
+const container = createProcessorContainer(config, log)
+
+let shuttingDown = false
+async function shutdown(signal: string): Promise<void> {
+  if (shuttingDown) return
+  shuttingDown = true
+  log.info({ signal }, 'stopping: finishing in-flight uploads')
+  await container.close()
+  log.info({ metrics: container.metrics.snapshot() }, 'processor stopped')
+  process.exit(0)
+}
+process.once('SIGTERM', () => void shutdown('SIGTERM'))
+process.once('SIGINT', () => void shutdown('SIGINT'))
+
+log.info(
+  { queueUrl: config.queue.queueUrl, bucket: config.storage.bucket, database: redactUrl(config.database.url), concurrency: config.queue.concurrency },
+  'processor started',
+)
+container.worker.run().catch((error: unknown) => {
+  log.fatal({ err: error }, 'worker loop crashed')
+  process.exit(1)
+})
