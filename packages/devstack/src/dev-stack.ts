@@ -1,0 +1,75 @@
+import { join } from 'node:path'
+import { migrate } from '@image-service/migrations'
+import { createStopList, startEmulatorStack } from './emulator-stack.ts'
+import type { BridgeLogger } from './s3-event-bridge.ts'
+import { startPostgres } from './postgres.ts'
+import type { DevStack } from './types.ts'
+
+export type DevStackOptions = {
+  /** Persistent data (PostgreSQL cluster, S3 objects, CDN key pair); default temp dirs removed on stop. */
+  dataDir?: string
+  /** 0 or undefined = a free port. */
+  ports?: { postgres?: number; s3?: number; sqs?: number; cdn?: number }
+  bucket?: string
+  queueName?: string
+  /** Use this PostgreSQL server (and database) instead of starting an embedded one. */
+  databaseUrl?: string
+  logger?: BridgeLogger
+}
+
+/**
+ * The whole embedded default: PostgreSQL (migrated), S3, SQS with DLQ, the S3 -> SQS bridge and
+ * the CDN. Everything binds 127.0.0.1 on its own (or free) ports and directories, so several
+ * stacks can run side by side. SQS is in memory: queued messages do not survive a restart.
+ */
+export async function startDevStack(options: DevStackOptions = {}): Promise<DevStack> {
+  const stops = createStopList()
+  try {
+    let databaseUrl = options.databaseUrl
+    if (databaseUrl === undefined) {
+      const postgres = await startPostgres({
+        ...(options.dataDir ? { dataDir: join(options.dataDir, 'postgres') } : {}),
+        port: options.ports?.postgres ?? 0,
+      })
+      stops.push(() => postgres.stop())
+      databaseUrl = postgres.url
+    }
+    await migrate(databaseUrl)
+
+    const emulators = await startEmulatorStack({
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ports: { s3: options.ports?.s3 ?? 0, sqs: options.ports?.sqs ?? 0, cdn: options.ports?.cdn ?? 0 },
+      ...(options.bucket ? { bucket: options.bucket } : {}),
+      ...(options.queueName ? { queueName: options.queueName } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    })
+    stops.push(() => emulators.stop())
+
+    const { s3, sqs, cdn } = emulators
+    return {
+      database: { url: databaseUrl },
+      s3,
+      sqs,
+      cdn,
+      env: {
+        DATABASE_URL: databaseUrl,
+        AWS_REGION: s3.region,
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        S3_BUCKET: s3.bucket,
+        S3_ENDPOINT: s3.endpoint,
+        S3_FORCE_PATH_STYLE: 'true',
+        SQS_QUEUE_URL: sqs.queueUrl,
+        SQS_ENDPOINT: sqs.endpoint,
+        CDN_MODE: 'cloudfront',
+        CDN_BASE_URL: cdn.baseUrl,
+        CLOUDFRONT_KEY_PAIR_ID: cdn.keyPairId,
+        CLOUDFRONT_PRIVATE_KEY: cdn.privateKeyPem,
+      },
+      stop: stops.stopAll,
+    }
+  } catch (error) {
+    await stops.stopAll()
+    throw error
+  }
+}
