@@ -3,6 +3,11 @@ export * from './common/config.ts'
 export * from './common/logger.ts'
 export * from './shared/image/image.ts'
 export type { ImageRepository } from './shared/image/image-repository.ts'
+// shared/database + the PostgreSQL ImageRepository
+export * from './shared/database/database.ts'
+export { isDatabaseUnavailable, withDatabaseErrors } from './shared/database/database-errors.ts'
+export { imageRecords, type ImageRecordRow } from './shared/database/schema.ts'
+export * from './shared/image/postgres-image-repository.ts'
 // feature/image/upload
 export * from './feature/image/upload/upload-error.ts'
 export * from './feature/image/upload/upload-rules.ts'

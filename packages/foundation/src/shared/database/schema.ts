@@ -1,0 +1,23 @@
+import { bigint, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+import { ALLOWED_CONTENT_TYPES, IMAGE_STATUSES, type FailureReason, type ImageId } from '../image/image.ts'
+
+/**
+ * Mirror of migrations/0001_images.sql + 0002_failure_reason.sql for typed queries.
+ * The SQL files own the schema (constraints, defaults); this file must follow them.
+ */
+export const imageRecords = pgTable('image_records', {
+  id: text('id').$type<ImageId>().primaryKey(),
+  status: text('status', { enum: IMAGE_STATUSES }).notNull(),
+  contentType: text('content_type', { enum: ALLOWED_CONTENT_TYPES }).notNull(),
+  fileName: text('file_name').notNull(),
+  // Sizes are capped far below 2^53 (MAX_UPLOAD_BYTES), so a JS number is exact.
+  sizeBytes: bigint('size_bytes', { mode: 'number' }),
+  objectKey: text('object_key').notNull().unique(),
+  failureReason: text('failure_reason').$type<FailureReason>(),
+  createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+})
+
+export type ImageRecordRow = typeof imageRecords.$inferSelect
+
+export const schema = { imageRecords }

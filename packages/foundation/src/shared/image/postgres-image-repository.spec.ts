@@ -1,0 +1,176 @@
+import { createServer } from 'node:net'
+import { drizzle } from 'drizzle-orm/postgres-js'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '@image-service/devstack'
+import { DependencyUnavailableError } from '../../common/errors.ts'
+import { createDatabase, type Database } from '../database/database.ts'
+import { schema } from '../database/schema.ts'
+import { newImageId, objectKeyFor, type ImageId, type NewImageRecord } from './image.ts'
+import { createPostgresImageRepository } from './postgres-image-repository.ts'
+
+let testDatabase: TestDatabase
+let database: Database
+let raceDatabase: Database
+
+beforeAll(async () => {
+  testDatabase = await createTestDatabase(inject('databaseServerUrl'))
+  database = createDatabase({ url: testDatabase.url, poolMax: 4 })
+  // A second pool, so racing transitions truly run on separate connections.
+  raceDatabase = createDatabase({ url: testDatabase.url, poolMax: 4 })
+})
+afterAll(async () => {
+  await Promise.all([database.close(), raceDatabase.close()])
+  await testDatabase.drop()
+})
+
+const repository = () => createPostgresImageRepository(database.db)
+
+function newRecord(overrides: Partial<NewImageRecord> = {}): NewImageRecord {
+  const id = newImageId()
+  return { id, contentType: 'image/png', fileName: 'cat photo.png', objectKey: objectKeyFor(id), ...overrides }
+}
+
+/** Moves both timestamps an hour back, so a later now() is strictly greater without waiting. */
+async function ageRecord(id: ImageId): Promise<Date> {
+  // Raw postgres.js returns timestamps as text once drizzle shares the client (see database.ts).
+  const [row] = await database.sql<{ updated_at: string }[]>`
+    UPDATE image_records SET created_at = now() - interval '1 hour', updated_at = now() - interval '1 hour'
+    WHERE id = ${id} RETURNING updated_at`
+  if (row === undefined) throw new Error(`no record ${id}`)
+  return new Date(row.updated_at)
+}
+
+describe('save and find', () => {
+  it('saves a pending record with unknown size and finds it by id', async () => {
+    const record = newRecord({ contentType: 'image/avif', fileName: 'émoji 🐈.avif' })
+    const saved = await repository().save(record)
+
+    expect(saved).toMatchObject({ ...record, status: 'pending', sizeBytes: null, failureReason: null })
+    expect(saved.createdAt).toBeInstanceOf(Date)
+    expect(saved.updatedAt).toEqual(saved.createdAt)
+    expect(await repository().findById(record.id)).toEqual(saved)
+    const [raw] = await database.sql<{ size_bytes: string | null }[]>`SELECT size_bytes FROM image_records WHERE id = ${record.id}`
+    expect(raw?.size_bytes).toBeNull()
+  })
+
+  it('returns null for an unknown id', async () => {
+    expect(await repository().findById(newImageId())).toBeNull()
+  })
+
+  it('finds many ids at once, once each, skipping missing ones', async () => {
+    const [a, b] = [newRecord(), newRecord()]
+    await repository().save(a)
+    await repository().save(b)
+
+    const found = await repository().findByIds([a.id, newImageId(), b.id, a.id, a.id])
+
+    expect(found.map((record) => record.id).sort()).toEqual([a.id, b.id].sort())
+  })
+
+  it('asks the database once, with one array parameter, and not at all for no ids', async () => {
+    const queries: { query: string; params: unknown[] }[] = []
+    const logged = drizzle({ client: database.sql, schema, logger: { logQuery: (query, params) => queries.push({ query, params }) } })
+    const images = createPostgresImageRepository(logged)
+    const ids = [newImageId(), newImageId(), newImageId()]
+
+    await images.findByIds([])
+    expect(queries).toEqual([])
+    await images.findByIds([...ids, ids[0]!])
+
+    expect(queries).toHaveLength(1)
+    expect(queries[0]?.query).toMatch(/= ANY\(\$1::text\[\]\)$/)
+    expect(queries[0]?.params).toEqual([ids])
+  })
+
+  it('returns nothing for no ids or only unknown ids', async () => {
+    expect(await repository().findByIds([])).toEqual([])
+    expect(await repository().findByIds([newImageId(), newImageId()])).toEqual([])
+  })
+})
+
+describe('transitionFromPending', () => {
+  it('marks a pending record ready with its size and moves updated_at', async () => {
+    const record = newRecord()
+    await repository().save(record)
+    const agedUpdatedAt = await ageRecord(record.id)
+
+    const ready = await repository().transitionFromPending(record.id, { status: 'ready', sizeBytes: 3_000_000_000 })
+
+    expect(ready).toMatchObject({ id: record.id, status: 'ready', sizeBytes: 3_000_000_000, failureReason: null })
+    expect(ready?.updatedAt.getTime()).toBeGreaterThan(agedUpdatedAt.getTime())
+    expect(ready?.updatedAt.getTime()).toBeGreaterThan(ready?.createdAt.getTime() ?? Infinity)
+    expect(await repository().findById(record.id)).toEqual(ready)
+  })
+
+  it('marks a pending record failed with its reason', async () => {
+    const record = newRecord()
+    await repository().save(record)
+    const agedUpdatedAt = await ageRecord(record.id)
+
+    const failed = await repository().transitionFromPending(record.id, { status: 'failed', failureReason: 'type_mismatch' })
+
+    expect(failed).toMatchObject({ status: 'failed', sizeBytes: null, failureReason: 'type_mismatch' })
+    expect(failed?.updatedAt.getTime()).toBeGreaterThan(agedUpdatedAt.getTime())
+  })
+
+  it.each([
+    ['ready', { status: 'ready', sizeBytes: 10 }, { status: 'failed', failureReason: 'corrupt' }],
+    ['failed', { status: 'failed', failureReason: 'truncated' }, { status: 'ready', sizeBytes: 99 }],
+  ] as const)('never changes a record that is already %s', async (_, first, second) => {
+    const record = newRecord()
+    await repository().save(record)
+    await repository().transitionFromPending(record.id, first)
+    await ageRecord(record.id)
+    const before = await repository().findById(record.id)
+
+    expect(await repository().transitionFromPending(record.id, second)).toBeNull()
+    expect(await repository().transitionFromPending(record.id, first)).toBeNull()
+    expect(await repository().findById(record.id)).toEqual(before)
+  })
+
+  it('returns null for an unknown id', async () => {
+    expect(await repository().transitionFromPending(newImageId(), { status: 'ready', sizeBytes: 1 })).toBeNull()
+  })
+
+  it('lets exactly one of many concurrent transitions win', async () => {
+    const record = newRecord()
+    await repository().save(record)
+    const repositories = [createPostgresImageRepository(database.db), createPostgresImageRepository(raceDatabase.db)]
+
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        repositories[i % 2]!.transitionFromPending(
+          record.id,
+          i % 2 === 0 ? { status: 'ready', sizeBytes: 1000 + i } : { status: 'failed', failureReason: 'corrupt' },
+        ),
+      ),
+    )
+
+    const winners = results.filter((result) => result !== null)
+    expect(winners).toHaveLength(1)
+    expect(await repository().findById(record.id)).toEqual(winners[0])
+  })
+})
+
+describe('during a database outage', () => {
+  it('raises DependencyUnavailableError instead of a driver error', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const address = server.address()
+        server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
+      })
+    })
+    const down = createDatabase({ url: `postgres://postgres@127.0.0.1:${port}/images`, poolMax: 1, connectTimeoutSeconds: 1 })
+    try {
+      const images = createPostgresImageRepository(down.db, { deadlineMs: 2000 })
+      for (const call of [() => images.findById(newImageId()), () => images.save(newRecord()), () => images.findByIds([newImageId()])]) {
+        await expect(call()).rejects.toBeInstanceOf(DependencyUnavailableError)
+      }
+      await expect(images.transitionFromPending(newImageId(), { status: 'ready', sizeBytes: 1 })).rejects.toMatchObject({
+        code: 'DATABASE_UNAVAILABLE',
+      })
+    } finally {
+      await down.sql.end({ timeout: 0 })
+    }
+  })
+})
