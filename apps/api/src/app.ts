@@ -31,6 +31,8 @@ export async function buildApp(deps: { container: ApiContainer; config: Config; 
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   registerErrorHandling(app)
+  // JSON only: any other body (text/plain included, which Fastify parses by default) is a 415.
+  app.removeContentTypeParser('text/plain')
 
   await registerHttpMiddleware(app, { corsOrigins: deps.config.http.corsOrigins })
 

@@ -29,9 +29,12 @@ export const ImageIdSchema = Type.String({
 export const ImageIdParams = Type.Object({ image_id: ImageIdSchema }, { additionalProperties: false })
 export type ImageIdParams = Static<typeof ImageIdParams>
 
-/** A string limited to a fixed set of values; plain `enum` keeps the OpenAPI document simple. */
+/** A string limited to a fixed set of values (shared constants, never retyped here). */
 export function StringEnum<const T extends readonly string[]>(values: T, options: { description?: string } = {}) {
-  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
+  return Type.Union(
+    values.map((value: T[number]) => Type.Literal(value)),
+    options,
+  )
 }
 
 export const Timestamp = (description: string) => Type.String({ format: 'date-time', description })

@@ -26,9 +26,11 @@ export const CreatePresignedUrlResponse = Type.Object(
     image_id: ImageIdSchema,
     upload_url: Type.String({ format: 'uri', description: 'Presigned PUT URL' }),
     expires_at: Timestamp('When upload_url stops working (RFC 3339, UTC)'),
-    upload_headers: Type.Record(Type.String(), Type.String(), {
-      description: 'Headers to send with the PUT, exactly as given',
-    }),
+    // additionalProperties (not Type.Record's patternProperties) reads the same in OpenAPI.
+    upload_headers: Type.Object(
+      {},
+      { additionalProperties: Type.String(), description: 'Headers to send with the PUT, exactly as given' },
+    ),
   },
   { additionalProperties: false },
 )
