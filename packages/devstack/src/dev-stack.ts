@@ -12,6 +12,8 @@ export type DevStackOptions = {
   ports?: { postgres?: number; s3?: number; sqs?: number; cdn?: number }
   bucket?: string
   queueName?: string
+  /** SQS visibility timeout of the queue; default the emulator's (30 s). */
+  visibilityTimeoutSeconds?: number
   /** Use this PostgreSQL server (and database) instead of starting an embedded one. */
   databaseUrl?: string
   logger?: BridgeLogger
@@ -41,6 +43,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       ports: { s3: options.ports?.s3 ?? 0, sqs: options.ports?.sqs ?? 0, cdn: options.ports?.cdn ?? 0 },
       ...(options.bucket ? { bucket: options.bucket } : {}),
       ...(options.queueName ? { queueName: options.queueName } : {}),
+      ...(options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     })
     stops.push(() => emulators.stop())

@@ -13,6 +13,8 @@ export type EmulatorStackOptions = {
   ports?: { s3?: number; sqs?: number; cdn?: number }
   bucket?: string
   queueName?: string
+  /** Queue visibility timeout; tests that kill a consumer shorten it so redelivery is quick. */
+  visibilityTimeoutSeconds?: number
   logger?: BridgeLogger
 }
 
@@ -36,7 +38,10 @@ export async function startEmulatorStack(options: EmulatorStackOptions = {}): Pr
 
     const sqs = await startSqsEmulator({ port: options.ports?.sqs ?? 0 })
     stops.push(() => sqs.stop())
-    const { queueUrl, dlqUrl } = await sqs.createQueue(queueName, { dlq: { maxReceiveCount: MAX_RECEIVE_COUNT } })
+    const { queueUrl, dlqUrl } = await sqs.createQueue(queueName, {
+      dlq: { maxReceiveCount: MAX_RECEIVE_COUNT },
+      ...(options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {}),
+    })
     if (!dlqUrl) throw new Error('SQS emulator created no dead-letter queue')
 
     const bridge = startS3EventBridge({ s3, sqs, bucket, queueUrl, ...(options.logger ? { logger: options.logger } : {}) })
