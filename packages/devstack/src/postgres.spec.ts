@@ -1,5 +1,6 @@
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { afterAll, describe, expect, inject, it } from 'vitest'
@@ -41,6 +42,18 @@ describe('startPostgres', () => {
       expect(rows.map((row) => row.value)).toEqual(['still here'])
     } finally {
       await second.stop()
+    }
+  })
+
+  it('fails with a clear error, rather than hanging, when its port is taken', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const address = blocker.address()
+    const port = typeof address === 'object' && address !== null ? address.port : 0
+    try {
+      await expect(startPostgres({ port })).rejects.toThrow(`PostgreSQL did not start on port ${port}`)
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()))
     }
   })
 })
