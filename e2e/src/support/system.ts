@@ -1,0 +1,119 @@
+import { createServer } from 'node:net'
+import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { type DevStack, startDevStack, waitFor } from '@image-service/devstack'
+import { type ApiClient, createApiClient } from './api-client.ts'
+import { type AppProcess, startAppProcess } from './app-process.ts'
+
+export type RunningSystem = {
+  stack: DevStack
+  apiUrl: string
+  api: ApiClient
+  /** Every processor started so far, in order; the last one is the current one. */
+  processors: AppProcess[]
+  startProcessor(): Promise<AppProcess>
+  /** True when storage still holds the upload's object. */
+  objectExists(imageId: string): Promise<boolean>
+  /** Last lines of every process, for a failure report. */
+  transcript(lines?: number): string
+  stop(): Promise<void>
+}
+
+/**
+ * The dev stack plus the api and one processor as separate processes, started by the same
+ * entry points the containers run. Tests then talk HTTP to the api, and S3 only to check
+ * that refused objects were deleted.
+ */
+export async function startSystem(options: { visibilityTimeoutSeconds?: number } = {}): Promise<RunningSystem> {
+  const stack = await startDevStack(
+    options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {},
+  )
+  const processes: AppProcess[] = []
+  const processors: AppProcess[] = []
+  const s3 = new S3Client({
+    endpoint: stack.s3.endpoint,
+    region: stack.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+
+  const stop = async () => {
+    await Promise.all(processes.map((p) => p.stop()))
+    s3.destroy()
+    await stack.stop()
+  }
+
+  try {
+    const port = await freePort()
+    // Only what the apps need: nothing of the test runner's environment leaks into them.
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      TMPDIR: process.env.TMPDIR ?? '/tmp',
+      ...stack.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: 'false',
+      // A short long poll keeps shutdown and the restart test quick.
+      SQS_WAIT_TIME_SECONDS: '1',
+    }
+    const apiUrl = `http://127.0.0.1:${port}`
+    const apiProcess = startAppProcess({ name: 'api', entry: 'apps/api/src/main.ts', env })
+    processes.push(apiProcess)
+
+    const startProcessor = async () => {
+      const processor = startAppProcess({ name: `processor#${processors.length + 1}`, entry: 'apps/processor/src/main.ts', env })
+      processes.push(processor)
+      processors.push(processor)
+      await processor.waitForLog((line) => line.msg === 'processor started', 'start-up log line')
+      return processor
+    }
+
+    const api = createApiClient(apiUrl)
+    const ready = waitFor(
+      async () => ((await fetch(`${apiUrl}/api/health/readiness`)).ok ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 100, description: 'api readiness' },
+    )
+    await Promise.all([apiProcess.whileRunning(ready, 'readiness'), startProcessor()])
+
+    return {
+      stack,
+      apiUrl,
+      api,
+      processors,
+      startProcessor,
+      async objectExists(imageId) {
+        try {
+          await s3.send(new HeadObjectCommand({ Bucket: stack.s3.bucket, Key: `uploads/${imageId}` }))
+          return true
+        } catch (error) {
+          if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false
+          throw error
+        }
+      },
+      transcript(lines = 60) {
+        return processes
+          .map((p) => `----- ${p.name} (pid ${p.pid}), last ${lines} lines -----\n${p.output().split('\n').slice(-lines).join('\n')}`)
+          .join('\n')
+      },
+      stop,
+    }
+  } catch (error) {
+    const output = processes.map((p) => `----- ${p.name} -----\n${p.output()}`).join('\n')
+    await stop().catch(() => undefined)
+    throw new Error(`system did not start\n${output}`, { cause: error })
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
