@@ -1,3 +1,4 @@
+/// <reference path="./s3rver.d.ts" />
 import AWSAccount from '@20minutes/s3rver/lib/models/account.js'
 
 /**

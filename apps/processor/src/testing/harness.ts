@@ -16,6 +16,7 @@ import {
   type Config,
   createDatabase,
   createLogger,
+  type Logger,
   createPostgresImageRepository,
   createS3Client,
   createS3ImageStorage,
@@ -33,7 +34,7 @@ const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..', '..')
 export const corpusDir = process.env.CORPUS_DIR ?? path.resolve(repoRoot, '..', 'shared', 'corpus')
 export const corpusFile = (name: string) => new Uint8Array(readFileSync(path.join(corpusDir, 'files', name)))
 
-export const silentLog = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
+export const silentLog: Logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 
 /** PostgreSQL test database + S3 and SQS emulators, shared by the tests of one file. */
 export type Stack = {

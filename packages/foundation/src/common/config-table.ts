@@ -8,7 +8,7 @@ function defaultOf(schema: TSchema, required: boolean): string {
 
 /** The README's configuration table, generated from the one schema so the two cannot drift. */
 export function renderConfigTable(): string {
-  const required = new Set(EnvSchema.required ?? [])
+  const required = new Set<string>(EnvSchema.required ?? [])
   const rows = Object.entries(EnvSchema.properties).map(([name, schema]: [string, TSchema]) => {
     const description = schema.description ?? ''
     return `| \`${name}\` | ${defaultOf(schema, required.has(name))} | ${description.replaceAll('|', '\\|')} |`
