@@ -1,10 +1,10 @@
-import { ConfigError, createLogger, loadConfig } from '@image-service/foundation'
+import { type Config, ConfigError, createLogger, loadConfig } from '@image-service/foundation'
 import { buildApp } from './app.ts'
 import { createApiContainer } from './container.ts'
 
 /** Start-up: config (fail fast, naming every problem), wiring, listen; clean stop on signals. */
 async function main(): Promise<void> {
-  let config
+  let config: Config
   try {
     config = loadConfig(process.env, 'api')
   } catch (error) {

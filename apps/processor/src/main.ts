@@ -1,9 +1,9 @@
-import { ConfigError, createLogger, loadConfig, redactUrl } from '@image-service/foundation'
+import { type Config, ConfigError, createLogger, loadConfig, redactUrl } from '@image-service/foundation'
 import { createProcessorContainer } from './container.ts'
 
 // Entry point: SQS long-poll worker. SIGTERM/SIGINT stop receiving (the pending long poll
 // is aborted), let in-flight uploads finish, close the clients and exit 0.
-let config
+let config: Config
 try {
   config = loadConfig(process.env, 'processor')
 } catch (error) {

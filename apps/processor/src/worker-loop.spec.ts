@@ -129,9 +129,9 @@ describe('worker loop', () => {
     const running = w.run()
     await waitFor(() => (release.length === 2 ? true : undefined))
     expect(sqs.count(ReceiveMessageCommand)).toBe(1)
-    release.splice(0).forEach((r) => r())
+    for (const r of release.splice(0)) r()
     await waitFor(() => (release.length === 2 ? true : undefined))
-    release.splice(0).forEach((r) => r())
+    for (const r of release.splice(0)) r()
     await waitFor(() => (sqs.count(DeleteMessageCommand) === 4 ? true : undefined))
     await w.stop()
     await running

@@ -17,6 +17,7 @@ export function parseAllowedContentType(value: string): ImageContentType {
 }
 
 // C0 controls and DEL: they break headers, logs and terminals when the name is shown.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/
 
 /**
