@@ -78,10 +78,10 @@ test('SIGKILL of the processor mid-batch: every upload still reaches its final s
   }
   const handledTwice = [...outcomes].filter(([, list]) => list.filter((o) => o !== 'skipped').length > 1)
   expect(handledTwice, 'images with more than one non-skipped outcome').toEqual([])
-  // Only the new processor could finish what was pending when the old one died.
   // The killed processor's in-flight messages came back after the visibility timeout.
   const redelivered = second.logs().filter((line) => handledRecord(line) && Number(line.receiveCount) > 1)
   expect(redelivered.length, 'messages redelivered to the new processor').toBeGreaterThan(0)
+  // Only the new processor could finish what was pending when the old one died.
   const secondChanged = new Set(second.logs().filter(isFinal).map((line) => line.imageId))
   expect(pendingAtKill.filter((id) => !secondChanged.has(id))).toEqual([])
 })
