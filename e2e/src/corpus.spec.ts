@@ -50,6 +50,8 @@ describe('every corpus case, end to end', () => {
       readyIds.push(upload.image_id)
       expect(final.size_bytes).toBe(bytes.byteLength)
       expect(final.failure_reason).toBeNull()
+      // Also proves the HeadObject probe below is not vacuous (right bucket, right key).
+      expect(await running().objectExists(upload.image_id)).toBe(true)
       expect(signed.status, JSON.stringify(signed.body)).toBe(200)
       const { download_url } = signed.body as SignedDownload
       // CloudFront mode: the URL points at the CDN (emulator), which checks the signature.
