@@ -1,0 +1,99 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs'
+import type { DevStack } from '@image-service/devstack'
+import type postgres from 'postgres'
+import { repoRoot, startApp } from './app-process.ts'
+import { seedPendingImages } from './seed.ts'
+
+export type ProcessorResult = {
+  count: number
+  /** count / (processor spawn -> last record final), start-up included. */
+  perSecond: number
+  /** Between the first and the last record turning final: the steady rate. */
+  steadyPerSecond: number
+  seconds: number
+  failed: number
+  concurrency: number
+}
+
+export type ProcessorScenarioOptions = { count: number; concurrency: number; cpuProfileDir?: string }
+
+// A real 128x128 palette PNG from the shared corpus: it passes every check including the decode.
+const corpusDir = process.env.CORPUS_DIR ?? join(repoRoot, '..', 'shared', 'corpus')
+const IMAGE = 'valid-png-palette-trns-128x128.png'
+
+/**
+ * Uploads `count` valid images the way clients would (pending record, then PutObject; the dev
+ * stack's bridge turns each into an S3 event on the queue), then starts the real processor and
+ * times it until every record has left `pending`.
+ */
+export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, options: ProcessorScenarioOptions): Promise<ProcessorResult> {
+  const body = readFileSync(join(corpusDir, 'files', IMAGE))
+  const credentials = { accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey }
+  const s3 = new S3Client({
+    region: stack.s3.region, endpoint: stack.s3.endpoint, forcePathStyle: true, credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+  const sqs = new SQSClient({ region: stack.sqs.region, endpoint: stack.sqs.endpoint, credentials })
+  try {
+    const ids = await seedPendingImages(sql, options.count, 'image/png')
+    let next = 0
+    const putAll = async () => {
+      while (next < ids.length) {
+        const id = ids[next++] as string
+        await s3.send(new PutObjectCommand({ Bucket: stack.s3.bucket, Key: `uploads/${id}`, Body: body, ContentType: 'image/png' }))
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, putAll))
+    await waitUntil(async () => (await queueDepth(sqs, stack.sqs.queueUrl)) >= options.count, 60_000, 'the bridge to enqueue every event')
+
+    const started = performance.now()
+    const processor = startApp({
+      name: 'processor',
+      entry: 'apps/processor/src/main.ts',
+      env: { ...stack.env, LOG_LEVEL: 'warn', PROCESSOR_CONCURRENCY: String(options.concurrency) },
+      ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
+    })
+    try {
+      await waitUntil(async () => {
+        if (processor.child.exitCode !== null) throw new Error(`processor exited with ${processor.child.exitCode}`)
+        const [row] = await sql`SELECT count(*)::int AS n FROM image_records WHERE id = ANY(${ids}) AND status <> 'pending'`
+        return (row?.n as number) >= options.count
+      }, 120_000, 'every upload to be validated')
+    } finally {
+      await processor.stop()
+    }
+    const seconds = (performance.now() - started) / 1000
+    const [stats] = await sql`
+      SELECT count(*) FILTER (WHERE status = 'failed')::int AS failed,
+             extract(epoch FROM max(updated_at) - min(updated_at))::float8 AS span
+      FROM image_records WHERE id = ANY(${ids})`
+    const span = (stats?.span as number) || seconds
+    return {
+      count: options.count,
+      perSecond: Math.round(options.count / seconds),
+      steadyPerSecond: Math.round((options.count - 1) / span),
+      seconds: Math.round(seconds * 100) / 100,
+      failed: stats?.failed as number,
+      concurrency: options.concurrency,
+    }
+  } finally {
+    s3.destroy()
+    sqs.destroy()
+  }
+}
+
+async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))
+  return Number(Attributes?.ApproximateNumberOfMessages ?? 0)
+}
+
+async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
