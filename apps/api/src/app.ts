@@ -6,6 +6,7 @@ import Fastify from 'fastify'
 import type { ApiContainer } from './container.ts'
 import { registerErrorHandling } from './http/errors.ts'
 import { registerHttpMiddleware, requestIdServerOptions } from './http/middleware.ts'
+import { requestLogController } from './http/request-log.ts'
 import { downloadRoutes } from './routes/download.ts'
 import { healthRoutes } from './routes/health.ts'
 import { imageRoutes } from './routes/images.ts'
@@ -19,8 +20,7 @@ export async function buildApp(deps: { container: ApiContainer; config: Config; 
   const { container } = deps
   const app = Fastify({
     loggerInstance: deps.logger,
-    // One line per request from the onResponse hook in http/request-log.ts instead of two.
-    disableRequestLogging: true,
+    logController: requestLogController(),
     ...requestIdServerOptions,
     bodyLimit: BODY_LIMIT_BYTES,
     ajv: {

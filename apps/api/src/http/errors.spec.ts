@@ -3,6 +3,7 @@ import { AppError, DependencyUnavailableError, type ErrorKind } from '@image-ser
 import Fastify from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { registerErrorHandling } from './errors.ts'
+import { requestLogController } from './request-log.ts'
 
 type LogLine = { level: number; code?: string; msg?: string }
 const apps: ReturnType<typeof Fastify>[] = []
@@ -19,7 +20,7 @@ function appThrowing(error: unknown) {
       done()
     },
   })
-  const app = Fastify({ logger: { level: 'info', stream }, disableRequestLogging: true })
+  const app = Fastify({ logger: { level: 'info', stream }, logController: requestLogController() })
   apps.push(app)
   registerErrorHandling(app)
   app.get('/boom', async () => {

@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { registerErrorHandling } from './errors.ts'
 import { registerHttpMiddleware, requestIdServerOptions } from './middleware.ts'
+import { requestLogController } from './request-log.ts'
 
 type LogLine = Record<string, unknown>
 const apps: FastifyInstance[] = []
@@ -21,7 +22,7 @@ async function appWith(corsOrigins: string[]) {
   })
   const app = Fastify({
     logger: { level: 'info', stream },
-    disableRequestLogging: true,
+    logController: requestLogController(),
     ...requestIdServerOptions,
   })
   apps.push(app)

@@ -10,7 +10,7 @@ export { requestIdServerOptions } from './request-id.ts'
 /**
  * Cross-cutting HTTP behaviour, registered on the root instance before any route so its
  * hooks apply everywhere (404s and errors included). Needs `requestIdServerOptions` and
- * `disableRequestLogging: true` in the Fastify constructor options.
+ * requestLogController() in the Fastify constructor options.
  */
 export async function registerHttpMiddleware<L extends FastifyBaseLogger, P extends FastifyTypeProvider>(
   app: AnyFastifyInstance<L, P>,

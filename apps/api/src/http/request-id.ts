@@ -22,7 +22,6 @@ export function requestIdOf(request: Pick<IncomingMessage, 'headers'>): string {
 export const requestIdServerOptions = {
   genReqId: requestIdOf,
   requestIdHeader: false,
-  requestIdLogLabel: 'request_id',
 } as const
 
 /** Echoes the id on every response, errors and CORS preflights included. */
