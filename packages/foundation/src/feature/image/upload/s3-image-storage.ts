@@ -2,19 +2,19 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
-  PutObjectCommand,
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3'
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { DependencyUnavailableError } from '../../../common/errors.ts'
 import type { ImageStorage } from './image-storage.ts'
+import { createS3UploadPresigner } from './s3-upload-presigner.ts'
 import { StoredObjectNotFoundError } from './upload-error.ts'
 
 /** ImageStorage on S3 or any S3-compatible server. */
 export function createS3ImageStorage(deps: { client: S3Client; bucket: string; now?: () => Date }): ImageStorage {
   const { client, bucket } = deps
   const now = deps.now ?? (() => new Date())
+  const presignPut = createS3UploadPresigner({ client, bucket })
 
   const getObjectMetadata: ImageStorage['getObjectMetadata'] = async (objectKey) => {
     try {
@@ -29,14 +29,9 @@ export function createS3ImageStorage(deps: { client: S3Client; bucket: string; n
   return {
     async generatePresignedUploadUrl({ objectKey, contentType, expiresInSeconds }) {
       const signedAt = now()
-      const command = new PutObjectCommand({ Bucket: bucket, Key: objectKey, ContentType: contentType })
       try {
         // content-type is signed in (X-Amz-SignedHeaders), so storage refuses any other type.
-        const url = await getSignedUrl(client, command, {
-          expiresIn: expiresInSeconds,
-          signingDate: signedAt,
-          signableHeaders: new Set(['content-type']),
-        })
+        const url = await presignPut({ objectKey, contentType, expiresInSeconds, signingDate: signedAt })
         return {
           url,
           headers: { 'content-type': contentType },
