@@ -3,10 +3,11 @@ import { type ImageId, InvalidImageIdError, newImageId } from '../../../shared/i
 import { createGetImageDownloadSignedUrl } from './get-image-download-signed-url.ts'
 import { createGetImageDownloadSignedUrls } from './get-image-download-signed-urls.ts'
 import { ServeError } from './serve-error.ts'
-import { FakeDownloadRepository, FakeImageCdn } from './testing/fakes.ts'
+import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
+import { FakeImageCdn } from './testing/fakes.ts'
 
 function setup() {
-  const images = new FakeDownloadRepository()
+  const images = new InMemoryImageRepository()
   const cdn = new FakeImageCdn()
   return {
     images,

@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest'
 import { AppError } from '../../../common/errors.ts'
 import { ALLOWED_CONTENT_TYPES, type ImageId, isImageId, newImageId } from '../../../shared/image/image.ts'
 import { createImageUploadPresignedUrl } from './create-presigned-url.ts'
-import { FakeImageRepository, FakeImageStorage } from './testing/fakes.ts'
+import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
+import { InMemoryImageStorage } from './testing/in-memory-image-storage.ts'
 import { UploadError } from './upload-error.ts'
 
 function setup() {
   const events: string[] = []
-  const images = new FakeImageRepository(events)
-  const storage = new FakeImageStorage(events)
+  const images = new InMemoryImageRepository(events)
+  const storage = new InMemoryImageStorage(events)
   const ids: ImageId[] = []
   const newId = () => {
     const id = newImageId()

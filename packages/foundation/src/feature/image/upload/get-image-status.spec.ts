@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { newImageId } from '../../../shared/image/image.ts'
 import { getImageStatus, ImageNotFoundError } from './get-image-status.ts'
-import { FakeImageRepository } from './testing/fakes.ts'
+import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
 
 describe('getImageStatus', () => {
   it('returns the record', async () => {
-    const images = new FakeImageRepository()
+    const images = new InMemoryImageRepository()
     const id = newImageId()
     await images.save({ id, contentType: 'image/avif', fileName: 'a.avif', objectKey: `uploads/${id}` })
     const record = await getImageStatus({ images })(id)
@@ -14,7 +14,7 @@ describe('getImageStatus', () => {
 
   it('throws a not-found error for an unknown id', async () => {
     const id = newImageId()
-    const error = await getImageStatus({ images: new FakeImageRepository() })(id).catch((e: unknown) => e)
+    const error = await getImageStatus({ images: new InMemoryImageRepository() })(id).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ImageNotFoundError)
     expect(error).toMatchObject({ kind: 'not_found', code: 'IMAGE_NOT_FOUND' })
   })

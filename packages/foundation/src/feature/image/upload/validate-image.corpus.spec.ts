@@ -3,7 +3,8 @@ import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isAllowedContentType, newImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import { parseAllowedContentType } from './upload-rules.ts'
-import { InMemoryImageRepository, InMemoryImageStorage } from './validate-image.fakes.ts'
+import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
+import { InMemoryImageStorage } from './testing/in-memory-image-storage.ts'
 import { createValidateImage } from './validate-image.ts'
 
 // The corpus lives beside the repository (../shared/corpus), or wherever CORPUS_DIR says.

@@ -2,7 +2,8 @@ import sharp from 'sharp'
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { AppError, DependencyUnavailableError } from '../../../common/errors.ts'
 import { type ImageContentType, type ImageId, newImageId, objectKeyFor } from '../../../shared/image/image.ts'
-import { InMemoryImageRepository, InMemoryImageStorage } from './validate-image.fakes.ts'
+import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
+import { InMemoryImageStorage } from './testing/in-memory-image-storage.ts'
 import { createValidateImage } from './validate-image.ts'
 
 const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }

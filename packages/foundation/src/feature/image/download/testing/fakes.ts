@@ -1,46 +1,5 @@
-import type { ImageRepository } from '../../../../shared/image/image-repository.ts'
-import { type ImageId, type ImageRecord, type ImageStatus, objectKeyFor } from '../../../../shared/image/image.ts'
 import type { DownloadUrlSigner } from '../aligned-expiry-cache.ts'
 import type { ImageCdn, SignedDownload } from '../image-cdn.ts'
-
-/** Read side of the repository only; counts calls so tests can assert "one query". */
-export class FakeDownloadRepository implements ImageRepository {
-  readonly records = new Map<ImageId, ImageRecord>()
-  readonly findByIdsCalls: (readonly ImageId[])[] = []
-
-  add(id: ImageId, status: ImageStatus): this {
-    const at = new Date('2025-01-01T00:00:00Z')
-    this.records.set(id, {
-      id,
-      status,
-      contentType: 'image/png',
-      fileName: 'a.png',
-      sizeBytes: status === 'ready' ? 10 : null,
-      objectKey: objectKeyFor(id),
-      failureReason: status === 'failed' ? 'corrupt' : null,
-      createdAt: at,
-      updatedAt: at,
-    })
-    return this
-  }
-
-  async findById(id: ImageId): Promise<ImageRecord | null> {
-    return this.records.get(id) ?? null
-  }
-
-  async findByIds(ids: readonly ImageId[]): Promise<ImageRecord[]> {
-    this.findByIdsCalls.push([...ids])
-    return ids.flatMap((id) => this.records.get(id) ?? [])
-  }
-
-  save(): Promise<ImageRecord> {
-    throw new Error('not used by download queries')
-  }
-
-  transitionFromPending(): Promise<ImageRecord | null> {
-    throw new Error('not used by download queries')
-  }
-}
 
 /** A CDN whose URL names the key, so results can be matched to requests. */
 export class FakeImageCdn implements ImageCdn {

@@ -1,0 +1,70 @@
+import type { ImageRepository } from '../image-repository.ts'
+import { type ImageId, type ImageRecord, type ImageStatus, type ImageTransition, type NewImageRecord, objectKeyFor } from '../image.ts'
+
+/**
+ * Test fake of the ImageRepository port, in memory. It records what was asked so tests can
+ * assert order and counts: `events` (shared with a storage fake, to see call order across
+ * both), `transitions` (applied transitions only) and `findByIdsCalls` ("one query").
+ */
+export class InMemoryImageRepository implements ImageRepository {
+  readonly records = new Map<ImageId, ImageRecord>()
+  readonly events: string[]
+  readonly findByIdsCalls: (readonly ImageId[])[] = []
+  transitions = 0
+  failSave: Error | undefined
+  /** When set, save() waits for this promise before storing: lets a test hold a save open. */
+  saveGate: Promise<void> | undefined
+
+  constructor(events: string[] = []) {
+    this.events = events
+  }
+
+  /** Seeds a record in the given status (fixed timestamps, PNG, size 10 when ready). */
+  add(id: ImageId, status: ImageStatus): this {
+    const at = new Date('2025-01-01T00:00:00Z')
+    this.records.set(id, {
+      id,
+      status,
+      contentType: 'image/png',
+      fileName: 'a.png',
+      sizeBytes: status === 'ready' ? 10 : null,
+      objectKey: objectKeyFor(id),
+      failureReason: status === 'failed' ? 'corrupt' : null,
+      createdAt: at,
+      updatedAt: at,
+    })
+    return this
+  }
+
+  async save(record: NewImageRecord): Promise<ImageRecord> {
+    this.events.push(`save:${record.id}`)
+    if (this.saveGate !== undefined) await this.saveGate
+    if (this.failSave !== undefined) throw this.failSave
+    const now = new Date()
+    const saved: ImageRecord = { ...record, status: 'pending', sizeBytes: null, failureReason: null, createdAt: now, updatedAt: now }
+    this.records.set(record.id, saved)
+    this.events.push(`saved:${record.id}`)
+    return saved
+  }
+
+  async findById(id: ImageId): Promise<ImageRecord | null> {
+    return this.records.get(id) ?? null
+  }
+
+  async findByIds(ids: readonly ImageId[]): Promise<ImageRecord[]> {
+    this.findByIdsCalls.push([...ids])
+    return ids.flatMap((id) => this.records.get(id) ?? [])
+  }
+
+  async transitionFromPending(id: ImageId, transition: ImageTransition): Promise<ImageRecord | null> {
+    const current = this.records.get(id)
+    if (current === undefined || current.status !== 'pending') return null
+    this.transitions += 1
+    const next: ImageRecord =
+      transition.status === 'ready'
+        ? { ...current, status: 'ready', sizeBytes: transition.sizeBytes, updatedAt: new Date() }
+        : { ...current, status: 'failed', failureReason: transition.failureReason, updatedAt: new Date() }
+    this.records.set(id, next)
+    return next
+  }
+}
