@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { createTestDatabase, type S3Emulator, startS3Emulator, type TestDatabase, waitFor } from '@image-service/devstack'
+import { closedPort, createTestDatabase, type S3Emulator, startS3Emulator, type TestDatabase, waitFor } from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { closedPort } from './testing/closed-port.ts'
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url))
 

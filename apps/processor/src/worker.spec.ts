@@ -1,6 +1,5 @@
-import { createServer } from 'node:net'
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs'
-import { toS3EventNotification, waitFor } from '@image-service/devstack'
+import { closedPort, toS3EventNotification, waitFor } from '@image-service/devstack'
 import { createValidateImage, type ImageId, type ImageRecord, objectKeyFor } from '@image-service/foundation'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createProcessorContainer } from './container.ts'
@@ -101,7 +100,7 @@ describe('processor worker on the emulators', () => {
 
   it('retries while storage is unreachable, then the message lands in the DLQ and the record stays pending', async () => {
     const q = await queue({ maxReceiveCount: 2, visibilityTimeoutSeconds: 1 })
-    const processor = startProcessor(q.queueUrl, { S3_ENDPOINT: `http://127.0.0.1:${await deadPort()}` })
+    const processor = startProcessor(q.queueUrl, { S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}` })
     const id = await upload(stack, 'image/png', png())
 
     const deadLettered = await waitFor(
@@ -184,13 +183,3 @@ describe('processor worker on the emulators', () => {
     expect(await messagesIn(stack.sqsClient, q.queueUrl)).toBe(ids.length - handled.length)
   })
 })
-
-/** A port nothing listens on: connections are refused at once. */
-async function deadPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}

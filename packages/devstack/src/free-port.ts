@@ -13,3 +13,12 @@ export function findFreePort(): Promise<number> {
     })
   })
 }
+
+/**
+ * A local port nothing listens on (bound, then released): connections to it are refused at
+ * once, which is how tests simulate a dependency that is down. Another process could take it
+ * in between, as with findFreePort, but nothing in a test run binds random ports for long.
+ */
+export function closedPort(): Promise<number> {
+  return findFreePort()
+}

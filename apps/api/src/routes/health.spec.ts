@@ -1,6 +1,6 @@
+import { closedPort } from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startTestApi, type TestApi } from '../testing/test-api.ts'
-import { closedPort } from '../testing/closed-port.ts'
 
 describe('health and dependency outages', () => {
   let api: TestApi

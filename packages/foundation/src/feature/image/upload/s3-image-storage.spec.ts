@@ -1,6 +1,5 @@
-import { createServer } from 'node:net'
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { type S3Emulator, startS3Emulator } from '@image-service/devstack'
+import { closedPort, type S3Emulator, startS3Emulator } from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../../../common/errors.ts'
 import { newImageId, objectKeyFor } from '../../../shared/image/image.ts'
@@ -181,14 +180,4 @@ async function expectUnavailable(promise: Promise<unknown>): Promise<void> {
   )
   expect(error).toBeInstanceOf(DependencyUnavailableError)
   expect(error).toMatchObject({ kind: 'unavailable', code: 'STORAGE_UNAVAILABLE' })
-}
-
-/** A port nothing listens on: bound by us, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
