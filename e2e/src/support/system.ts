@@ -1,6 +1,5 @@
-import { createServer } from 'node:net'
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { type DevStack, startDevStack, waitFor } from '@image-service/devstack'
+import { HeadObjectCommand } from '@aws-sdk/client-s3'
+import { createEmulatorS3Client, type DevStack, findFreePort, startDevStack, waitFor } from '@image-service/devstack'
 import { type ApiClient, createApiClient } from './api-client.ts'
 import { type AppProcess, startAppProcess } from './app-process.ts'
 
@@ -29,14 +28,7 @@ export async function startSystem(options: { visibilityTimeoutSeconds?: number }
   )
   const processes: AppProcess[] = []
   const processors: AppProcess[] = []
-  const s3 = new S3Client({
-    endpoint: stack.s3.endpoint,
-    region: stack.s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  })
+  const s3 = createEmulatorS3Client(stack.s3)
 
   const stop = async () => {
     await Promise.all(processes.map((p) => p.stop()))
@@ -45,7 +37,7 @@ export async function startSystem(options: { visibilityTimeoutSeconds?: number }
   }
 
   try {
-    const port = await freePort()
+    const port = await findFreePort()
     // Only what the apps need: nothing of the test runner's environment leaks into them.
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
@@ -105,15 +97,4 @@ export async function startSystem(options: { visibilityTimeoutSeconds?: number }
     await stop().catch(() => undefined)
     throw new Error(`system did not start\n${output}`, { cause: error })
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
 }

@@ -1,12 +1,13 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/cloudfront-signer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCdnEmulator } from './cdn-emulator.ts'
 import type { CdnEmulator } from './cdn-emulator.ts'
 import { generateDevKeyPair, loadOrCreateDevKeyPair } from './dev-key-pair.ts'
+import { createEmulatorS3Client } from './emulator-s3-client.ts'
 import { startS3Emulator } from './s3-emulator.ts'
 import type { S3Emulator } from './s3-emulator.ts'
 
@@ -21,13 +22,7 @@ describe('CDN emulator', () => {
   beforeAll(async () => {
     s3 = await startS3Emulator({ buckets: [BUCKET] })
     cdn = await startCdnEmulator({ s3, bucket: BUCKET, publicKeyPem: keys.publicKeyPem, keyPairId: keys.keyPairId })
-    const client = new S3Client({
-      endpoint: s3.endpoint,
-      region: s3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-    })
+    const client = createEmulatorS3Client(s3)
     for (const Key of ['uploads/pic', 'uploads/other', 'uploads/a b/é.png']) {
       await client.send(new PutObjectCommand({ Bucket: BUCKET, Key, Body: PNG, ContentType: 'image/png' }))
     }

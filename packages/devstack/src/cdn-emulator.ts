@@ -4,14 +4,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3'
+import { GetObjectCommand, S3ServiceException } from '@aws-sdk/client-s3'
 import { verifyCannedSignedUrl } from './cloudfront-signed-url.ts'
+import { createEmulatorS3Client, type S3EmulatorAccess } from './emulator-s3-client.ts'
 import { writeS3Error } from './s3-auth-guard.ts'
 
 export type CdnEmulatorOptions = {
   port?: number
   host?: string
-  s3: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string }
+  s3: S3EmulatorAccess
   bucket: string
   publicKeyPem: string
   keyPairId: string
@@ -27,14 +28,7 @@ export type CdnEmulator = { baseUrl: string; stop(): Promise<void> }
 export async function startCdnEmulator(options: CdnEmulatorOptions): Promise<CdnEmulator> {
   const host = options.host ?? '127.0.0.1'
   const publicKey = createPublicKey(options.publicKeyPem)
-  const s3 = new S3Client({
-    endpoint: options.s3.endpoint,
-    region: options.s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: options.s3.accessKeyId, secretAccessKey: options.s3.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  })
+  const s3 = createEmulatorS3Client(options.s3)
   let baseUrl = ''
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {

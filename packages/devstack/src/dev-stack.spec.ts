@@ -1,27 +1,18 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import { getSignedUrl } from '@aws-sdk/cloudfront-signer'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startDevStack } from './dev-stack.ts'
+import { createEmulatorS3Client } from './emulator-s3-client.ts'
 import { startEmulatorStack } from './emulator-stack.ts'
 import { createTestDatabase } from './testing/test-database.ts'
 import type { TestDatabase } from './testing/test-database.ts'
 import type { DevStack, S3Endpoint, SqsEndpoint } from './types.ts'
 import { waitFor } from './wait-for.ts'
-
-const s3Client = (s3: S3Endpoint) =>
-  new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  })
 
 async function receiveAll(sqs: SqsEndpoint): Promise<string[]> {
   const client = new SQSClient({ endpoint: sqs.endpoint, region: sqs.region, credentials: sqs })
@@ -72,8 +63,8 @@ describe('dev stacks side by side', () => {
   })
 
   it('keep objects, events and CDN keys apart', async () => {
-    const clientA = s3Client(embedded.s3)
-    const clientB = s3Client(external.s3)
+    const clientA = createEmulatorS3Client(embedded.s3)
+    const clientB = createEmulatorS3Client(external.s3)
     try {
       await clientA.send(new PutObjectCommand({ Bucket: 'images', Key: 'uploads/only-a', Body: 'a', ContentType: 'image/png' }))
       await clientB.send(new PutObjectCommand({ Bucket: 'images', Key: 'uploads/only-b', Body: 'b', ContentType: 'image/png' }))
@@ -112,7 +103,7 @@ describe('emulator stack', () => {
     const [a, b] = await Promise.all([startEmulatorStack(), startEmulatorStack()])
     try {
       const put = (s3: S3Endpoint, Key: string) => {
-        const client = s3Client(s3)
+        const client = createEmulatorS3Client(s3)
         return client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'x' })).finally(() => client.destroy())
       }
       await Promise.all([put(a.s3, 'uploads/a1'), put(b.s3, 'uploads/b1'), put(a.s3, 'uploads/a2')])
@@ -139,13 +130,13 @@ describe('emulator stack', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'devstack-data-'))
     try {
       const first = await startEmulatorStack({ dataDir })
-      const client = s3Client(first.s3)
+      const client = createEmulatorS3Client(first.s3)
       await client.send(new PutObjectCommand({ Bucket: first.s3.bucket, Key: 'uploads/kept', Body: 'kept' }))
       client.destroy()
       await first.stop()
 
       const second = await startEmulatorStack({ dataDir })
-      const again = s3Client(second.s3)
+      const again = createEmulatorS3Client(second.s3)
       try {
         const object = await again.send(new GetObjectCommand({ Bucket: second.s3.bucket, Key: 'uploads/kept' }))
         expect(await object.Body?.transformToString()).toBe('kept')

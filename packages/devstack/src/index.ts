@@ -11,4 +11,5 @@ export { generateDevKeyPair, loadOrCreateDevKeyPair, type DevKeyPair } from './d
 export { startEmulatorStack, MAX_RECEIVE_COUNT, type EmulatorStack, type EmulatorStackOptions } from './emulator-stack.ts'
 export { startDevStack, type DevStackOptions } from './dev-stack.ts'
 export { waitFor } from './wait-for.ts'
-export { closedPort } from './free-port.ts'
+export { closedPort, findFreePort } from './free-port.ts'
+export { createEmulatorS3Client, type S3EmulatorAccess } from './emulator-s3-client.ts'

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createEmulatorS3Client } from './emulator-s3-client.ts'
 import { startS3Emulator } from './s3-emulator.ts'
 import type { ObjectCreatedEvent, S3Emulator } from './s3-emulator.ts'
 import { waitFor } from './wait-for.ts'
@@ -16,15 +17,7 @@ import { waitFor } from './wait-for.ts'
 const BUCKET = 'spec-s3-emulator'
 
 function clientFor(s3: S3Emulator, secretAccessKey = s3.secretAccessKey) {
-  return new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: 1,
-  })
+  return createEmulatorS3Client({ ...s3, secretAccessKey }, { maxAttempts: 1 })
 }
 
 describe('S3 emulator', () => {

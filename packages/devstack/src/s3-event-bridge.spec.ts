@@ -1,10 +1,11 @@
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs'
 import type { Message } from '@aws-sdk/client-sqs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createEmulatorS3Client } from './emulator-s3-client.ts'
 import { startS3EventBridge } from './s3-event-bridge.ts'
 import type { BridgeLogger } from './s3-event-bridge.ts'
 import { encodeS3EventKey } from './s3-event-notification.ts'
@@ -26,14 +27,7 @@ describe('S3 -> SQS event bridge', () => {
 
   beforeAll(async () => {
     ;[s3, sqs] = await Promise.all([startS3Emulator({ buckets: [BUCKET, OTHER_BUCKET] }), startSqsEmulator()])
-    s3Client = new S3Client({
-      endpoint: s3.endpoint,
-      region: s3.region,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    })
+    s3Client = createEmulatorS3Client(s3)
     sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: sqs.region, credentials: sqs })
   })
   afterAll(async () => {
