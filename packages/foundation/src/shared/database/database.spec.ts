@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '@image-service/devstack'
+import { closedPort, createTestDatabase, type TestDatabase } from '@image-service/devstack'
 import { DependencyUnavailableError } from '../../common/errors.ts'
 import { createDatabase, type Database } from './database.ts'
 import { isDatabaseUnavailable } from './database-errors.ts'
@@ -20,9 +20,7 @@ async function startFakeServer(onConnection: (socket: Socket) => void): Promise<
 }
 
 async function closedPortUrl(): Promise<string> {
-  const fake = await startFakeServer(() => {})
-  await new Promise<void>((resolve) => fake.server.close(() => resolve()))
-  return fake.url
+  return `postgres://postgres@127.0.0.1:${await closedPort()}/none`
 }
 
 describe('createDatabase against a live server', () => {

@@ -1,7 +1,6 @@
-import { createServer } from 'node:net'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
-import { createTestDatabase, type TestDatabase } from '@image-service/devstack'
+import { closedPort, createTestDatabase, type TestDatabase } from '@image-service/devstack'
 import { DependencyUnavailableError } from '../../common/errors.ts'
 import { createDatabase, type Database } from '../database/database.ts'
 import { schema } from '../database/schema.ts'
@@ -154,12 +153,7 @@ describe('transitionFromPending', () => {
 
 describe('during a database outage', () => {
   it('raises DependencyUnavailableError instead of a driver error', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const server = createServer().listen(0, '127.0.0.1', () => {
-        const address = server.address()
-        server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0))
-      })
-    })
+    const port = await closedPort()
     const down = createDatabase({ url: `postgres://postgres@127.0.0.1:${port}/images`, poolMax: 1, connectTimeoutSeconds: 1 })
     try {
       const images = createPostgresImageRepository(down.db, { deadlineMs: 2000 })
