@@ -1,4 +1,5 @@
 import autocannon from 'autocannon'
+import { type CpuSplit, startCpuAccounting } from './cpu.ts'
 import { pickDistinct } from './seed.ts'
 
 export type HttpScenario = {
@@ -15,6 +16,8 @@ export type HttpResult = {
   /** Connection errors, timeouts and any status other than the expected one. */
   errors: number
   requests: number
+  /** CPU seconds of each party during the measured run (the system PostgreSQL counts too if busy). */
+  cpu: CpuSplit
 }
 
 const json = { 'content-type': 'application/json' }
@@ -56,11 +59,19 @@ export const httpScenarios: HttpScenario[] = [
 export type LoadOptions = { connections: number; warmupSeconds: number; durationSeconds: number }
 
 /** A warm-up run (JIT, pools, caches; discarded), then the measured run at the same load. */
-export async function runHttpScenario(baseUrl: string, scenario: HttpScenario, ids: readonly string[], load: LoadOptions): Promise<HttpResult> {
+export async function runHttpScenario(
+  baseUrl: string,
+  scenario: HttpScenario,
+  ids: readonly string[],
+  load: LoadOptions,
+  pids: { apiPid: number | undefined; postgresPort: number | undefined },
+): Promise<HttpResult> {
   const run = (duration: number) =>
     autocannon({ url: baseUrl, connections: load.connections, duration, requests: [scenario.request(ids)] })
   await run(load.warmupSeconds)
+  const cpuSince = startCpuAccounting(pids.apiPid, pids.postgresPort)
   const result = await run(load.durationSeconds)
+  const cpu = cpuSince()
   const expected = result.statusCodeStats?.[`${scenario.expectStatus}`]?.count ?? 0
   const answered = Object.values(result.statusCodeStats ?? {}).reduce((sum, s) => sum + (s.count ?? 0), 0)
   return {
@@ -69,6 +80,7 @@ export async function runHttpScenario(baseUrl: string, scenario: HttpScenario, i
     p99Ms: result.latency.p99,
     errors: result.errors + (answered - expected),
     requests: result.requests.total,
+    cpu,
   }
 }
 

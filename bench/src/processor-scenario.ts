@@ -5,6 +5,7 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs'
 import type { DevStack } from '@image-service/devstack'
 import type postgres from 'postgres'
 import { repoRoot, startApp } from './app-process.ts'
+import { type CpuSplit, startCpuAccounting } from './cpu.ts'
 import { seedPendingImages } from './seed.ts'
 
 export type ProcessorResult = {
@@ -16,9 +17,11 @@ export type ProcessorResult = {
   seconds: number
   failed: number
   concurrency: number
+  /** bench = this process: the S3, SQS and CDN emulators and the S3 -> SQS bridge. */
+  cpu: CpuSplit
 }
 
-export type ProcessorScenarioOptions = { count: number; concurrency: number; cpuProfileDir?: string }
+export type ProcessorScenarioOptions = { count: number; concurrency: number; postgresPort: number | undefined; cpuProfileDir?: string }
 
 // A real 128x128 palette PNG from the shared corpus: it passes every check including the decode.
 const corpusDir = process.env.CORPUS_DIR ?? join(repoRoot, '..', 'shared', 'corpus')
@@ -56,12 +59,15 @@ export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, o
       env: { ...stack.env, LOG_LEVEL: 'warn', PROCESSOR_CONCURRENCY: String(options.concurrency) },
       ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
     })
+    const cpuSince = startCpuAccounting(processor.child.pid, options.postgresPort)
+    let cpu: CpuSplit | undefined
     try {
       await waitUntil(async () => {
         if (processor.child.exitCode !== null) throw new Error(`processor exited with ${processor.child.exitCode}`)
         const [row] = await sql`SELECT count(*)::int AS n FROM image_records WHERE id = ANY(${ids}) AND status <> 'pending'`
         return (row?.n as number) >= options.count
       }, 120_000, 'every upload to be validated')
+      cpu = cpuSince()
     } finally {
       await processor.stop()
     }
@@ -78,6 +84,7 @@ export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, o
       seconds: Math.round(seconds * 100) / 100,
       failed: stats?.failed as number,
       concurrency: options.concurrency,
+      cpu: cpu as CpuSplit,
     }
   } finally {
     s3.destroy()

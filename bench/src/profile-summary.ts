@@ -24,6 +24,16 @@ const label = (n: ProfileNode) => {
   const url = n.callFrame.url.replace(/^.*node_modules\/(\.pnpm\/[^/]+\/node_modules\/)?/, '').replace(/^file:\/\/\/work\/main\//, '')
   return `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`
 }
+// Self time grouped by where the code lives: a package, node internals, our sources, V8 states.
+const owner = (n: ProfileNode) => {
+  const url = n.callFrame.url
+  const pkg = /node_modules\/(?:\.pnpm\/[^/]+\/node_modules\/)?((?:@[^/]+\/)?[^/]+)/.exec(url)
+  if (pkg) return pkg[1] as string
+  if (url.startsWith('node:')) return 'node internals'
+  if (url.includes('/work/main/')) return url.replace(/^.*\/work\/main\/([^/]+\/[^/]+)\/.*$/, '$1')
+  return n.callFrame.functionName.startsWith('(') ? n.callFrame.functionName : 'native/other'
+}
+const byOwner = new Map<string, number>()
 const self = new Map<string, number>()
 const total = new Map<string, number>()
 let all = 0
@@ -32,6 +42,7 @@ for (const [id, us] of selfUs) {
   const node = byId.get(id)
   if (node === undefined) continue
   self.set(label(node), (self.get(label(node)) ?? 0) + us)
+  byOwner.set(owner(node), (byOwner.get(owner(node)) ?? 0) + us)
   // Each frame on the stack once, so recursion does not count twice.
   const seen = new Set<string>()
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
@@ -46,5 +57,6 @@ const print = (title: string, map: Map<string, number>) => {
     console.log(`${((us / all) * 100).toFixed(1).padStart(5)}%  ${l}`)
   }
 }
+print('self time by package', byOwner)
 print('self time', self)
 print('total time', total)

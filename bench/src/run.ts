@@ -26,6 +26,7 @@ const machine = describeMachine()
 const loadBefore = currentLoad()
 const stack = await startDevStack()
 const sql = postgres(stack.database.url, { max: 4, onnotice: () => {} })
+const postgresPort = Number(new URL(stack.database.url).port) || undefined
 const rows: HttpRow[] = []
 let processor: ProcessorResult | undefined
 const primeMs: Record<string, number> = {}
@@ -49,9 +50,9 @@ try {
         console.log(`signed the working set of ${ids.length} URLs in ${primeMs[logLevel]} ms [${logLevel}]`)
       }
       for (const scenario of scenarios) {
-        const result = await runHttpScenario(baseUrl, scenario, ids, load)
+        const result = await runHttpScenario(baseUrl, scenario, ids, load, { apiPid: api.child.pid, postgresPort })
         rows.push({ scenario, logLevel, result, met: meetsTarget(scenario, result) })
-        console.log(`${scenario.name} [${logLevel}]: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.errors} errors`)
+        console.log(`${scenario.name} [${logLevel}]: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.errors} errors; CPU s api ${result.cpu.apiSeconds}, postgres ${result.cpu.postgresSeconds}, bench ${result.cpu.benchSeconds}, others ${result.cpu.otherSeconds} in ${result.cpu.wallSeconds} s`)
       }
     } finally {
       await api.stop()
@@ -61,9 +62,10 @@ try {
     processor = await runProcessorScenario(stack, sql, {
       count: num('BENCH_PROCESSOR_COUNT', 1000),
       concurrency: num('PROCESSOR_CONCURRENCY', 4),
+      postgresPort,
       ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }),
     })
-    console.log(`processor: ${processor.perSecond} validations/s (${processor.seconds} s for ${processor.count}; steady ${processor.steadyPerSecond}/s), ${processor.failed} failed`)
+    console.log(`processor: ${processor.perSecond} validations/s (${processor.seconds} s for ${processor.count}; steady ${processor.steadyPerSecond}/s), ${processor.failed} failed; CPU s processor ${processor.cpu.apiSeconds}, postgres ${processor.cpu.postgresSeconds}, emulators ${processor.cpu.benchSeconds}, others ${processor.cpu.otherSeconds} in ${processor.cpu.wallSeconds} s`)
   }
 } finally {
   await sql.end()
