@@ -1,5 +1,6 @@
 import { S3Client } from '@aws-sdk/client-s3'
 import type { StorageConfig } from '../../../common/config.ts'
+import { AwsSha256 } from './aws-sha256.ts'
 
 export type S3Credentials = { accessKeyId: string; secretAccessKey: string }
 /** Static keys, or a provider (STS, instance metadata, ...) asked before each signature. */
@@ -17,6 +18,7 @@ export function createS3Client(config: StorageConfig & { credentials?: S3Credent
     forcePathStyle: config.forcePathStyle,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    sha256: AwsSha256,
     ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
     ...(config.credentials === undefined ? {} : { credentials: config.credentials }),
   })
