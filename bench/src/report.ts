@@ -1,3 +1,4 @@
+import type { CpuSplit } from './cpu.ts'
 import type { HttpResult, HttpScenario } from './http-scenarios.ts'
 import type { MachineInfo } from './machine.ts'
 import type { ProcessorResult } from './processor-scenario.ts'
@@ -19,6 +20,12 @@ export type Report = {
 
 const ms = (value: number) => `${value} ms`
 
+/** CPU microseconds per request (or per validated upload) for each party. */
+function perUnit(cpu: CpuSplit, units: number): string {
+  const us = (seconds: number) => (units > 0 ? `${Math.round((seconds * 1e6) / units)} us` : '-')
+  return [cpu.apiSeconds, cpu.postgresSeconds, cpu.benchSeconds, cpu.otherSeconds].map(us).join(' / ')
+}
+
 /** The docs/benchmarks.md text: machine, the table, then the notes. */
 export function renderReport(report: Report): string {
   const { machine, load } = report
@@ -33,20 +40,20 @@ export function renderReport(report: Report): string {
     `- Load: ${load.connections} connections, ${load.warmupSeconds} s warm-up then ${load.durationSeconds} s measured (autocannon, in the same machine)`,
     `- 1-minute load average: ${report.loadAverage.before} before, ${report.loadAverage.after} after`,
     '',
-    '| scenario | log level | req/s | p50 | p99 | errors | target | met? |',
-    '|---|---|---:|---:|---:|---:|---|---|',
+    '| scenario | log level | req/s | p50 | p99 | errors | target | met? | CPU per request: app / PostgreSQL / bench process (load gen, emulators) / rest of machine |',
+    '|---|---|---:|---:|---:|---:|---|---|---|',
   ]
   for (const row of report.http) {
     const { target } = row.scenario
     const goal = `>= ${target.reqPerSec} req/s${target.p99Ms === undefined ? '' : `, p99 <= ${target.p99Ms} ms`}`
     const r = row.result
-    lines.push(`| ${row.scenario.name} | ${row.logLevel} | ${r.reqPerSec} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors} | ${goal} | ${row.met ? 'yes' : 'no'} |`)
+    lines.push(`| ${row.scenario.name} | ${row.logLevel} | ${r.reqPerSec} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors} | ${goal} | ${row.met ? 'yes' : 'no'} | ${perUnit(r.cpu, r.requests)} |`)
   }
   const p = report.processor
   if (p !== undefined) {
     const met = p.perSecond >= report.processorTarget && p.failed === 0
     lines.push(
-      `| processor: ${p.count} uploads, S3 event to ready (concurrency ${p.concurrency}) | warn | ${p.perSecond} validations/s (${p.seconds} s incl. start-up; steady ${p.steadyPerSecond}/s) | | | ${p.failed} | >= ${report.processorTarget} validations/s | ${met ? 'yes' : 'no'} |`,
+      `| processor: ${p.count} uploads, S3 event to ready (PROCESSOR_CONCURRENCY ${p.concurrency}) | warn | ${p.perSecond} validations/s (${p.seconds} s incl. start-up; steady ${p.steadyPerSecond}/s) | | | ${p.failed} | >= ${report.processorTarget} validations/s | ${met ? 'yes' : 'no'} | ${perUnit(p.cpu, p.count)} |`,
     )
   }
   for (const [level, primed] of Object.entries(report.primeMs)) {

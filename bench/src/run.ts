@@ -61,7 +61,7 @@ try {
   if (wanted('processor')) {
     processor = await runProcessorScenario(stack, sql, {
       count: num('BENCH_PROCESSOR_COUNT', 1000),
-      concurrency: num('PROCESSOR_CONCURRENCY', 4),
+      concurrency: num('PROCESSOR_CONCURRENCY', 16),
       postgresPort,
       ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }),
     })
