@@ -21,6 +21,9 @@ const profileDir = process.env.BENCH_CPU_PROF === '1' ? join(repoRoot, 'bench', 
 const wanted = (key: string) => only === undefined || only.includes(key)
 const scenarioKeys = ['presign', 'single', 'batch']
 const PROCESSOR_TARGET = 300
+// Sized for this 2-core box, which also runs PostgreSQL: fewer connections pipeline more
+// queries per socket write (see bench/notes.md for the measurements). The app default is 10.
+const apiPoolMax = process.env.DATABASE_POOL_MAX ?? '3'
 
 const machine = describeMachine()
 const loadBefore = currentLoad()
@@ -39,7 +42,7 @@ try {
     const api = startApp({
       name: `api-${logLevel}`,
       entry: 'apps/api/src/main.ts',
-      env: { ...stack.env, PORT: String(port), LOG_LEVEL: logLevel, ...pick(process.env, 'DATABASE_POOL_MAX', 'UV_THREADPOOL_SIZE') },
+      env: { ...stack.env, PORT: String(port), LOG_LEVEL: logLevel, DATABASE_POOL_MAX: apiPoolMax, ...pick(process.env, 'UV_THREADPOOL_SIZE') },
       ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }),
     })
     try {
