@@ -23,6 +23,23 @@ export function checkS3Request(req: IncomingMessage, region: string, now: Date):
   return denied('AccessDenied', 'Anonymous access is not allowed; sign the request with SigV4.')
 }
 
+/**
+ * `If-None-Match: *` on a PUT (S3 conditional writes): refused with 412 when the key exists.
+ * s3rver ignores the header; the check here is not atomic with the write, which is enough
+ * for an emulator (S3 itself decides atomically).
+ */
+export async function checkConditionalPut(
+  req: IncomingMessage,
+  store: { existsObject(bucket: string, key: string): Promise<boolean> },
+): Promise<S3Denial | undefined> {
+  if (req.method !== 'PUT' || req.headers['if-none-match'] !== '*') return undefined
+  const url = new URL(req.url ?? '/', 'http://s3.local')
+  if (url.searchParams.has('uploadId')) return undefined
+  const [, bucket = '', ...key] = url.pathname.split('/').map((part) => decodeURIComponent(part))
+  if (bucket === '' || key.length === 0 || !(await store.existsObject(bucket, key.join('/')))) return undefined
+  return denied('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412)
+}
+
 function checkHeaderAuth(authorization: string, region: string): S3Denial | undefined {
   const match = /^AWS4-HMAC-SHA256 (.*)$/.exec(authorization)
   if (!match?.[1]) return denied('InvalidArgument', 'Unsupported Authorization Type', 400)

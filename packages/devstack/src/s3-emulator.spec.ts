@@ -50,6 +50,24 @@ describe('S3 emulator', () => {
     expect(await stored.Body?.transformToString()).toBe('png bytes')
   })
 
+  it('honours If-None-Match: * on PUT, so a signed-once URL cannot overwrite the object', async () => {
+    const url = await getSignedUrl(
+      client,
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'uploads/once.png', ContentType: 'image/png', IfNoneMatch: '*' }),
+      { expiresIn: 60, signableHeaders: new Set(['content-type', 'if-none-match']) },
+    )
+    expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toContain('if-none-match')
+    const put = (body: string) =>
+      fetch(url, { method: 'PUT', body: Buffer.from(body), headers: { 'Content-Type': 'image/png', 'If-None-Match': '*' } })
+    expect((await put('first')).status).toBe(200)
+    expect((await put('second')).status).toBe(412)
+    const stored = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'uploads/once.png' }))
+    expect(await stored.Body?.transformToString()).toBe('first')
+    // Without the signed header the request no longer matches its signature.
+    const unsigned = await fetch(url, { method: 'PUT', body: Buffer.from('third'), headers: { 'Content-Type': 'image/png' } })
+    expect(unsigned.status).toBe(403)
+  })
+
   it('rejects a presigned PUT sent with another Content-Type', async () => {
     const url = await presignPut('uploads/other-type.png')
     const res = await fetch(url, { method: 'PUT', body: Buffer.from('<html>'), headers: { 'Content-Type': 'text/html' } })

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import S3rver from '@20minutes/s3rver'
 import type { S3rverEventRecord } from '@20minutes/s3rver'
-import { checkS3Request, writeS3Error } from './s3-auth-guard.ts'
+import { checkConditionalPut, checkS3Request, writeS3Error } from './s3-auth-guard.ts'
 import { registerS3AccessKey } from './s3-credentials.ts'
 
 export type ObjectCreatedEventName =
@@ -87,8 +87,8 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   })
 
   const handle = s3rver.callback()
-  const server = createServer((req, res) => {
-    const denial = checkS3Request(req, REGION, new Date())
+  const server = createServer(async (req, res) => {
+    const denial = checkS3Request(req, REGION, new Date()) ?? (await checkConditionalPut(req, s3rver.store))
     if (denial) return writeS3Error(res, denial)
     const multipartComplete = req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '')
     currentRequest.run({ multipartComplete }, () => handle(req, res))

@@ -21,7 +21,10 @@ declare module '@20minutes/s3rver' {
     constructor(options: S3rverOptions)
     configureBuckets(): Promise<void>
     callback(): (req: IncomingMessage, res: ServerResponse) => void
-    store: { getMetadata(bucket: string, key: string): Promise<Record<string, string>> }
+    store: {
+      getMetadata(bucket: string, key: string): Promise<Record<string, string>>
+      existsObject(bucket: string, key: string): Promise<boolean>
+    }
     logger: { close(): void; exceptions: { unhandle(): void } }
     on(event: 'event', listener: (event: { Records: S3rverEventRecord[] }) => void): this
     on(event: string, listener: (...args: unknown[]) => void): this
