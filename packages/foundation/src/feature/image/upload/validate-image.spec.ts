@@ -77,7 +77,7 @@ describe('createValidateImage', () => {
     expect(storage.objects.has(objectKeyFor(id))).toBe(true)
   })
 
-  it.each(['ready', 'failed'] as const)('skips a record that is already %s without touching anything', async (status) => {
+  it.each(['ready', 'failed'] as const)('skips a record that is already %s, leaving the record and reading nothing', async (status) => {
     const id = await upload('image/png', png)
     await images.transitionFromPending(id, status === 'ready' ? { status, sizeBytes: 1 } : { status, failureReason: 'corrupt' })
     const before = { ...(await images.findById(id)) }
@@ -87,7 +87,16 @@ describe('createValidateImage', () => {
     expect(await images.findById(id)).toEqual(before)
     expect(images.transitions).toBe(transitions)
     expect(storage.reads).toEqual([])
-    expect(storage.deleted).toEqual([])
+    expect(storage.deleted).toEqual(status === 'ready' ? [] : [objectKeyFor(id)])
+  })
+
+  it('deletes bytes uploaded again to a failed record (the URL may still be valid after a rejection)', async () => {
+    const id = await upload('image/png', png)
+    await images.transitionFromPending(id, { status: 'failed', failureReason: 'corrupt' })
+    storage.objects.set(objectKeyFor(id), png)
+    expect(await validate(id)).toEqual({ outcome: 'skipped', status: 'failed' })
+    expect(storage.objects.has(objectKeyFor(id))).toBe(false)
+    expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'corrupt' })
   })
 
   it('throws and leaves the record pending when the delete of a rejected object fails', async () => {

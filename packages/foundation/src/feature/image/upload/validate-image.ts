@@ -58,6 +58,11 @@ export function createValidateImage(deps: {
   return async (imageId) => {
     const record = await images.findById(imageId)
     if (record === null) throw new ImageRecordNotFoundError(imageId)
+    if (record.status === 'failed') {
+      // A failed record never has bytes: the upload URL can outlive the rejection, so a second
+      // PUT may have stored something again. Deleting is idempotent for duplicate deliveries.
+      await storage.deleteObject(record.objectKey)
+    }
     if (record.status !== 'pending') return { outcome: 'skipped', status: record.status }
 
     const object = await storage.getObjectMetadata(record.objectKey)
