@@ -26,7 +26,7 @@ describe('POST /api/image/v1/upload/create-presigned-url', () => {
     const body = response.json()
     expect(Value.Check(CreatePresignedUrlResponse, body)).toBe(true)
     expect(Object.keys(body).sort()).toEqual(['expires_at', 'image_id', 'upload_headers', 'upload_url'])
-    expect(body.upload_headers).toEqual({ 'content-type': 'image/png' })
+    expect(body.upload_headers).toEqual({ 'content-type': 'image/png', 'if-none-match': '*' })
     // RFC 3339 UTC, and as far ahead as the configured TTL.
     expect(body.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
     const ttlMs = api.config.upload.uploadUrlTtlSeconds * 1000
@@ -43,6 +43,9 @@ describe('POST /api/image/v1/upload/create-presigned-url', () => {
     const upload = await fetch(body.upload_url, { method: 'PUT', headers: body.upload_headers, body: bytes })
     expect(upload.status).toBe(200)
     expect(await api.storage.getObjectMetadata(`uploads/${body.image_id}`)).toEqual({ sizeBytes: 4, contentType: 'image/png' })
+    // The same URL cannot replace the bytes once they are there (If-None-Match: * is signed in).
+    const overwrite = await fetch(body.upload_url, { method: 'PUT', headers: body.upload_headers, body: new Uint8Array([1]) })
+    expect(overwrite.status).toBe(412)
   })
 
   it.each([

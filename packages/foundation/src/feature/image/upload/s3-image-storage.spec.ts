@@ -33,7 +33,7 @@ describe('S3ImageStorage against the S3 emulator', () => {
   const put = (key: string, body: Uint8Array, contentType = 'image/png') =>
     client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: contentType }))
 
-  it('signs content-type into a PUT URL that expires when it says', async () => {
+  it('signs content-type and if-none-match into a PUT URL that expires when it says', async () => {
     const signedAt = new Date('2030-01-02T03:04:05Z')
     const key = freshKey()
     const presigned = await createS3ImageStorage({ client, bucket: BUCKET, now: () => signedAt }).generatePresignedUploadUrl({
@@ -43,10 +43,10 @@ describe('S3ImageStorage against the S3 emulator', () => {
     })
     const url = new URL(presigned.url)
     expect(url.pathname).toBe(`/${BUCKET}/${key}`)
-    expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toContain('content-type')
+    expect(url.searchParams.get('X-Amz-SignedHeaders')?.split(';')).toEqual(['content-type', 'host', 'if-none-match'])
     expect(url.searchParams.get('X-Amz-Expires')).toBe('300')
     expect(url.searchParams.get('X-Amz-Date')).toBe('20300102T030405Z')
-    expect(presigned.headers).toEqual({ 'content-type': 'image/webp' })
+    expect(presigned.headers).toEqual({ 'content-type': 'image/webp', 'if-none-match': '*' })
     expect(presigned.expiresAt.toISOString()).toBe('2030-01-02T03:09:05.000Z')
   })
 
@@ -62,6 +62,19 @@ describe('S3ImageStorage against the S3 emulator', () => {
     const upload = await fetch(presigned.url, { method: 'PUT', headers: presigned.headers, body: bytes })
     expect(upload.status).toBe(200)
     expect(await storage().getObjectMetadata(key)).toEqual({ sizeBytes: bytes.length, contentType: 'image/png' })
+  })
+
+  it('issues a URL that cannot overwrite the object once it exists', async () => {
+    const key = freshKey()
+    const presigned = await storage().generatePresignedUploadUrl({ objectKey: key, contentType: 'image/png', expiresInSeconds: 300 })
+    const first = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1])
+    expect((await fetch(presigned.url, { method: 'PUT', headers: presigned.headers, body: first })).status).toBe(200)
+
+    const again = await fetch(presigned.url, { method: 'PUT', headers: presigned.headers, body: new Uint8Array([9, 9, 9]) })
+    expect(again.status).toBe(412)
+    const withoutCondition = await fetch(presigned.url, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: new Uint8Array([9]) })
+    expect(withoutCondition.status).toBe(403)
+    expect(await storage().getObjectMetadata(key)).toEqual({ sizeBytes: first.length, contentType: 'image/png' })
   })
 
   it('issues a URL the storage refuses after it expired', async () => {

@@ -30,11 +30,12 @@ export function createS3ImageStorage(deps: { client: S3Client; bucket: string; n
     async generatePresignedUploadUrl({ objectKey, contentType, expiresInSeconds }) {
       const signedAt = now()
       try {
-        // content-type is signed in (X-Amz-SignedHeaders), so storage refuses any other type.
+        // content-type and if-none-match are signed in (X-Amz-SignedHeaders): storage refuses
+        // any other type, and any second PUT once the object exists.
         const url = await presignPut({ objectKey, contentType, expiresInSeconds, signingDate: signedAt })
         return {
           url,
-          headers: { 'content-type': contentType },
+          headers: { 'content-type': contentType, 'if-none-match': '*' },
           expiresAt: new Date(signedAt.getTime() + expiresInSeconds * 1000),
         }
       } catch (error) {

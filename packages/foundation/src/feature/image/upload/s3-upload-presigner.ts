@@ -2,8 +2,14 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner'
 
 export type PresignPutInput = { objectKey: string; contentType: string; expiresInSeconds: number; signingDate: Date }
-/** A presigned PUT URL with content-type signed in (X-Amz-SignedHeaders). */
+/**
+ * A presigned PUT URL with `content-type` and `if-none-match: *` signed in (X-Amz-SignedHeaders):
+ * storage refuses another Content-Type, and refuses to overwrite an object that exists, so a
+ * URL that is still valid cannot replace bytes the processor has already approved.
+ */
 export type PresignPut = (input: PresignPutInput) => Promise<string>
+
+const SIGNED_HEADERS = new Set(['content-type', 'if-none-match'])
 
 // Keys made only of characters that S3 path encoding leaves as they are (ours: uploads/{ulid}).
 const PLAIN_KEY = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/
@@ -23,10 +29,10 @@ type Template = { presigner: S3RequestPresigner; protocol: string; hostname: str
 export function createS3UploadPresigner(deps: { client: S3Client; bucket: string }): PresignPut {
   const { client, bucket } = deps
   const viaSdk: PresignPut = (input) =>
-    getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: input.objectKey, ContentType: input.contentType }), {
+    getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: input.objectKey, ContentType: input.contentType, IfNoneMatch: '*' }), {
       expiresIn: input.expiresInSeconds,
       signingDate: input.signingDate,
-      signableHeaders: new Set(['content-type']),
+      signableHeaders: SIGNED_HEADERS,
     })
   let template: Template | null | undefined
 
@@ -46,9 +52,13 @@ export function createS3UploadPresigner(deps: { client: S3Client; bucket: string
         port,
         path: template.pathPrefix + input.objectKey,
         query: { 'x-id': 'PutObject' },
-        headers: { host: port === undefined ? hostname : `${hostname}:${port}`, 'content-type': input.contentType },
+        headers: {
+          host: port === undefined ? hostname : `${hostname}:${port}`,
+          'content-type': input.contentType,
+          'if-none-match': '*',
+        },
       },
-      { expiresIn: input.expiresInSeconds, signingDate: input.signingDate, signableHeaders: new Set(['content-type']) },
+      { expiresIn: input.expiresInSeconds, signingDate: input.signingDate, signableHeaders: SIGNED_HEADERS },
     )
     return formatUrl(signed.protocol, signed.headers.host ?? hostname, signed.path, signed.query ?? {})
   }
@@ -77,13 +87,13 @@ function learnTemplate(client: S3Client, presignedUrl: string, objectKey: string
 
 /** As the SDK's formatUrl: sorted query, RFC 3986 escaping. */
 function formatUrl(protocol: string, host: string, path: string, query: Record<string, string | string[] | null>): string {
-  const escape = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
   const pairs = Object.keys(query)
     .sort()
     .flatMap((key) => {
       const value = query[key]
-      if (value === null || value === undefined) return [escape(key)]
-      return (Array.isArray(value) ? value : [value]).map((v) => `${escape(key)}=${escape(v)}`)
+      if (value === null || value === undefined) return [rfc3986(key)]
+      return (Array.isArray(value) ? value : [value]).map((v) => `${rfc3986(key)}=${rfc3986(v)}`)
     })
   return `${protocol}//${host}${path}${pairs.length > 0 ? `?${pairs.join('&')}` : ''}`
 }
