@@ -1,17 +1,10 @@
-import { type Config, ConfigError, createLogger, loadConfig } from '@image-service/foundation'
+import { createLogger, loadConfigOrExit } from '@image-service/foundation'
 import { buildApp } from './app.ts'
 import { createApiContainer } from './container.ts'
 
 /** Start-up: config (fail fast, naming every problem), wiring, listen; clean stop on signals. */
 async function main(): Promise<void> {
-  let config: Config
-  try {
-    config = loadConfig(process.env, 'api')
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    process.stderr.write(`${error.message}\n`)
-    process.exit(1)
-  }
+  const config = loadConfigOrExit('api')
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, name: 'api' })
   const container = createApiContainer(config, logger)
   const app = await buildApp({ container, config, logger })

@@ -1,16 +1,9 @@
-import { type Config, ConfigError, createLogger, loadConfig, redactUrl } from '@image-service/foundation'
+import { createLogger, loadConfigOrExit, redactUrl } from '@image-service/foundation'
 import { createProcessorContainer } from './container.ts'
 
 // Entry point: SQS long-poll worker. SIGTERM/SIGINT stop receiving (the pending long poll
 // is aborted), let in-flight uploads finish, close the clients and exit 0.
-let config: Config
-try {
-  config = loadConfig(process.env, 'processor')
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  process.stderr.write(`${error.message}\n`)
-  process.exit(1)
-}
+const config = loadConfigOrExit('processor')
 
 const log = createLogger({ level: config.log.level, pretty: config.log.pretty, name: 'processor' })
 const container = createProcessorContainer(config, log)

@@ -67,7 +67,8 @@ export class ConfigError extends Error {
   }
 }
 
-type Section = 'api' | 'processor' | 'migrate'
+export type ConfigSection = 'api' | 'processor' | 'migrate'
+type Section = ConfigSection
 
 /** Variables that have no default but are needed by one app only. */
 const requiredFor: Record<Section, (keyof Env)[]> = {
@@ -203,5 +204,16 @@ function readPrivateKey(path: string): string {
     return readFileSync(path, 'utf8')
   } catch (error) {
     throw new ConfigError([`CLOUDFRONT_PRIVATE_KEY_FILE cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`])
+  }
+}
+
+/** For entry points: the configuration, or every problem on stderr and exit code 1. */
+export function loadConfigOrExit(section: Section, source: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(source, section)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`${error.message}\n`)
+    process.exit(1)
   }
 }
