@@ -2,7 +2,7 @@
 // autocannon scenarios, then docs/benchmarks.md. Everything started here is stopped here.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { startDevStack } from '@image-service/devstack'
+import { findFreePort, startDevStack } from '@image-service/devstack'
 import postgres from 'postgres'
 import { repoRoot, startApp, waitUntilUp } from './app-process.ts'
 import { httpScenarios, meetsTarget, primeSignedUrlCache, runHttpScenario } from './http-scenarios.ts'
@@ -10,7 +10,6 @@ import { currentLoad, describeMachine } from './machine.ts'
 import { type ProcessorResult, runProcessorScenario } from './processor-scenario.ts'
 import { renderReport, type HttpRow } from './report.ts'
 import { seedReadyImages } from './seed.ts'
-import { findFreePort } from './free-port.ts'
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const load = { connections: num('BENCH_CONNECTIONS', 50), warmupSeconds: num('BENCH_WARMUP', 3), durationSeconds: num('BENCH_DURATION', 10) }
