@@ -3,7 +3,7 @@ import { closedPort, type S3Emulator, startS3Emulator } from '@image-service/dev
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../../../common/errors.ts'
 import { newImageId, objectKeyFor } from '../../../shared/image/image.ts'
-import { createS3Client } from './s3-client.ts'
+import { createS3Client } from '../../../shared/storage/s3-client.ts'
 import { createS3ImageStorage } from './s3-image-storage.ts'
 import { StoredObjectNotFoundError } from './upload-error.ts'
 

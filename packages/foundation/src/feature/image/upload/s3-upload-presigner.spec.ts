@@ -1,7 +1,7 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { describe, expect, it, vi } from 'vitest'
-import { createS3Client } from './s3-client.ts'
+import { createS3Client } from '../../../shared/storage/s3-client.ts'
 import { createS3UploadPresigner } from './s3-upload-presigner.ts'
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' }

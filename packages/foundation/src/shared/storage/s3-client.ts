@@ -1,5 +1,5 @@
 import { S3Client } from '@aws-sdk/client-s3'
-import type { StorageConfig } from '../../../common/config.ts'
+import type { StorageConfig } from '../../common/config.ts'
 import { AwsSha256 } from './aws-sha256.ts'
 
 export type S3Credentials = { accessKeyId: string; secretAccessKey: string }
