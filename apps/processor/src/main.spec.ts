@@ -41,6 +41,11 @@ describe('processor main', () => {
         timeoutMs: 30_000,
         description: `the upload ready (processor output: ${output})`,
       })
+      // The record turns ready a moment before the processor writes its line about it.
+      await waitFor(() => (output.includes('"outcome":"ready"') ? true : undefined), {
+        timeoutMs: 10_000,
+        description: `the processor's "ready" log line (output: ${output})`,
+      })
       expect(output).toContain('"outcome":"ready"')
 
       child.kill('SIGTERM')
