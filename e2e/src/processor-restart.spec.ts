@@ -1,3 +1,4 @@
+import { waitFor } from '@image-service/devstack'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { type IssuedUpload, putUpload } from './support/api-client.ts'
 import type { LogLine } from './support/app-process.ts'
@@ -69,6 +70,12 @@ test('SIGKILL of the processor mid-batch: every upload still reaches its final s
       reason: null,
     })
   })
+
+  // A record turns final a moment before the processor logs it: let the lines catch up.
+  await waitFor(
+    () => (pendingAtKill.every((id) => second.logs().some((line) => isFinal(line) && line.imageId === id)) ? true : undefined),
+    { timeoutMs: 10_000, description: "the new processor's log lines for the records it finished" },
+  )
 
   // Across both processors, an image has at most one outcome that changed it; redeliveries of
   // already-final records must be `skipped`.
