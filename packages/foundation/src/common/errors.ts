@@ -24,6 +24,16 @@ export class DependencyUnavailableError extends AppError {
   }
 }
 
+/**
+ * A transaction's COMMIT was sent but not acknowledged within the deadline: it may or may
+ * not have taken effect. The caller must read the state before retrying a non-idempotent step.
+ */
+export class DatabaseOutcomeUnknownError extends AppError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unavailable', 'DATABASE_OUTCOME_UNKNOWN', message, options)
+  }
+}
+
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError
 }

@@ -1,9 +1,11 @@
 import { createServer, type Server, type Socket } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { closedPort, createTestDatabase, type TestDatabase } from '@image-service/devstack'
-import { DependencyUnavailableError } from '../../common/errors.ts'
+import { sql } from 'drizzle-orm'
+import { DatabaseOutcomeUnknownError, DependencyUnavailableError } from '../../common/errors.ts'
 import { createDatabase, type Database } from './database.ts'
 import { isDatabaseUnavailable } from './database-errors.ts'
+import type { Transaction } from './transaction.ts'
 
 /** A TCP server that misbehaves like a dead database: never answers, or hangs up at once. */
 async function startFakeServer(onConnection: (socket: Socket) => void): Promise<{ url: string; server: Server; sockets: Set<Socket> }> {
@@ -33,6 +35,60 @@ describe('createDatabase against a live server', () => {
   afterAll(async () => {
     await database.close()
     await testDatabase.drop()
+  })
+
+  describe('transaction', () => {
+    beforeAll(async () => {
+      await database.sql`CREATE TABLE tx_probe (id int PRIMARY KEY)`
+      // A deferred constraint trigger runs at COMMIT: it makes COMMIT itself slow on purpose.
+      await database.sql.unsafe(`
+        CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.id >= 1000 THEN PERFORM pg_sleep(0.6); END IF; RETURN NULL; END $$;
+        CREATE CONSTRAINT TRIGGER tx_probe_slow_commit AFTER INSERT ON tx_probe
+          DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();`)
+    })
+    const ids = async () => (await database.sql<{ id: number }[]>`SELECT id FROM tx_probe ORDER BY id`).map((r) => r.id)
+    const insert = (tx: Transaction, id: number) => tx.execute(sql`INSERT INTO tx_probe (id) VALUES (${id})`)
+
+    it('commits the work, or rolls all of it back when it throws', async () => {
+      await database.transaction(async (tx) => {
+        await insert(tx, 1)
+        await insert(tx, 2)
+      })
+      const failing = database.transaction(async (tx) => {
+        await insert(tx, 3)
+        throw new Error('changed my mind')
+      })
+      await expect(failing).rejects.toThrow('changed my mind')
+      expect(await ids()).toEqual([1, 2])
+    })
+
+    it('reports unavailable for work the deadline cut short, and that work never commits', async () => {
+      let finished: () => void = () => {}
+      const workDone = new Promise<void>((resolve) => (finished = resolve))
+      const slow = database.transaction(
+        async (tx) => {
+          await insert(tx, 10)
+          await tx.execute(sql`SELECT pg_sleep(0.4)`)
+          finished()
+        },
+        { deadlineMs: 100 },
+      )
+      await expect(slow).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' })
+      await workDone
+      // The late work is rolled back instead of committing after "unavailable" was reported.
+      await expect.poll(async () => (await database.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction'`)[0]?.n).toBe(0)
+      expect(await ids()).not.toContain(10)
+    })
+
+    it('reports an unknown outcome when COMMIT outlives the deadline, and the commit may still land', async () => {
+      const slowCommit = database.transaction((tx) => insert(tx, 1000), { deadlineMs: 200 })
+      const error = await slowCommit.catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(DatabaseOutcomeUnknownError)
+      expect(error).toMatchObject({ kind: 'unavailable', code: 'DATABASE_OUTCOME_UNKNOWN' })
+      // It was not "unavailable": the commit goes through once the trigger is done.
+      await expect.poll(ids, { timeout: 5000 }).toContain(1000)
+    })
   })
 
   it('pings and exposes both postgres.js and drizzle', async () => {

@@ -3,6 +3,7 @@ import postgres from 'postgres'
 import type { Logger } from '../../common/logger.ts'
 import { withDatabaseErrors } from './database-errors.ts'
 import { schema } from './schema.ts'
+import { createRunInTransaction, type RunInTransaction } from './transaction.ts'
 
 export type DrizzleDatabase = PostgresJsDatabase<typeof schema>
 
@@ -14,6 +15,8 @@ export type Database = {
    */
   sql: postgres.Sql
   db: DrizzleDatabase
+  /** Runs work in one transaction, with a deadline whose meaning is exact (see createRunInTransaction). */
+  transaction: RunInTransaction
   /** Resolves when the server answers a trivial query; throws DependencyUnavailableError otherwise. */
   ping(): Promise<void>
   /** Ends the pool, letting running queries finish for a few seconds. */
@@ -44,6 +47,7 @@ export function createDatabase(options: DatabaseOptions): Database {
   return {
     sql,
     db,
+    transaction: createRunInTransaction(db),
     async ping() {
       // A readiness probe must answer within about the connect timeout, whatever the server does.
       await withDatabaseErrors(() => sql`SELECT 1`, connectTimeoutSeconds * 1000 + 1000)
