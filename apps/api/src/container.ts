@@ -7,7 +7,7 @@ import {
   createImageUploadPresignedUrl,
   createPostgresImageRepository,
   createS3Client,
-  createS3ImageStorage,
+  createS3UploadStorage,
   getImageStatus,
   type Logger,
   newImageId,
@@ -28,7 +28,7 @@ export function createApiContainer(config: Config, logger: Logger, options: ApiC
   const s3 = createS3Client({ ...config.storage, credentials: options.s3Credentials })
 
   const images = createPostgresImageRepository(database.db)
-  const storage = createS3ImageStorage({ client: s3, bucket: config.storage.bucket })
+  const storage = createS3UploadStorage({ client: s3, bucket: config.storage.bucket })
   // CloudFront or S3-presigned by config.cdn.mode; a bad CloudFront key fails start-up here.
   const cdn = createImageCdn({ config: config.cdn, s3: { client: s3, bucket: config.storage.bucket } })
 

@@ -5,7 +5,7 @@ import {
   createDatabase,
   createPostgresImageRepository,
   createS3Client,
-  createS3ImageStorage,
+  createS3ValidationStorage,
   createValidateImage,
   type Logger,
   type S3CredentialsSource,
@@ -42,7 +42,7 @@ export function createProcessorContainer(config: Config, logger: Logger, options
   const metrics = createOutcomeMetrics()
   const validate = createValidateImage({
     images: createPostgresImageRepository(database.db),
-    storage: createS3ImageStorage({ client: s3, bucket: config.storage.bucket }),
+    storage: createS3ValidationStorage({ client: s3, bucket: config.storage.bucket }),
     limits: config.limits,
     log: logger,
   })

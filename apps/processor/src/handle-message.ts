@@ -1,4 +1,4 @@
-import { isAppError, type Logger, type ValidateImage } from '@image-service/foundation'
+import { isAppError, type Logger, systemContext, type ValidateImage } from '@image-service/foundation'
 import type { OutcomeMetrics } from './metrics.ts'
 import { parseS3EventMessage } from './s3-event.ts'
 
@@ -33,7 +33,7 @@ export function createMessageHandler(deps: {
     for (const imageId of parsed.imageIds) {
       const started = performance.now()
       try {
-        const result = await deps.validate(imageId)
+        const result = await deps.validate(systemContext('processor', message.messageId), imageId)
         const reason = result.outcome === 'failed' ? result.reason : result.outcome === 'skipped' ? result.status : undefined
         deps.metrics.record(result.outcome, reason)
         log.info({ imageId, outcome: result.outcome, reason, durationMs: elapsed(started) }, 'handled upload')

@@ -1,4 +1,4 @@
-import { type ImageId, isImageId } from '@image-service/foundation'
+import { type ImageId, imageIdFromObjectKey } from '@image-service/foundation'
 
 /**
  * SQS message body -> the uploads to validate. Anything we cannot act on is returned as an
@@ -7,8 +7,6 @@ import { type ImageId, isImageId } from '@image-service/foundation'
  */
 export type IgnoredRecord = { reason: string; eventName?: string; bucket?: string; key?: string }
 export type ParsedMessage = { imageIds: ImageId[]; ignored: IgnoredRecord[] }
-
-const UPLOAD_KEY = /^uploads\/([0-7][0-9A-HJKMNP-TV-Z]{25})$/
 
 export function parseS3EventMessage(body: string, options: { bucket: string }): ParsedMessage {
   const document = parseJson(body)
@@ -47,8 +45,8 @@ function parseRecord(record: unknown, expectedBucket: string): ImageId | Ignored
 
   const key = decodeS3Key(rawKey)
   if (key === undefined) return { reason: 'object key is not valid URL encoding', eventName, bucket, key: rawKey }
-  const id = UPLOAD_KEY.exec(key)?.[1]
-  if (id === undefined || !isImageId(id)) return { reason: 'object key is not uploads/{image_id}', eventName, bucket, key }
+  const id = imageIdFromObjectKey(key)
+  if (id === undefined) return { reason: 'object key is not uploads/{image_id}', eventName, bucket, key }
   return id
 }
 

@@ -152,10 +152,10 @@ describe('processor worker on the emulators', () => {
       sqs: stack.sqsClient,
       queueUrl: q.queueUrl,
       handle: createMessageHandler({
-        validate: async (id) => {
+        validate: async (ctx, id) => {
           started.push(id)
           await gate
-          return validate(id)
+          return validate(ctx, id)
         },
         bucket: stack.bucket,
         log: silentLog,

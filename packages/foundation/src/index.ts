@@ -1,6 +1,7 @@
 export * from './common/errors.ts'
 export * from './common/config.ts'
 export * from './common/logger.ts'
+export * from './shared/identity/request-context.ts'
 export * from './shared/image/image.ts'
 export type { ImageRepository } from './shared/image/image-repository.ts'
 // shared/database + the PostgreSQL ImageRepository
@@ -8,16 +9,15 @@ export * from './shared/database/database.ts'
 export { isDatabaseUnavailable, withDatabaseErrors } from './shared/database/database-errors.ts'
 export { imageRecords, type ImageRecordRow } from './shared/database/schema.ts'
 export * from './shared/image/postgres-image-repository.ts'
-// feature/image/upload
-export * from './feature/image/upload/upload-error.ts'
-export * from './feature/image/upload/upload-rules.ts'
-export * from './feature/image/upload/create-presigned-url.ts'
-export * from './feature/image/upload/get-image-status.ts'
-export type { ImageStorage, ObjectMetadata, PresignedUpload } from './feature/image/upload/image-storage.ts'
+// shared/storage
 export * from './shared/storage/s3-client.ts'
 export { AwsSha256 } from './shared/storage/aws-sha256.ts'
-export * from './feature/image/upload/s3-image-storage.ts'
-export * from './feature/image/upload/validate-image.ts'
-export { HEAD_BYTES, type Inspection, inspectContent, inspectHead } from './feature/image/upload/image-inspection.ts'
+export { StoredObjectNotFoundError } from './shared/storage/s3-errors.ts'
+// feature/image/upload (api)
+export * from './feature/image/upload/index.ts'
+// feature/image/validate (processor)
+export * from './feature/image/validate/index.ts'
+// feature/image/library
+export * from './feature/image/library/index.ts'
 // feature/image/download
 export * from './feature/image/download/index.ts'

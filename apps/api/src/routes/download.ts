@@ -5,7 +5,9 @@ import {
   type GetImageDownloadSignedUrls,
   type ImageAccess,
   MAX_IDS_PER_BATCH,
+  parseImageId,
 } from '@image-service/foundation'
+import { requestContext } from '../http/request-context.ts'
 import { errorResponses, ImageIdParams, ImageIdSchema, Timestamp } from '../http/schemas.ts'
 
 export const SignedDownloadResponse = Type.Object(
@@ -18,8 +20,8 @@ export const SignedDownloadResponse = Type.Object(
 )
 export type SignedDownloadResponse = Static<typeof SignedDownloadResponse>
 
-// Count and id shape are checked by the query, so the answers carry the domain codes
-// (EMPTY_ID_LIST, TOO_MANY_IDS, INVALID_IMAGE_ID) rather than a generic validation error;
+// Ids are parsed by the route and the count checked by the query, so the answers carry the
+// domain codes (EMPTY_ID_LIST, TOO_MANY_IDS, INVALID_IMAGE_ID) rather than a generic validation error;
 // the item length bound keeps a hostile body from reaching it at all.
 export const SignedDownloadsBody = Type.Object(
   {
@@ -61,7 +63,9 @@ export const downloadRoutes: FastifyPluginAsyncTypebox<{ container: DownloadQuer
       },
     },
     async (request): Promise<SignedDownloadResponse> =>
-      toResponse(await container.getImageDownloadSignedUrl({ imageId: request.params.image_id })),
+      toResponse(
+        await container.getImageDownloadSignedUrl(requestContext(request), { imageId: parseImageId(request.params.image_id) }),
+      ),
   )
 
   app.post(
@@ -75,7 +79,8 @@ export const downloadRoutes: FastifyPluginAsyncTypebox<{ container: DownloadQuer
       },
     },
     async (request): Promise<SignedDownloadsResponse> => {
-      const result = await container.getImageDownloadSignedUrls({ imageIds: request.body.image_ids })
+      const imageIds = request.body.image_ids.map(parseImageId)
+      const result = await container.getImageDownloadSignedUrls(requestContext(request), { imageIds })
       return { items: result.items.map(toResponse), not_found: result.notFound }
     },
   )

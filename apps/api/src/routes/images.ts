@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ALLOWED_CONTENT_TYPES, IMAGE_STATUSES, parseImageId } from '@image-service/foundation'
 import type { ApiContainer } from '../container.ts'
+import { requestContext } from '../http/request-context.ts'
 import { errorResponses, ImageIdParams, ImageIdSchema, StringEnum, Timestamp } from '../http/schemas.ts'
 
 export const ImageStatusResponse = Type.Object(
@@ -37,7 +38,7 @@ export const imageRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContain
     },
     async (request): Promise<ImageStatusResponse> => {
       // The params schema has already checked the ULID shape (else 400 INVALID_IMAGE_ID).
-      const image = await container.getImageStatus(parseImageId(request.params.image_id))
+      const image = await container.getImageStatus(requestContext(request), parseImageId(request.params.image_id))
       return {
         image_id: image.id,
         status: image.status,

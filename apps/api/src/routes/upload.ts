@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ALLOWED_CONTENT_TYPES, MAX_FILE_NAME_LENGTH } from '@image-service/foundation'
 import type { ApiContainer } from '../container.ts'
+import { requestContext } from '../http/request-context.ts'
 import { errorResponses, ImageIdSchema, Timestamp } from '../http/schemas.ts'
 
 /**
@@ -51,7 +52,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContai
       },
     },
     async (request, reply) => {
-      const upload = await container.createImageUploadPresignedUrl({
+      const upload = await container.createImageUploadPresignedUrl(requestContext(request), {
         contentType: request.body.content_type,
         fileName: request.body.file_name,
       })

@@ -4,9 +4,9 @@ import {
   createDatabase,
   createLogger,
   createS3Client,
-  createS3ImageStorage,
+  createS3ValidationStorage,
   type Database,
-  type ImageStorage,
+  type ValidationStorage,
   loadConfig,
 } from '@image-service/foundation'
 import { type ApiApp, buildApp } from '../app.ts'
@@ -19,7 +19,7 @@ export type TestApi = {
   s3: S3Emulator
   /** Direct access for assertions: the database and the bucket the API uses. */
   database: Database
-  storage: ImageStorage
+  storage: ValidationStorage
   countRecords(): Promise<number>
   /** Another app on the same database and bucket, with configuration or wiring changed. */
   variant(env: Record<string, string>, options?: ApiContainerOptions): Promise<ApiApp>
@@ -61,7 +61,7 @@ export async function startTestApi(serverUrl: string, bucket: string): Promise<T
     config,
     s3,
     database,
-    storage: createS3ImageStorage({ client, bucket }),
+    storage: createS3ValidationStorage({ client, bucket }),
     async countRecords() {
       const rows = await database.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM image_records`
       return rows[0]?.count ?? 0

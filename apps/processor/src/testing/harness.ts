@@ -19,12 +19,14 @@ import {
   type Logger,
   createPostgresImageRepository,
   createS3Client,
-  createS3ImageStorage,
+  createS3UploadStorage,
+  createS3ValidationStorage,
   type Database,
   type ImageContentType,
   type ImageId,
   type ImageRepository,
-  type ImageStorage,
+  type UploadStorage,
+  type ValidationStorage,
   loadConfig,
   newImageId,
   objectKeyFor,
@@ -43,7 +45,9 @@ export type Stack = {
   images: ImageRepository
   s3: S3Emulator
   s3Client: ReturnType<typeof createS3Client>
-  storage: ImageStorage
+  storage: ValidationStorage
+  /** The api's side of the bucket: presigned PUTs, as a client would use them. */
+  uploads: UploadStorage
   sqs: SqsEmulator
   sqsClient: SQSClient
   bucket: string
@@ -65,7 +69,8 @@ export async function startStack(databaseServerUrl: string): Promise<Stack> {
     images: createPostgresImageRepository(db.db),
     s3,
     s3Client,
-    storage: createS3ImageStorage({ client: s3Client, bucket }),
+    storage: createS3ValidationStorage({ client: s3Client, bucket }),
+    uploads: createS3UploadStorage({ client: s3Client, bucket }),
     sqs,
     sqsClient,
     bucket,
@@ -122,7 +127,7 @@ export const credentialsOf = (stack: Stack) => ({
 export async function upload(stack: Stack, contentType: ImageContentType, bytes: Uint8Array): Promise<ImageId> {
   const id = newImageId()
   await stack.images.save({ id, contentType, fileName: 'test-upload', objectKey: objectKeyFor(id) })
-  const presigned = await stack.storage.generatePresignedUploadUrl({ objectKey: objectKeyFor(id), contentType, expiresInSeconds: 60 })
+  const presigned = await stack.uploads.generatePresignedUploadUrl({ objectKey: objectKeyFor(id), contentType, expiresInSeconds: 60 })
   const response = await fetch(presigned.url, { method: 'PUT', headers: presigned.headers, body: bytes })
   if (!response.ok) throw new Error(`upload PUT answered ${response.status}: ${await response.text()}`)
   return id

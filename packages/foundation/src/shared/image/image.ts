@@ -66,6 +66,26 @@ export function objectKeyFor(imageId: ImageId): string {
   return `uploads/${imageId}`
 }
 
+const UPLOAD_KEY = new RegExp(`^uploads/(${IMAGE_ID_PATTERN.slice(1, -1)})$`)
+
+/** The inverse of objectKeyFor: the image an object key belongs to, or undefined for any other key. */
+export function imageIdFromObjectKey(objectKey: string): ImageId | undefined {
+  const id = UPLOAD_KEY.exec(objectKey)?.[1]
+  return id !== undefined && isImageId(id) ? id : undefined
+}
+
+/**
+ * The image is not there for this caller: missing, or (for downloads) not ready. One code
+ * for every route, so callers cannot probe which ids exist or what the processor decided.
+ */
+export class ImageNotFoundError extends AppError {
+  declare readonly code: 'IMAGE_NOT_FOUND'
+
+  constructor(imageId: ImageId, detail = 'does not exist') {
+    super('not_found', 'IMAGE_NOT_FOUND', `image ${imageId} ${detail}`)
+  }
+}
+
 export type ImageRecord = {
   id: ImageId
   status: ImageStatus

@@ -1,4 +1,5 @@
-import { type ImageId, parseImageId } from '../../../shared/image/image.ts'
+import type { RequestContext } from '../../../shared/identity/request-context.ts'
+import type { ImageId } from '../../../shared/image/image.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
 import type { ImageAccess, ImageAccessBatch } from './image-access.ts'
 import type { ImageCdn } from './image-cdn.ts'
@@ -7,16 +8,16 @@ import { ServeError } from './serve-error.ts'
 export const MAX_IDS_PER_BATCH = 50
 
 /**
- * Query: signed download URLs for up to 50 images with ONE repository call. Ids are
- * validated (the first malformed one fails the whole request), deduplicated, and both
- * result lists keep the order in which ids first appeared.
+ * Query: signed download URLs for up to 50 images with ONE repository call. Ids arrive
+ * parsed (the edge refuses the whole request for one malformed id), are deduplicated, and
+ * both result lists keep the order in which ids first appeared.
  */
 export function createGetImageDownloadSignedUrls(deps: { images: ImageRepository; cdn: ImageCdn }) {
-  return async (query: { imageIds: readonly string[] }): Promise<ImageAccessBatch> => {
+  return async (_ctx: RequestContext, query: { imageIds: readonly ImageId[] }): Promise<ImageAccessBatch> => {
     // The bound applies to the request as sent: it caps the work a single call can ask for.
     if (query.imageIds.length === 0) throw ServeError.emptyIdList()
     if (query.imageIds.length > MAX_IDS_PER_BATCH) throw ServeError.tooManyIds(query.imageIds.length, MAX_IDS_PER_BATCH)
-    const ids = [...new Set(query.imageIds.map(parseImageId))]
+    const ids = [...new Set(query.imageIds)]
 
     const records = new Map((await deps.images.findByIds(ids)).map((r) => [r.id, r]))
     const notFound: ImageId[] = []

@@ -1,16 +1,18 @@
-import { DependencyUnavailableError } from '../../../../common/errors.ts'
-import type { ImageStorage, ObjectMetadata, PresignedUpload } from '../image-storage.ts'
-import { StoredObjectNotFoundError } from '../upload-error.ts'
+import { DependencyUnavailableError } from '../../../common/errors.ts'
+import type { PresignedUpload, UploadStorage } from '../upload/upload-storage.ts'
+import type { ObjectMetadata, ValidationStorage } from '../validate/validation-storage.ts'
+import { StoredObjectNotFoundError } from '../../../shared/storage/s3-errors.ts'
 
 type PresignInput = { objectKey: string; contentType: string; expiresInSeconds: number }
 
 /**
- * Test fake of the ImageStorage port, in memory. `objects` holds each object's bytes by key
+ * Test fake of one bucket, in memory, behind both apps' ports (UploadStorage for the api,
+ * ValidationStorage for the processor). `objects` holds each object's bytes by key
  * (set it directly, or use put() to give a content type too); `events` can be shared with a
  * repository fake to see call order across both; `reads` lets a test prove the full object
  * was never served.
  */
-export class InMemoryImageStorage implements ImageStorage {
+export class InMemoryImageStorage implements UploadStorage, ValidationStorage {
   readonly objects = new Map<string, Uint8Array>()
   /** Content types of the objects that were stored with one; the others report undefined. */
   readonly contentTypes = new Map<string, string>()

@@ -1,10 +1,13 @@
+import { systemContext } from '../../../shared/identity/request-context.ts'
 import { describe, expect, it } from 'vitest'
 import { AppError } from '../../../common/errors.ts'
 import { ALLOWED_CONTENT_TYPES, type ImageId, isImageId, newImageId } from '../../../shared/image/image.ts'
 import { createImageUploadPresignedUrl } from './create-presigned-url.ts'
 import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
-import { InMemoryImageStorage } from './testing/in-memory-image-storage.ts'
+import { InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
 import { UploadError } from './upload-error.ts'
+
+const ctx = systemContext('spec', 'spec-request')
 
 function setup() {
   const events: string[] = []
@@ -37,7 +40,7 @@ async function rejection(promise: Promise<unknown>): Promise<UploadError> {
 describe('createImageUploadPresignedUrl', () => {
   it('saves a pending record with unknown size and returns the presigned upload', async () => {
     const { images, storage, create } = setup()
-    const result = await create({ contentType: 'image/png', fileName: 'cat.png' })
+    const result = await create(ctx, { contentType: 'image/png', fileName: 'cat.png' })
 
     expect(isImageId(result.imageId)).toBe(true)
     expect(result.uploadUrl).toBe(`https://storage.test/uploads/${result.imageId}?signature=fake`)
@@ -62,7 +65,7 @@ describe('createImageUploadPresignedUrl', () => {
       releaseSave = resolve
     })
     let returned = false
-    const pending = create({ contentType: 'image/jpeg', fileName: 'a.jpg' }).then((r) => {
+    const pending = create(ctx, { contentType: 'image/jpeg', fileName: 'a.jpg' }).then((r) => {
       returned = true
       return r
     })
@@ -79,21 +82,21 @@ describe('createImageUploadPresignedUrl', () => {
   it('returns no URL when the save fails', async () => {
     const { images, create } = setup()
     images.failSave = new Error('database down')
-    await expect(create({ contentType: 'image/gif', fileName: 'a.gif' })).rejects.toThrow('database down')
+    await expect(create(ctx, { contentType: 'image/gif', fileName: 'a.gif' })).rejects.toThrow('database down')
     expect(images.records.size).toBe(0)
   })
 
   it('leaves no record when presigning fails', async () => {
     const { events, images, storage, create } = setup()
     storage.failPresign = new Error('presigner broke')
-    await expect(create({ contentType: 'image/gif', fileName: 'a.gif' })).rejects.toThrow('presigner broke')
+    await expect(create(ctx, { contentType: 'image/gif', fileName: 'a.gif' })).rejects.toThrow('presigner broke')
     expect(images.records.size).toBe(0)
     expect(events.filter((e) => e.startsWith('save'))).toEqual([])
   })
 
   it.each(ALLOWED_CONTENT_TYPES)('accepts %s', async (contentType) => {
     const { images, create } = setup()
-    const result = await create({ contentType, fileName: 'x' })
+    const result = await create(ctx, { contentType, fileName: 'x' })
     expect(images.records.get(result.imageId)?.contentType).toBe(contentType)
     expect(result.uploadHeaders['content-type']).toBe(contentType)
   })
@@ -102,7 +105,7 @@ describe('createImageUploadPresignedUrl', () => {
     'rejects content type %j before touching storage',
     async (contentType) => {
       const { events, create } = setup()
-      const error = await rejection(create({ contentType, fileName: 'x.png' }))
+      const error = await rejection(create(ctx, { contentType, fileName: 'x.png' }))
       expect(error).toBeInstanceOf(AppError)
       expect(error.kind).toBe('invalid')
       expect(error.code).toBe('INVALID_CONTENT_TYPE')
@@ -122,7 +125,7 @@ describe('createImageUploadPresignedUrl', () => {
     ['DEL', 'a\u007f.png'],
   ])('rejects a file name that is %s', async (_label, fileName) => {
     const { events, create } = setup()
-    const error = await rejection(create({ contentType: 'image/png', fileName }))
+    const error = await rejection(create(ctx, { contentType: 'image/png', fileName }))
     expect(error.code).toBe('INVALID_FILE_NAME')
     expect(error.kind).toBe('invalid')
     expect(events).toEqual([])
@@ -136,7 +139,7 @@ describe('createImageUploadPresignedUrl', () => {
     ['one character', 'x'],
   ])('accepts a file name that is %s, stores it as is and keeps it out of the key', async (_label, fileName) => {
     const { images, storage, ids, create } = setup()
-    const result = await create({ contentType: 'image/webp', fileName })
+    const result = await create(ctx, { contentType: 'image/webp', fileName })
     const record = images.records.get(result.imageId)
     expect(record?.fileName).toBe(fileName)
     expect(record?.objectKey).toBe(`uploads/${ids[0]}`)

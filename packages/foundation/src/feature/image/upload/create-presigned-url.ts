@@ -1,7 +1,8 @@
 import type { UploadConfig } from '../../../common/config.ts'
+import type { RequestContext } from '../../../shared/identity/request-context.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
 import { type ImageId, objectKeyFor } from '../../../shared/image/image.ts'
-import type { ImageStorage } from './image-storage.ts'
+import type { UploadStorage } from './upload-storage.ts'
 import { parseAllowedContentType, parseFileName } from './upload-rules.ts'
 
 export type CreateImageUploadPresignedUrlInput = { contentType: string; fileName: string }
@@ -14,7 +15,10 @@ export type ImageUploadPresignedUrl = {
   uploadHeaders: Record<string, string>
 }
 
-export type CreateImageUploadPresignedUrl = (input: CreateImageUploadPresignedUrlInput) => Promise<ImageUploadPresignedUrl>
+export type CreateImageUploadPresignedUrl = (
+  ctx: RequestContext,
+  input: CreateImageUploadPresignedUrlInput,
+) => Promise<ImageUploadPresignedUrl>
 
 /**
  * Validates the request, presigns a PUT for `uploads/{image_id}`, then saves the record as
@@ -27,11 +31,11 @@ export type CreateImageUploadPresignedUrl = (input: CreateImageUploadPresignedUr
  */
 export function createImageUploadPresignedUrl(deps: {
   images: ImageRepository
-  storage: ImageStorage
+  storage: UploadStorage
   newId: () => ImageId
   config: UploadConfig
 }): CreateImageUploadPresignedUrl {
-  return async (input) => {
+  return async (_ctx, input) => {
     const contentType = parseAllowedContentType(input.contentType)
     const fileName = parseFileName(input.fileName)
     const imageId = deps.newId()

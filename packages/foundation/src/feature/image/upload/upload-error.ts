@@ -10,10 +10,3 @@ export class UploadError extends AppError {
     super('invalid', code, message)
   }
 }
-
-/** The object a read asked for is not in storage (deleted, or never uploaded). */
-export class StoredObjectNotFoundError extends AppError {
-  constructor(objectKey: string) {
-    super('not_found', 'OBJECT_NOT_FOUND', `object ${objectKey} does not exist`)
-  }
-}

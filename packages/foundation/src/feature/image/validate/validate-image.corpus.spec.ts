@@ -1,11 +1,14 @@
+import { systemContext } from '../../../shared/identity/request-context.ts'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isAllowedContentType, newImageId, objectKeyFor } from '../../../shared/image/image.ts'
-import { parseAllowedContentType } from './upload-rules.ts'
+import { parseAllowedContentType } from '../upload/upload-rules.ts'
 import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
-import { InMemoryImageStorage } from './testing/in-memory-image-storage.ts'
+import { InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
 import { createValidateImage } from './validate-image.ts'
+
+const ctx = systemContext('spec', 'spec-request')
 
 // The corpus lives beside the repository (../shared/corpus), or wherever CORPUS_DIR says.
 const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..', '..', '..', '..')
@@ -37,7 +40,7 @@ describe('ValidateImage on the upload corpus', () => {
     storage.objects.set(objectKey, new Uint8Array(readFileSync(path.join(corpusDir, 'files', c.file))))
 
     const started = performance.now()
-    const result = await createValidateImage({ images, storage, limits })(id)
+    const result = await createValidateImage({ images, storage, limits })(ctx, id)
     durations.push(performance.now() - started)
 
     const record = await images.findById(id)

@@ -1,10 +1,13 @@
+import { systemContext } from '../../../shared/identity/request-context.ts'
 import sharp from 'sharp'
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { AppError, DependencyUnavailableError } from '../../../common/errors.ts'
 import { type ImageContentType, type ImageId, newImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
-import { InMemoryImageStorage } from './testing/in-memory-image-storage.ts'
+import { InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
 import { createValidateImage } from './validate-image.ts'
+
+const ctx = systemContext('spec', 'spec-request')
 
 const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }
 
@@ -33,7 +36,7 @@ describe('createValidateImage', () => {
 
   it('marks a valid image ready with its real size and keeps the object', async () => {
     const id = await upload('image/png', png)
-    expect(await validate(id)).toEqual({ outcome: 'ready', sizeBytes: png.length })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'ready', sizeBytes: png.length })
     expect(await images.findById(id)).toMatchObject({ status: 'ready', sizeBytes: png.length, failureReason: null })
     expect(storage.objects.has(objectKeyFor(id))).toBe(true)
   })
@@ -41,10 +44,10 @@ describe('createValidateImage', () => {
   it('accepts exactly maxUploadBytes but fails one byte more as too_large, deleting the object', async () => {
     const small = createValidateImage({ images, storage, limits: { ...limits, maxUploadBytes: png.length } })
     const exact = await upload('image/png', png)
-    expect(await small(exact)).toMatchObject({ outcome: 'ready' })
+    expect(await small(ctx, exact)).toMatchObject({ outcome: 'ready' })
 
     const over = await upload('image/png', new Uint8Array([...png, 0]))
-    expect(await small(over)).toEqual({ outcome: 'failed', reason: 'too_large' })
+    expect(await small(ctx, over)).toEqual({ outcome: 'failed', reason: 'too_large' })
     expect(storage.deleted).toEqual([objectKeyFor(over)])
     expect(storage.reads.filter((r) => r.key === objectKeyFor(over))).toEqual([])
     expect(await images.findById(over)).toMatchObject({ status: 'failed', failureReason: 'too_large' })
@@ -57,21 +60,21 @@ describe('createValidateImage', () => {
     ['a PNG cut before IEND', 'image/png', () => png.subarray(0, png.length - 12), 'truncated'],
   ] as const)('fails %s', async (_name, contentType, bytes, reason) => {
     const id = await upload(contentType, bytes())
-    expect(await validate(id)).toEqual({ outcome: 'failed', reason })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason })
     expect(storage.objects.has(objectKeyFor(id))).toBe(false)
     expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: reason })
   })
 
   it('fails a record whose object never arrived as missing_object', async () => {
     const id = await upload('image/gif', null)
-    expect(await validate(id)).toEqual({ outcome: 'failed', reason: 'missing_object' })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'missing_object' })
     expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'missing_object' })
   })
 
   it('throws a not_found AppError when the record is missing, touching nothing', async () => {
     const id = newImageId()
     storage.objects.set(objectKeyFor(id), png)
-    const error = await validate(id).catch((e: unknown) => e)
+    const error = await validate(ctx, id).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(AppError)
     expect(error).toMatchObject({ kind: 'not_found', code: 'IMAGE_RECORD_NOT_FOUND' })
     expect(storage.objects.has(objectKeyFor(id))).toBe(true)
@@ -83,7 +86,7 @@ describe('createValidateImage', () => {
     const before = { ...(await images.findById(id)) }
     const transitions = images.transitions
 
-    expect(await validate(id)).toEqual({ outcome: 'skipped', status })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'skipped', status })
     expect(await images.findById(id)).toEqual(before)
     expect(images.transitions).toBe(transitions)
     expect(storage.reads).toEqual([])
@@ -94,7 +97,7 @@ describe('createValidateImage', () => {
     const id = await upload('image/png', png)
     await images.transitionFromPending(id, { status: 'failed', failureReason: 'corrupt' })
     storage.objects.set(objectKeyFor(id), png)
-    expect(await validate(id)).toEqual({ outcome: 'skipped', status: 'failed' })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'skipped', status: 'failed' })
     expect(storage.objects.has(objectKeyFor(id))).toBe(false)
     expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'corrupt' })
   })
@@ -102,7 +105,7 @@ describe('createValidateImage', () => {
   it('throws and leaves the record pending when the delete of a rejected object fails', async () => {
     const id = await upload('image/jpeg', png)
     storage.failDeletes = true
-    await expect(validate(id)).rejects.toBeInstanceOf(DependencyUnavailableError)
+    await expect(validate(ctx, id)).rejects.toBeInstanceOf(DependencyUnavailableError)
     expect(await images.findById(id)).toMatchObject({ status: 'pending', failureReason: null })
     expect(images.transitions).toBe(0)
   })
@@ -115,7 +118,7 @@ describe('createValidateImage', () => {
     new DataView(bomb.buffer).setUint32(20, 20_000)
     const id = await upload('image/png', bomb)
 
-    expect(await validate(id)).toEqual({ outcome: 'failed', reason: 'too_many_pixels' })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'too_many_pixels' })
     expect(storage.reads).toEqual([{ key: objectKeyFor(id), kind: 'head', bytes: 4100 }])
   })
 })

@@ -1,9 +1,10 @@
 import type { ImageLimits } from '../../../common/config.ts'
 import { AppError } from '../../../common/errors.ts'
 import type { Logger } from '../../../common/logger.ts'
+import type { RequestContext } from '../../../shared/identity/request-context.ts'
 import type { FailureReason, ImageId, ImageRecord, ImageStatus } from '../../../shared/image/image.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
-import type { ImageStorage } from './image-storage.ts'
+import type { ValidationStorage } from './validation-storage.ts'
 import { HEAD_BYTES, type Inspection, inspectContent, inspectHead } from './image-inspection.ts'
 
 /** What happened to one upload. Outcomes are values; only "try again later" is thrown. */
@@ -19,7 +20,7 @@ export class ImageRecordNotFoundError extends AppError {
   }
 }
 
-export type ValidateImage = (imageId: ImageId) => Promise<ValidationOutcome>
+export type ValidateImage = (ctx: RequestContext, imageId: ImageId) => Promise<ValidationOutcome>
 
 /**
  * Decides whether a pending upload becomes `ready` or `failed`. Cheap checks come first and
@@ -30,7 +31,7 @@ export type ValidateImage = (imageId: ImageId) => Promise<ValidationOutcome>
  */
 export function createValidateImage(deps: {
   images: ImageRepository
-  storage: ImageStorage
+  storage: ValidationStorage
   limits: ImageLimits
   log?: Logger
 }): ValidateImage {
@@ -55,7 +56,7 @@ export function createValidateImage(deps: {
   const verdict = async (record: ImageRecord, inspection: Inspection): Promise<ValidationOutcome | null> =>
     inspection.ok ? null : reject(record, inspection.reason, inspection.detail)
 
-  return async (imageId) => {
+  return async (_ctx, imageId) => {
     const record = await images.findById(imageId)
     if (record === null) throw new ImageRecordNotFoundError(imageId)
     if (record.status === 'failed') {

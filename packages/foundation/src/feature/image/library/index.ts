@@ -1,0 +1,1 @@
+export { type GetImageStatus, getImageStatus } from './get-image-status.ts'

@@ -1,0 +1,5 @@
+export type { PresignedUpload, UploadStorage } from './upload-storage.ts'
+export { UploadError, type UploadErrorCode } from './upload-error.ts'
+export * from './upload-rules.ts'
+export * from './create-presigned-url.ts'
+export { createS3UploadStorage } from './s3-upload-storage.ts'

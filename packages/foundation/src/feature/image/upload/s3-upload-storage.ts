@@ -1,0 +1,42 @@
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { isS3NotFound, storageUnavailable } from '../../../shared/storage/s3-errors.ts'
+import { createS3UploadPresigner } from './s3-upload-presigner.ts'
+import type { UploadStorage } from './upload-storage.ts'
+
+/** UploadStorage on S3 or any S3-compatible server. */
+export function createS3UploadStorage(deps: { client: S3Client; bucket: string; now?: () => Date }): UploadStorage {
+  const { client, bucket } = deps
+  const now = deps.now ?? (() => new Date())
+  const presignPut = createS3UploadPresigner({ client, bucket })
+
+  return {
+    async generatePresignedUploadUrl({ objectKey, contentType, expiresInSeconds }) {
+      const signedAt = now()
+      try {
+        // content-type and if-none-match are signed in (X-Amz-SignedHeaders): storage refuses
+        // any other type, and any second PUT once the object exists.
+        const url = await presignPut({ objectKey, contentType, expiresInSeconds, signingDate: signedAt })
+        return {
+          url,
+          headers: { 'content-type': contentType, 'if-none-match': '*' },
+          expiresAt: new Date(signedAt.getTime() + expiresInSeconds * 1000),
+        }
+      } catch (error) {
+        throw storageUnavailable('presign an upload URL', error)
+      }
+    },
+
+    deleteObject: (objectKey) => deleteS3Object(client, bucket, objectKey),
+  }
+}
+
+/** Idempotent delete, shared by both apps' adapters. */
+export async function deleteS3Object(client: S3Client, bucket: string, objectKey: string): Promise<void> {
+  try {
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey }))
+  } catch (error) {
+    // S3 already answers 204 for a missing key; some compatible servers answer 404.
+    if (isS3NotFound(error)) return
+    throw storageUnavailable('delete an object', error)
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * Port: what the api does with the object store (DESIGN, "Storage access by app"): it
+ * presigns uploads and deletes objects, and never reads image bytes. Implementations throw
+ * DependencyUnavailableError('STORAGE_UNAVAILABLE') for transient failures.
+ */
+export interface UploadStorage {
+  /** A presigned PUT with the content type signed in: storage refuses any other Content-Type. */
+  generatePresignedUploadUrl(input: {
+    objectKey: string
+    contentType: string
+    expiresInSeconds: number
+  }): Promise<PresignedUpload>
+  /** Idempotent: deleting a missing object succeeds. */
+  deleteObject(objectKey: string): Promise<void>
+}
+
+export type PresignedUpload = {
+  url: string
+  /** Headers the client must send with the PUT, exactly as given. */
+  headers: Record<string, string>
+  expiresAt: Date
+}
