@@ -1,6 +1,7 @@
 export * from './common/errors.ts'
 export * from './common/config.ts'
 export * from './common/logger.ts'
+export * from './common/metrics.ts'
 export * from './shared/identity/request-context.ts'
 export * from './shared/image/image.ts'
 export type { ImageRepository } from './shared/image/image-repository.ts'

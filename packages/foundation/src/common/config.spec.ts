@@ -24,7 +24,8 @@ describe('loadConfig', () => {
       maxFrames: 1000,
       maxTotalPixels: 250_000_000,
     })
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 3000, corsOrigins: [] })
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 3000, corsOrigins: [], requestTimeoutSeconds: 30, metricsToken: undefined })
+    expect(config.processorHttp).toEqual({ port: 3001 })
     expect(config.storage).toEqual({ region: 'us-east-1', bucket: 'images', endpoint: undefined, forcePathStyle: false })
   })
 

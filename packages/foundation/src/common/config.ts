@@ -18,6 +18,10 @@ export const EnvSchema = Type.Object({
     description: 'pino log level',
   }),
   LOG_PRETTY: Bool('Human-readable logs instead of JSON lines', false),
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
+    default: 'production',
+    description: '`production` refuses development-only settings (CORS `*`, a plain-http CDN); `development` and `test` allow them',
+  }),
   DATABASE_URL: Str('PostgreSQL connection string (postgres://user:pass@host:port/db)'),
   DATABASE_POOL_MAX: Int('Connections per process in the PostgreSQL pool', { default: 10, minimum: 1 }),
   AWS_REGION: Str('Region of the S3 bucket and SQS queue', { default: 'us-east-1' }),
@@ -33,6 +37,11 @@ export const EnvSchema = Type.Object({
     default: '',
     description: 'Comma-separated origins allowed by CORS; `*` allows any (development only); empty allows none',
   }),
+  REQUEST_TIMEOUT_SECONDS: Int('Longest time the API waits for a whole request (headers and body) before answering 408', {
+    default: 30,
+    minimum: 1,
+  }),
+  METRICS_TOKEN: Type.Optional(Str('Bearer token that GET /metrics requires (secret); unset leaves /metrics public')),
   DOWNLOAD_URL_TTL_SECONDS: Int('Lifetime of a signed download URL', { default: 600, minimum: 1, maximum: 604_800 }),
   SIGNED_URL_WINDOW_SECONDS: Int('Download URL expiries are aligned to windows of this size and cached; 0 disables', {
     default: 300,
@@ -51,6 +60,7 @@ export const EnvSchema = Type.Object({
   SQS_ENDPOINT: Type.Optional(Str('Custom SQS endpoint (ElasticMQ, emulator); unset for AWS')),
   SQS_WAIT_TIME_SECONDS: Int('Long-poll wait of each receive', { default: 20, maximum: 20 }),
   SQS_BATCH_SIZE: Int('Messages per receive', { default: 10, minimum: 1, maximum: 10 }),
+  PROCESSOR_HTTP_PORT: Int('Port of the processor\'s /metrics and /health endpoints', { default: 3001, maximum: 65_535 }),
   PROCESSOR_CONCURRENCY: Int('Uploads validated at once per processor', { default: 4, minimum: 1 }),
   MAX_FRAME_PIXELS: Int('Largest width x height of one frame (and of the container canvas)', { default: 50_000_000, minimum: 1 }),
   MAX_FRAMES: Int('Most frames in an animated image', { default: 1000, minimum: 1 }),
@@ -143,7 +153,9 @@ export type Config = {
   storage: StorageConfig
   upload: UploadConfig
   limits: ImageLimits
-  http: { host: string; port: number; corsOrigins: string[] }
+  nodeEnv: Env['NODE_ENV']
+  http: { host: string; port: number; corsOrigins: string[]; requestTimeoutSeconds: number; metricsToken: string | undefined }
+  processorHttp: { port: number }
   cdn: CdnConfig
   queue: { queueUrl: string; endpoint: string | undefined; waitTimeSeconds: number; batchSize: number; concurrency: number }
 }
@@ -187,7 +199,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       host: env.HOST,
       port: env.PORT,
       corsOrigins: env.CORS_ORIGINS.split(',').map((o) => o.trim()).filter((o) => o.length > 0),
+      requestTimeoutSeconds: env.REQUEST_TIMEOUT_SECONDS,
+      metricsToken: env.METRICS_TOKEN,
     },
+    nodeEnv: env.NODE_ENV,
+    processorHttp: { port: env.PROCESSOR_HTTP_PORT },
     cdn,
     queue: {
       queueUrl: env.SQS_QUEUE_URL ?? '',
