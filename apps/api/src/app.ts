@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Config, Logger } from '@image-service/foundation'
+import type { ApiConfig, Logger } from '@image-service/foundation'
 import Fastify from 'fastify'
 import type { ApiContainer } from './container.ts'
 import { registerErrorHandling } from './http/errors.ts'
@@ -16,7 +16,7 @@ import { uploadRoutes } from './routes/upload.ts'
 const BODY_LIMIT_BYTES = 16 * 1024
 
 /** The HTTP app, without listening: main.ts listens, tests use inject(). */
-export async function buildApp(deps: { container: ApiContainer; config: Config; logger: Logger }) {
+export async function buildApp(deps: { container: ApiContainer; config: ApiConfig; logger: Logger }) {
   const { container } = deps
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -34,7 +34,7 @@ export async function buildApp(deps: { container: ApiContainer; config: Config; 
   // JSON only: any other body (text/plain included, which Fastify parses by default) is a 415.
   app.removeContentTypeParser('text/plain')
 
-  await registerHttpMiddleware(app, { corsOrigins: deps.config.http.corsOrigins })
+  await registerHttpMiddleware(app, { corsOrigins: deps.config.api.http.corsOrigins })
 
   // Registered before the routes, so it sees every route's schema.
   await app.register(swagger, {

@@ -1,5 +1,5 @@
 import {
-  type Config,
+  type ApiConfig,
   createDatabase,
   createGetImageDownloadSignedUrl,
   createGetImageDownloadSignedUrls,
@@ -23,17 +23,17 @@ export type ApiContainerOptions = {
  * The one place where adapters are wired to commands and queries. Routes see only the
  * functions returned here, never a client. Every client created here is disposed by close().
  */
-export function createApiContainer(config: Config, logger: Logger, options: ApiContainerOptions = {}) {
+export function createApiContainer(config: ApiConfig, logger: Logger, options: ApiContainerOptions = {}) {
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, log: logger })
   const s3 = createS3Client({ ...config.storage, credentials: options.s3Credentials })
 
   const images = createPostgresImageRepository(database.db)
   const storage = createS3UploadStorage({ client: s3, bucket: config.storage.bucket })
-  // CloudFront or S3-presigned by config.cdn.mode; a bad CloudFront key fails start-up here.
-  const cdn = createImageCdn({ config: config.cdn, s3: { client: s3, bucket: config.storage.bucket } })
+  // CloudFront or S3-presigned by config.api.cdn.mode; a bad CloudFront key fails start-up here.
+  const cdn = createImageCdn({ config: config.api.cdn, s3: { client: s3, bucket: config.storage.bucket } })
 
   return {
-    createImageUploadPresignedUrl: createImageUploadPresignedUrl({ images, storage, newId: newImageId, config: config.upload }),
+    createImageUploadPresignedUrl: createImageUploadPresignedUrl({ images, storage, newId: newImageId, config: config.api.upload }),
     getImageStatus: getImageStatus({ images }),
     getImageDownloadSignedUrl: createGetImageDownloadSignedUrl({ images, cdn }),
     getImageDownloadSignedUrls: createGetImageDownloadSignedUrls({ images, cdn }),

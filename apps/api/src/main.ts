@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
 
-  await app.listen({ host: config.http.host, port: config.http.port })
+  await app.listen({ host: config.api.http.host, port: config.api.http.port })
 }
 
 main().catch((error: unknown) => {

@@ -1,13 +1,13 @@
 import { SQSClient } from '@aws-sdk/client-sqs'
 import {
   AwsSha256,
-  type Config,
   createDatabase,
   createPostgresImageRepository,
   createS3Client,
   createS3ValidationStorage,
   createValidateImage,
   type Logger,
+  type ProcessorConfig,
   type S3CredentialsSource,
 } from '@image-service/foundation'
 import { createMessageHandler } from './handle-message.ts'
@@ -28,14 +28,14 @@ export type ProcessorContainerOptions = {
  * The one place where the processor's adapters are wired. close() disposes every client
  * in a fixed order: the worker has already stopped receiving and drained by then.
  */
-export function createProcessorContainer(config: Config, logger: Logger, options: ProcessorContainerOptions = {}) {
+export function createProcessorContainer(config: ProcessorConfig, logger: Logger, options: ProcessorContainerOptions = {}) {
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, log: logger })
   const s3 = createS3Client({ ...config.storage, credentials: options.s3Credentials })
   const sqs = new SQSClient({
     region: config.storage.region,
     // SigV4 with cached HMAC keys: a visible share of the worker's CPU otherwise (see AwsSha256).
     sha256: AwsSha256,
-    ...(config.queue.endpoint === undefined ? {} : { endpoint: config.queue.endpoint }),
+    ...(config.processor.queue.endpoint === undefined ? {} : { endpoint: config.processor.queue.endpoint }),
     ...(options.sqsCredentials === undefined ? {} : { credentials: options.sqsCredentials }),
   })
 
@@ -43,17 +43,17 @@ export function createProcessorContainer(config: Config, logger: Logger, options
   const validate = createValidateImage({
     images: createPostgresImageRepository(database.db),
     storage: createS3ValidationStorage({ client: s3, bucket: config.storage.bucket }),
-    limits: config.limits,
+    limits: { ...config.limits, ...config.processor.limits },
     log: logger,
   })
   const worker = createWorker({
     sqs,
-    queueUrl: config.queue.queueUrl,
+    queueUrl: config.processor.queue.url,
     handle: createMessageHandler({ validate, bucket: config.storage.bucket, log: logger, metrics }),
     log: logger,
-    waitTimeSeconds: config.queue.waitTimeSeconds,
-    batchSize: config.queue.batchSize,
-    concurrency: config.queue.concurrency,
+    waitTimeSeconds: config.processor.queue.waitTimeSeconds,
+    batchSize: config.processor.queue.batchSize,
+    concurrency: config.processor.queue.concurrency,
     ...options.timings,
   })
 

@@ -21,7 +21,7 @@ process.once('SIGTERM', () => void shutdown('SIGTERM'))
 process.once('SIGINT', () => void shutdown('SIGINT'))
 
 log.info(
-  { queueUrl: config.queue.queueUrl, bucket: config.storage.bucket, database: redactUrl(config.database.url), concurrency: config.queue.concurrency },
+  { queueUrl: config.processor.queue.url, bucket: config.storage.bucket, database: redactUrl(config.database.url), concurrency: config.processor.queue.concurrency },
   'processor started',
 )
 container.worker.run().catch((error: unknown) => {

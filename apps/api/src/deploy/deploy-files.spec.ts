@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { parseEnv } from '@image-service/foundation'
+import { loadConfig } from '@image-service/foundation'
 import { describe, expect, it } from 'vitest'
 import {
   containerPort,
@@ -29,14 +29,14 @@ describe('docker-compose.yml', () => {
     ['api', 'api'],
     ['processor', 'processor'],
     ['migrate', 'migrate'],
-  ] as const)('gives %s every variable parseEnv(env, %j) requires', (name, section) => {
-    expect(() => parseEnv(serviceEnv(service(name)), section)).not.toThrow()
+  ] as const)('gives %s every variable loadConfig(env, %j) requires', (name, section) => {
+    expect(() => loadConfig(serviceEnv(service(name)), section)).not.toThrow()
   })
 
   it('publishes the port the api listens on, on all interfaces', () => {
-    const env = parseEnv(serviceEnv(service('api')), 'api')
-    expect(env.HOST).toBe('0.0.0.0')
-    expect((service('api').ports ?? []).map((p) => containerPort(p))).toEqual([env.PORT])
+    const { http } = loadConfig(serviceEnv(service('api')), 'api').api
+    expect(http.host).toBe('0.0.0.0')
+    expect((service('api').ports ?? []).map((p) => containerPort(p))).toEqual([http.port])
   })
 
   it('health-checks postgres, the api, storage and the queue', () => {
@@ -73,21 +73,21 @@ describe('docker-compose.yml', () => {
   })
 
   it('creates the bucket the apps use, notifies uploads/ to the queue the processor reads, with a DLQ after 5 receives', () => {
-    const env = parseEnv(serviceEnv(service('processor')), 'processor')
+    const config = loadConfig(serviceEnv(service('processor')), 'processor')
     const init = interpolate([service('s3-init').entrypoint ?? []].flat().join('\n'))
-    expect(init).toContain(`mc mb --ignore-existing local/${env.S3_BUCKET}`)
-    expect(init).toMatch(new RegExp(`mc event add .*local/${env.S3_BUCKET} .*--event put --prefix uploads/`))
-    expect(parseEnv(serviceEnv(service('api')), 'api').S3_BUCKET).toBe(env.S3_BUCKET)
+    expect(init).toContain(`mc mb --ignore-existing local/${config.storage.bucket}`)
+    expect(init).toMatch(new RegExp(`mc event add .*local/${config.storage.bucket} .*--event put --prefix uploads/`))
+    expect(loadConfig(serviceEnv(service('api')), 'api').storage.bucket).toBe(config.storage.bucket)
 
     const fauxqs = JSON.parse(readRepoFile('deploy/compose/fauxqs-init.json')) as {
       queues: { name: string; attributes?: Record<string, string> }[]
     }
-    const queueName = env.SQS_QUEUE_URL?.split('/').pop()
+    const queueName = config.processor.queue.url.split('/').pop()
     const queue = fauxqs.queues.find((q) => q.name === queueName)
     const redrive = JSON.parse(queue?.attributes?.RedrivePolicy ?? '{}') as Record<string, string>
     expect(Number(redrive.maxReceiveCount)).toBe(5)
     expect(fauxqs.queues.map((q) => `arn:aws:sqs:us-east-1:000000000000:${q.name}`)).toContain(redrive.deadLetterTargetArn)
-    expect(serviceEnv(service('s3-events')).SQS_QUEUE_URL).toBe(env.SQS_QUEUE_URL)
+    expect(serviceEnv(service('s3-events')).SQS_QUEUE_URL).toBe(config.processor.queue.url)
   })
 
   it('keeps every secret overridable from the environment, never a fixed literal', () => {

@@ -4,7 +4,7 @@ import type { AnyFastifyInstance } from './fastify-instance.ts'
 import { REQUEST_ID_HEADER } from './request-id.ts'
 
 /**
- * CORS from config.http.corsOrigins: `*` lets any origin in (development), an empty list
+ * CORS from config.api.http.corsOrigins: `*` lets any origin in (development), an empty list
  * sends no CORS headers at all (same-origin or server-to-server use), anything else is an
  * exact allowlist. No credentials: the API uses no cookies.
  */

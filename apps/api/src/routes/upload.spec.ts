@@ -29,7 +29,7 @@ describe('POST /api/image/v1/upload/create-presigned-url', () => {
     expect(body.upload_headers).toEqual({ 'content-type': 'image/png', 'if-none-match': '*' })
     // RFC 3339 UTC, and as far ahead as the configured TTL.
     expect(body.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
-    const ttlMs = api.config.upload.uploadUrlTtlSeconds * 1000
+    const ttlMs = api.config.api.upload.urlTtlSeconds * 1000
     expect(Date.parse(body.expires_at)).toBeGreaterThanOrEqual(before + ttlMs - 1000)
     expect(Date.parse(body.expires_at)).toBeLessThanOrEqual(Date.now() + ttlMs + 1000)
     expect(new URL(body.upload_url).pathname).toBe(`/spec-api-upload/uploads/${body.image_id}`)

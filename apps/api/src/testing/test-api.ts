@@ -1,6 +1,6 @@
 import { createTestDatabase, type S3Emulator, startS3Emulator, type TestDatabase } from '@image-service/devstack'
 import {
-  type Config,
+  type ApiConfig,
   createDatabase,
   createLogger,
   createS3Client,
@@ -15,7 +15,7 @@ import { type ApiContainerOptions, createApiContainer } from '../container.ts'
 /** The API wired exactly as main.ts wires it, against a fresh test database and S3 emulator. */
 export type TestApi = {
   app: ApiApp
-  config: Config
+  config: ApiConfig
   s3: S3Emulator
   /** Direct access for assertions: the database and the bucket the API uses. */
   database: Database

@@ -13,7 +13,6 @@ import {
   type TestDatabase,
 } from '@image-service/devstack'
 import {
-  type Config,
   createDatabase,
   createLogger,
   type Logger,
@@ -25,6 +24,7 @@ import {
   type ImageContentType,
   type ImageId,
   type ImageRepository,
+  type ProcessorConfig,
   type UploadStorage,
   type ValidationStorage,
   loadConfig,
@@ -99,7 +99,7 @@ export async function createQueueWithBridge(stack: Stack, options: { maxReceiveC
 }
 
 /** The processor's configuration pointed at the stack; `overrides` replace environment variables. */
-export function processorConfig(stack: Stack, queueUrl: string, overrides: Record<string, string> = {}): Config {
+export function processorConfig(stack: Stack, queueUrl: string, overrides: Record<string, string> = {}): ProcessorConfig {
   return loadConfig(
     {
       DATABASE_URL: stack.database.url,

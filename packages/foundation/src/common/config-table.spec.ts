@@ -1,12 +1,17 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { ConfigSchemas, variablesOf } from './config-schema.ts'
 import { README_PATH, renderConfigTable, replaceConfigTable } from './config-table.ts'
-import { EnvSchema } from './config.ts'
 
 describe('configuration table', () => {
-  it('lists every variable of the schema', () => {
+  it('lists every variable of every entry point once, with the entry points that read it', () => {
     const table = renderConfigTable()
-    for (const name of Object.keys(EnvSchema.properties)) expect(table).toContain(`| \`${name}\` |`)
+    const names = new Set(Object.values(ConfigSchemas).flatMap((schema) => variablesOf(schema).map((v) => v.name)))
+    for (const name of names) expect(table.split('\n').filter((line) => line.startsWith(`| \`${name}\` |`))).toHaveLength(1)
+    expect(table).toContain('| `DATABASE_URL` | **required** | api, processor, migrate |')
+    expect(table).toContain('| `SQS_QUEUE_URL` | **required** | processor |')
+    expect(table).toContain('| `CDN_BASE_URL` | (unset) | api |')
+    expect(table).toContain('| `CORS_ORIGINS` | (empty) | api |')
   })
 
   it('is the one in the README (run `pnpm docs:config` after changing the schema)', () => {

@@ -1,19 +1,33 @@
-import type { TSchema } from '@sinclair/typebox'
-import { EnvSchema } from './config.ts'
+import { type ConfigSection, ConfigSchemas, type ConfigVariable, variablesOf } from './config-schema.ts'
 
-function defaultOf(schema: TSchema, required: boolean): string {
-  if (schema.default !== undefined) return schema.default === '' ? '(empty)' : `\`${String(schema.default)}\``
-  return required ? '**required**' : '(unset)'
+export type ConfigTableRow = ConfigVariable & { readBy: ConfigSection[] }
+
+/** Every variable once, in declaration order, with the entry points that read it. */
+export function configTableRows(): ConfigTableRow[] {
+  const rows = new Map<string, ConfigTableRow>()
+  for (const section of Object.keys(ConfigSchemas) as ConfigSection[]) {
+    for (const variable of variablesOf(ConfigSchemas[section])) {
+      const row = rows.get(variable.name) ?? { ...variable, readBy: [] }
+      row.readBy.push(section)
+      rows.set(variable.name, row)
+    }
+  }
+  return [...rows.values()]
+}
+
+function defaultOf(row: ConfigTableRow): string {
+  const value: unknown = row.schema.default
+  if (value !== undefined) return value === '' ? '(empty)' : `\`${String(value)}\``
+  return row.optional ? '(unset)' : '**required**'
 }
 
 /** The README's configuration table, generated from the one schema so the two cannot drift. */
 export function renderConfigTable(): string {
-  const required = new Set<string>(EnvSchema.required ?? [])
-  const rows = Object.entries(EnvSchema.properties).map(([name, schema]: [string, TSchema]) => {
-    const description = schema.description ?? ''
-    return `| \`${name}\` | ${defaultOf(schema, required.has(name))} | ${description.replaceAll('|', '\\|')} |`
+  const rows = configTableRows().map((row) => {
+    const description = (row.schema.description ?? '').replaceAll('|', '\\|')
+    return `| \`${row.name}\` | ${defaultOf(row)} | ${row.readBy.join(', ')} | ${description} |`
   })
-  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n')
+  return ['| variable | default | read by | meaning |', '|---|---|---|---|', ...rows].join('\n')
 }
 
 export const README_PATH = new URL('../../../../README.md', import.meta.url).pathname

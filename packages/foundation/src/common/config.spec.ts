@@ -1,7 +1,19 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfig, parseEnv } from './config.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { shownValue } from './config-problems.ts'
 
 const minimal = { DATABASE_URL: 'postgres://u:p@db:5432/images', S3_BUCKET: 'images', CDN_MODE: 's3-presigned' }
+const cloudfront = {
+  ...minimal,
+  CDN_MODE: 'cloudfront',
+  CDN_BASE_URL: 'https://cdn.example/',
+  CLOUDFRONT_KEY_PAIR_ID: 'K1',
+  CLOUDFRONT_PRIVATE_KEY: 'pem',
+}
+const processor = { ...minimal, SQS_QUEUE_URL: 'http://q' }
 
 function problemsOf(run: () => unknown): string[] {
   try {
@@ -15,35 +27,59 @@ function problemsOf(run: () => unknown): string[] {
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
-    const config = loadConfig(minimal)
-    expect(config.upload).toEqual({ uploadUrlTtlSeconds: 300, maxUploadBytes: 10_485_760 })
-    expect(config.cdn.ttlSeconds).toBe(600)
-    expect(config.limits).toEqual({
-      maxUploadBytes: 10_485_760,
-      maxFramePixels: 50_000_000,
-      maxFrames: 1000,
-      maxTotalPixels: 250_000_000,
-    })
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 3000, corsOrigins: [], requestTimeoutSeconds: 30, metricsToken: undefined })
-    expect(config.processorHttp).toEqual({ port: 3001 })
+    const config = loadConfig(minimal, 'api')
+    expect(config.api.upload).toEqual({ urlTtlSeconds: 300 })
+    expect(config.limits).toEqual({ maxUploadBytes: 10_485_760 })
+    expect(config.api.cdn).toEqual({ mode: 's3-presigned', ttlSeconds: 600, windowSeconds: 300, cacheSize: 100_000 })
+    expect(config.api.http).toEqual({ host: '127.0.0.1', port: 3000, corsOrigins: [], requestTimeoutSeconds: 30, metricsToken: undefined })
     expect(config.storage).toEqual({ region: 'us-east-1', bucket: 'images', endpoint: undefined, forcePathStyle: false })
+    expect(config.nodeEnv).toBe('production')
+    expect(config.log).toEqual({ level: 'info', pretty: false })
+    expect(config.database).toEqual({ url: minimal.DATABASE_URL, poolMax: 10 })
+
+    const processorConfig = loadConfig(processor, 'processor')
+    expect(processorConfig.processor).toEqual({
+      http: { port: 3001 },
+      queue: { url: 'http://q', endpoint: undefined, waitTimeSeconds: 20, batchSize: 10, concurrency: 4 },
+      limits: { maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 },
+    })
+    expect(processorConfig.limits).toEqual({ maxUploadBytes: 10_485_760 })
+  })
+
+  it('gives each entry point its own section only', () => {
+    expect(Object.keys(loadConfig(minimal, 'api')).sort()).toEqual(['api', 'database', 'limits', 'log', 'nodeEnv', 'storage'])
+    expect(Object.keys(loadConfig(processor, 'processor')).sort()).toEqual(['database', 'limits', 'log', 'nodeEnv', 'processor', 'storage'])
+    expect(Object.keys(loadConfig({ DATABASE_URL: minimal.DATABASE_URL }, 'migrate')).sort()).toEqual(['database', 'log'])
   })
 
   it('names every missing required variable in one error', () => {
     const problems = problemsOf(() => loadConfig({}, 'processor'))
     expect(problems.map((p) => p.split(' ')[0])).toEqual(['DATABASE_URL', 'S3_BUCKET', 'SQS_QUEUE_URL'])
+    expect(problemsOf(() => loadConfig({}, 'migrate'))).toEqual([
+      'DATABASE_URL is required (PostgreSQL connection string (postgres://user:pass@host:port/db))',
+    ])
+  })
+
+  it("never validates the other app's section", () => {
+    // The api starts without a queue; the processor starts without CDN keys, or with a bad api port.
+    expect(() => loadConfig(minimal, 'api')).not.toThrow()
+    expect(() => loadConfig({ ...processor, CDN_MODE: 'cloudfront', PORT: 'x', CORS_ORIGINS: '*' }, 'processor')).not.toThrow()
+    expect(() => loadConfig({ DATABASE_URL: minimal.DATABASE_URL, S3_BUCKET: '', SQS_QUEUE_URL: '' }, 'migrate')).not.toThrow()
   })
 
   it('rejects malformed numbers, booleans and enums, each by name', () => {
     const problems = problemsOf(() =>
-      loadConfig({ ...minimal, PORT: '30x', MAX_UPLOAD_BYTES: '-5', S3_FORCE_PATH_STYLE: 'maybe', LOG_LEVEL: 'loud' }),
+      loadConfig({ ...minimal, PORT: '30x', MAX_UPLOAD_BYTES: '-5', S3_FORCE_PATH_STYLE: 'maybe', LOG_LEVEL: 'loud' }, 'api'),
     )
     expect(problems.map((p) => p.split(' ')[0]).sort()).toEqual(['LOG_LEVEL', 'MAX_UPLOAD_BYTES', 'PORT', 'S3_FORCE_PATH_STYLE'])
     expect(problems.find((p) => p.startsWith('PORT'))).toContain('"30x"')
   })
 
   it('treats empty strings as unset', () => {
-    expect(loadConfig({ ...minimal, PORT: '', S3_ENDPOINT: '' }).http.port).toBe(3000)
+    const config = loadConfig({ ...minimal, PORT: '', S3_ENDPOINT: '', METRICS_TOKEN: '' }, 'api')
+    expect(config.api.http.port).toBe(3000)
+    expect(config.storage.endpoint).toBeUndefined()
+    expect(config.api.http.metricsToken).toBeUndefined()
   })
 
   it('requires the CloudFront key material only in cloudfront mode, never echoing secrets', () => {
@@ -56,19 +92,52 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...minimal, CDN_MODE: 'cloudfront', SQS_QUEUE_URL: 'http://q' }, 'processor')).not.toThrow()
   })
 
+  it('withholds a malformed secret', () => {
+    const problems = problemsOf(() => loadConfig({ ...minimal, METRICS_TOKEN: 's3cret value\n' }, 'api'))
+    expect(problems).toEqual([expect.stringMatching(/^METRICS_TOKEN .*; got \[redacted\]$/)])
+    expect(problems[0]).not.toContain('s3cret')
+  })
+
+  it('masks the password of a malformed connection string', () => {
+    const problems = problemsOf(() => loadConfig({ ...minimal, DATABASE_URL: 'mysql://user:hunter2@db/images' }, 'api'))
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatch(/^DATABASE_URL .*; got "mysql:\/\/user:\*\*\*@db\/images"$/)
+    expect(problems[0]).not.toContain('hunter2')
+  })
+
   it('parses lists and booleans', () => {
-    const config = loadConfig({ ...minimal, CORS_ORIGINS: 'https://a.example, https://b.example', S3_FORCE_PATH_STYLE: 'true' })
-    expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example'])
+    const config = loadConfig({ ...minimal, CORS_ORIGINS: 'https://a.example, https://b.example', S3_FORCE_PATH_STYLE: 'true' }, 'api')
+    expect(config.api.http.corsOrigins).toEqual(['https://a.example', 'https://b.example'])
     expect(config.storage.forcePathStyle).toBe(true)
   })
 
   it('reads the private key from a file and strips a trailing slash from the CDN base', () => {
-    const env = parseEnv({ ...minimal, CDN_MODE: 'cloudfront', CDN_BASE_URL: 'https://cdn.example/', CLOUDFRONT_KEY_PAIR_ID: 'K1', CLOUDFRONT_PRIVATE_KEY: 'pem' })
-    expect(env.CDN_MODE).toBe('cloudfront')
-    const config = loadConfig({ ...minimal, CDN_MODE: 'cloudfront', CDN_BASE_URL: 'https://cdn.example/', CLOUDFRONT_KEY_PAIR_ID: 'K1', CLOUDFRONT_PRIVATE_KEY: 'pem' })
-    expect(config.cdn.mode === 'cloudfront' && config.cdn.baseUrl).toBe('https://cdn.example')
-    expect(problemsOf(() => loadConfig({ ...minimal, CDN_MODE: 'cloudfront', CDN_BASE_URL: 'x', CLOUDFRONT_KEY_PAIR_ID: 'K', CLOUDFRONT_PRIVATE_KEY_FILE: '/nonexistent/key.pem' }))).toEqual([
-      'CLOUDFRONT_PRIVATE_KEY_FILE cannot be read (ENOENT)',
-    ])
+    const config = loadConfig(cloudfront, 'api')
+    expect(config.api.cdn).toEqual({
+      mode: 'cloudfront',
+      baseUrl: 'https://cdn.example',
+      keyPairId: 'K1',
+      privateKey: 'pem',
+      ttlSeconds: 600,
+      windowSeconds: 300,
+      cacheSize: 100_000,
+    })
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'config-spec-')), 'key.pem')
+    writeFileSync(keyFile, 'pem from file')
+    const fromFile = loadConfig({ ...cloudfront, CLOUDFRONT_PRIVATE_KEY: '', CLOUDFRONT_PRIVATE_KEY_FILE: keyFile }, 'api')
+    expect(fromFile.api.cdn.mode === 'cloudfront' && fromFile.api.cdn.privateKey).toBe('pem from file')
+    expect(
+      problemsOf(() => loadConfig({ ...cloudfront, CLOUDFRONT_PRIVATE_KEY: '', CLOUDFRONT_PRIVATE_KEY_FILE: '/nonexistent/key.pem' }, 'api')),
+    ).toEqual(['CLOUDFRONT_PRIVATE_KEY_FILE cannot be read (ENOENT)'])
+  })
+})
+
+describe('values in problems', () => {
+  it('withholds every variable whose name says secret, and any password in a URL', () => {
+    for (const name of ['CLOUDFRONT_PRIVATE_KEY', 'METRICS_TOKEN', 'WEBHOOK_SECRET', 'REDIS_PASSWORD']) {
+      expect(shownValue(name, 'hunter2')).toBe('[redacted]')
+    }
+    expect(shownValue('REDIS_URL', 'redis://:hunter2@cache:6379')).toBe('"redis://:***@cache:6379"')
+    expect(shownValue('PORT', '30x')).toBe('"30x"')
   })
 })

@@ -15,16 +15,17 @@ function capture() {
 }
 
 describe('logger', () => {
-  it('never writes the CloudFront key, the database URL or credentials', () => {
+  it('never writes the CloudFront key, the metrics token, the database URL or credentials', () => {
     const { lines, log } = capture()
     const secret = '-----BEGIN PRIVATE KEY-----abc'
     log.info({
-      config: { env: { CLOUDFRONT_PRIVATE_KEY: secret, DATABASE_URL: 'postgres://u:pw@h/db' }, cdn: { privateKey: secret }, database: { url: 'postgres://u:pw@h/db' } },
+      env: { CLOUDFRONT_PRIVATE_KEY: secret, DATABASE_URL: 'postgres://u:pw@h/db' },
+      config: { api: { cdn: { privateKey: secret }, http: { metricsToken: 'metrics-tok' } }, database: { url: 'postgres://u:pw@h/db' } },
       credentials: { secretAccessKey: 'sk' },
       req: { headers: { authorization: 'Bearer t' } },
     })
     const written = JSON.stringify(lines)
-    for (const leaked of [secret, 'pw@', '"sk"', 'Bearer t']) expect(written).not.toContain(leaked)
+    for (const leaked of [secret, 'pw@', '"sk"', 'Bearer t', 'metrics-tok']) expect(written).not.toContain(leaked)
     expect(written).toContain('[redacted]')
   })
 

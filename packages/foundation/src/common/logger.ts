@@ -12,10 +12,9 @@ export const REDACT_PATHS = [
   '*.password',
   'env.CLOUDFRONT_PRIVATE_KEY',
   'env.DATABASE_URL',
-  'config.env.CLOUDFRONT_PRIVATE_KEY',
-  'config.env.DATABASE_URL',
   'config.database.url',
-  'config.cdn.privateKey',
+  'config.api.cdn.privateKey',
+  'config.api.http.metricsToken',
   'req.headers.authorization',
   'req.headers.cookie',
 ]

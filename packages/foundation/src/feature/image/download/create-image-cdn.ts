@@ -4,7 +4,7 @@ import { createCloudFrontImageCdn } from './cloudfront-image-cdn.ts'
 import type { ImageCdn } from './image-cdn.ts'
 import { createS3PresignedImageCdn } from './s3-presigned-image-cdn.ts'
 
-/** The ImageCdn adapter that config.cdn.mode names; the S3 client is used in s3-presigned mode only. */
+/** The ImageCdn adapter that config.api.cdn.mode names; the S3 client is used in s3-presigned mode only. */
 export function createImageCdn(deps: { config: CdnConfig; s3: { client: S3Client; bucket: string }; now?: () => number }): ImageCdn {
   const clock = deps.now === undefined ? {} : { now: deps.now }
   const { config } = deps

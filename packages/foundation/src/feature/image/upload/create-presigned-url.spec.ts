@@ -23,7 +23,7 @@ function setup() {
     images,
     storage,
     newId,
-    config: { uploadUrlTtlSeconds: 300, maxUploadBytes: 10_485_760 },
+    config: { urlTtlSeconds: 300 },
   })
   return { events, images, storage, ids, create }
 }

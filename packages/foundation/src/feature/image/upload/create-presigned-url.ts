@@ -43,7 +43,7 @@ export function createImageUploadPresignedUrl(deps: {
     const presigned = await deps.storage.generatePresignedUploadUrl({
       objectKey,
       contentType,
-      expiresInSeconds: deps.config.uploadUrlTtlSeconds,
+      expiresInSeconds: deps.config.urlTtlSeconds,
     })
     await deps.images.save({ id: imageId, contentType, fileName, objectKey })
     return { imageId, uploadUrl: presigned.url, expiresAt: presigned.expiresAt, uploadHeaders: presigned.headers }

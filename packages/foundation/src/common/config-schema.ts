@@ -1,0 +1,221 @@
+import { readFileSync } from 'node:fs'
+import { KindGuard, type Static, type StaticDecode, type TObject, type TSchema, Type } from '@sinclair/typebox'
+
+/**
+ * Every environment variable the project reads, declared once, straight into the nested shape
+ * the apps use. The schema gives the types (StaticDecode), the defaults, the start-up
+ * validation and the README's configuration table; nothing maps variables to fields by hand.
+ */
+const VARIABLE = 'x-env'
+
+/** A leaf of the configuration: the schema of one value and the variable it is read from. */
+function env<T extends TSchema>(name: string, schema: T): T {
+  return { ...schema, [VARIABLE]: name }
+}
+
+const Str = (description: string, options: { default?: string; pattern?: string } = {}) =>
+  Type.String({ minLength: 1, ...options, description })
+const Int = (description: string, options: { default?: number; minimum?: number; maximum?: number } = {}) =>
+  Type.Integer({ minimum: 0, ...options, description })
+const Bool = (description: string, value: boolean) => Type.Boolean({ default: value, description })
+
+const commaList = (text: string) => text.split(',').map((o) => o.trim()).filter((o) => o.length > 0)
+
+// Read by every entry point (the apps and the migrate command).
+const LogSchema = Type.Object({
+  level: env(
+    'LOG_LEVEL',
+    Type.Union(
+      [
+        Type.Literal('fatal'),
+        Type.Literal('error'),
+        Type.Literal('warn'),
+        Type.Literal('info'),
+        Type.Literal('debug'),
+        Type.Literal('trace'),
+        Type.Literal('silent'),
+      ],
+      { default: 'info', description: 'pino log level' },
+    ),
+  ),
+  pretty: env('LOG_PRETTY', Bool('Human-readable logs instead of JSON lines', false)),
+})
+const DatabaseSchema = Type.Object({
+  url: env('DATABASE_URL', Str('PostgreSQL connection string (postgres://user:pass@host:port/db)', { pattern: '^postgres(ql)?://' })),
+  poolMax: env('DATABASE_POOL_MAX', Int('Connections per process in the PostgreSQL pool', { default: 10, minimum: 1 })),
+})
+
+// Read by both apps.
+const NodeEnvSchema = env(
+  'NODE_ENV',
+  Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], {
+    default: 'production',
+    description: '`production` refuses development-only settings (CORS `*`, a plain-http CDN); `development` and `test` allow them',
+  }),
+)
+const StorageSchema = Type.Object({
+  region: env('AWS_REGION', Str('Region of the S3 bucket and SQS queue', { default: 'us-east-1' })),
+  bucket: env('S3_BUCKET', Str('Bucket that receives uploads (object keys are uploads/{image_id})')),
+  endpoint: env('S3_ENDPOINT', Type.Optional(Str('Custom S3 endpoint (MinIO, SeaweedFS, Ceph RGW, emulator); unset for AWS'))),
+  forcePathStyle: env('S3_FORCE_PATH_STYLE', Bool('Path-style bucket addressing, needed by most S3-compatible servers', false)),
+})
+const LimitsSchema = Type.Object({
+  maxUploadBytes: env('MAX_UPLOAD_BYTES', Int('Largest accepted upload, inclusive', { default: 10_485_760, minimum: 1 })),
+})
+
+// The api's own section.
+const HttpSchema = Type.Object({
+  host: env('HOST', Str('Address the API listens on', { default: '127.0.0.1' })),
+  port: env('PORT', Int('Port the API listens on', { default: 3000, maximum: 65_535 })),
+  corsOrigins: env(
+    'CORS_ORIGINS',
+    Type.Transform(
+      Type.String({
+        default: '',
+        description: 'Comma-separated origins allowed by CORS; `*` allows any (development only); empty allows none',
+      }),
+    )
+      .Decode(commaList)
+      .Encode((origins) => origins.join(',')),
+  ),
+  requestTimeoutSeconds: env(
+    'REQUEST_TIMEOUT_SECONDS',
+    Int('Longest time the API waits for a whole request (headers and body) before answering 408', { default: 30, minimum: 1 }),
+  ),
+  // RFC 6750's token characters: a token with a space or a stray newline could never be sent.
+  metricsToken: env(
+    'METRICS_TOKEN',
+    Type.Optional(Str('Bearer token that GET /metrics requires (secret); unset leaves /metrics public', { pattern: '^[A-Za-z0-9._~+/-]+=*$' })),
+  ),
+})
+const UploadSchema = Type.Object({
+  urlTtlSeconds: env('UPLOAD_URL_TTL_SECONDS', Int('Lifetime of a presigned upload URL', { default: 300, minimum: 1, maximum: 604_800 })),
+})
+const CdnVariablesSchema = Type.Object({
+  mode: env(
+    'CDN_MODE',
+    Type.Union([Type.Literal('cloudfront'), Type.Literal('s3-presigned')], {
+      default: 'cloudfront',
+      description: '`cloudfront` signs CloudFront URLs; `s3-presigned` presigns S3 GETs (no CDN)',
+    }),
+  ),
+  baseUrl: env(
+    'CDN_BASE_URL',
+    Type.Optional(
+      Str('CloudFront distribution URL, e.g. https://d111111abcdef8.cloudfront.net; required in cloudfront mode'),
+    ),
+  ),
+  keyPairId: env('CLOUDFRONT_KEY_PAIR_ID', Type.Optional(Str('Public key id in the trusted key group; required in cloudfront mode'))),
+  privateKey: env(
+    'CLOUDFRONT_PRIVATE_KEY',
+    Type.Optional(
+      Str('PEM private key that signs CloudFront URLs (secret); this or the _FILE variant is required in cloudfront mode'),
+    ),
+  ),
+  privateKeyFile: env(
+    'CLOUDFRONT_PRIVATE_KEY_FILE',
+    Type.Optional(
+      Str('Path of a file holding that PEM key, instead of CLOUDFRONT_PRIVATE_KEY'),
+    ),
+  ),
+  ttlSeconds: env('DOWNLOAD_URL_TTL_SECONDS', Int('Lifetime of a signed download URL', { default: 600, minimum: 1, maximum: 604_800 })),
+  windowSeconds: env(
+    'SIGNED_URL_WINDOW_SECONDS',
+    Int('Download URL expiries are aligned to windows of this size and cached; 0 disables', { default: 300 }),
+  ),
+  cacheSize: env('SIGNED_URL_CACHE_SIZE', Int('Signed download URLs kept in the in-process cache', { default: 100_000 })),
+})
+export type CdnVariables = Static<typeof CdnVariablesSchema>
+
+/**
+ * The CloudFront values are required in one mode only, so the variables themselves stay
+ * optional and the loader's rules name what cloudfront mode lacks. This decode runs only
+ * after those rules passed, and gives consumers a union on `mode` in which a cloudfront
+ * config always has its URL, key id and key: no placeholders, no `!` at the use sites, and
+ * the type is still the schema's own (StaticDecode), not a second declaration.
+ */
+function decodeCdn({ mode, baseUrl, keyPairId, privateKey, privateKeyFile, ...expiry }: CdnVariables) {
+  if (mode === 's3-presigned') return { mode, ...expiry }
+  return {
+    mode,
+    baseUrl: present(baseUrl, 'CDN_BASE_URL').replace(/\/+$/, ''),
+    keyPairId: present(keyPairId, 'CLOUDFRONT_KEY_PAIR_ID'),
+    privateKey: privateKey ?? readPrivateKey(present(privateKeyFile, 'CLOUDFRONT_PRIVATE_KEY_FILE')),
+    ...expiry,
+  }
+}
+
+function present(value: string | undefined, name: string): string {
+  if (value === undefined) throw new Error(`${name} is required when CDN_MODE=cloudfront`)
+  return value
+}
+
+function readPrivateKey(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new Error(`CLOUDFRONT_PRIVATE_KEY_FILE cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`)
+  }
+}
+
+const CdnSchema = Type.Transform(CdnVariablesSchema)
+  .Decode(decodeCdn)
+  .Encode((cdn): CdnVariables => cdn)
+
+const ApiSectionSchema = Type.Object({ http: HttpSchema, upload: UploadSchema, cdn: CdnSchema })
+
+// The processor's own section.
+const ProcessorSectionSchema = Type.Object({
+  http: Type.Object({
+    port: env('PROCESSOR_HTTP_PORT', Int("Port of the processor's /metrics and /health endpoints", { default: 3001, maximum: 65_535 })),
+  }),
+  queue: Type.Object({
+    url: env('SQS_QUEUE_URL', Str('Queue that receives S3 ObjectCreated events')),
+    endpoint: env('SQS_ENDPOINT', Type.Optional(Str('Custom SQS endpoint (ElasticMQ, emulator); unset for AWS'))),
+    waitTimeSeconds: env('SQS_WAIT_TIME_SECONDS', Int('Long-poll wait of each receive', { default: 20, maximum: 20 })),
+    batchSize: env('SQS_BATCH_SIZE', Int('Messages per receive', { default: 10, minimum: 1, maximum: 10 })),
+    concurrency: env('PROCESSOR_CONCURRENCY', Int('Uploads validated at once per processor', { default: 4, minimum: 1 })),
+  }),
+  limits: Type.Object({
+    maxFramePixels: env('MAX_FRAME_PIXELS', Int('Largest width x height of one frame (and of the container canvas)', { default: 50_000_000, minimum: 1 })),
+    maxFrames: env('MAX_FRAMES', Int('Most frames in an animated image', { default: 1000, minimum: 1 })),
+    maxTotalPixels: env('MAX_TOTAL_PIXELS', Int('Most pixels over all frames', { default: 250_000_000, minimum: 1 })),
+  }),
+})
+
+const everyEntryPoint = { log: LogSchema, database: DatabaseSchema }
+const bothApps = { nodeEnv: NodeEnvSchema, ...everyEntryPoint, storage: StorageSchema, limits: LimitsSchema }
+
+/** What each entry point reads: an app never sees, nor validates, the other app's section. */
+export const ConfigSchemas = {
+  api: Type.Object({ ...bothApps, api: ApiSectionSchema }),
+  processor: Type.Object({ ...bothApps, processor: ProcessorSectionSchema }),
+  migrate: Type.Object(everyEntryPoint),
+} satisfies Record<string, TObject>
+
+export type ConfigSection = keyof typeof ConfigSchemas
+export type ConfigOf = { [S in ConfigSection]: StaticDecode<(typeof ConfigSchemas)[S]> }
+export type ApiConfig = ConfigOf['api']
+export type ProcessorConfig = ConfigOf['processor']
+export type MigrateConfig = ConfigOf['migrate']
+
+export type StorageConfig = ApiConfig['storage']
+export type UploadConfig = ApiConfig['api']['upload']
+export type CdnConfig = ApiConfig['api']['cdn']
+export type ImageLimits = ProcessorConfig['limits'] & ProcessorConfig['processor']['limits']
+
+export type ConfigVariable = {
+  name: string
+  /** Where its value lands, e.g. ['api', 'http', 'port']. */
+  path: string[]
+  schema: TSchema
+  optional: boolean
+}
+
+/** The variables a schema reads, in declaration order. */
+export function variablesOf(schema: TSchema, path: string[] = []): ConfigVariable[] {
+  const name: unknown = schema[VARIABLE]
+  if (typeof name === 'string') return [{ name, path, schema, optional: KindGuard.IsOptional(schema) }]
+  if (!KindGuard.IsObject(schema)) return []
+  return Object.entries(schema.properties).flatMap(([key, child]) => variablesOf(child, [...path, key]))
+}
