@@ -55,6 +55,8 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       sqs,
       cdn,
       env: {
+        // The emulators speak plain http (the CDN too), which NODE_ENV=production refuses.
+        NODE_ENV: 'development',
         DATABASE_URL: databaseUrl,
         AWS_REGION: s3.region,
         AWS_ACCESS_KEY_ID: s3.accessKeyId,

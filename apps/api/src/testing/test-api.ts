@@ -39,6 +39,8 @@ export async function startTestApi(serverUrl: string, bucket: string): Promise<T
     S3_FORCE_PATH_STYLE: 'true',
     AWS_REGION: s3.region,
     CDN_MODE: 's3-presigned',
+    // The emulators speak plain http, which production refuses for the CDN.
+    NODE_ENV: 'test',
   }
   const closers: (() => Promise<unknown>)[] = []
   const start = async (env: Record<string, string>, options: ApiContainerOptions = { s3Credentials: credentials }) => {

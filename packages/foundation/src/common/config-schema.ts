@@ -72,7 +72,7 @@ const HttpSchema = Type.Object({
     Type.Transform(
       Type.String({
         default: '',
-        description: 'Comma-separated origins allowed by CORS; `*` allows any (development only); empty allows none',
+        description: 'Comma-separated origins allowed by CORS; `*` allows any (refused when NODE_ENV=production); empty allows none',
       }),
     )
       .Decode(commaList)
@@ -102,26 +102,26 @@ const CdnVariablesSchema = Type.Object({
   baseUrl: env(
     'CDN_BASE_URL',
     Type.Optional(
-      Str('CloudFront distribution URL, e.g. https://d111111abcdef8.cloudfront.net; required in cloudfront mode'),
+      Str('CloudFront distribution URL, e.g. https://d111111abcdef8.cloudfront.net; required in cloudfront mode, and https unless NODE_ENV is development or test'),
     ),
   ),
   keyPairId: env('CLOUDFRONT_KEY_PAIR_ID', Type.Optional(Str('Public key id in the trusted key group; required in cloudfront mode'))),
   privateKey: env(
     'CLOUDFRONT_PRIVATE_KEY',
     Type.Optional(
-      Str('PEM private key that signs CloudFront URLs (secret); this or the _FILE variant is required in cloudfront mode'),
+      Str('PEM private key that signs CloudFront URLs (secret), for development; production uses CLOUDFRONT_PRIVATE_KEY_FILE. Removed from the process environment once read'),
     ),
   ),
   privateKeyFile: env(
     'CLOUDFRONT_PRIVATE_KEY_FILE',
     Type.Optional(
-      Str('Path of a file holding that PEM key, instead of CLOUDFRONT_PRIVATE_KEY'),
+      Str('Path of a mounted secret file holding that PEM key: the production way, the key never sits in the environment. This or CLOUDFRONT_PRIVATE_KEY is required in cloudfront mode'),
     ),
   ),
   ttlSeconds: env('DOWNLOAD_URL_TTL_SECONDS', Int('Lifetime of a signed download URL', { default: 600, minimum: 1, maximum: 604_800 })),
   windowSeconds: env(
     'SIGNED_URL_WINDOW_SECONDS',
-    Int('Download URL expiries are aligned to windows of this size and cached; 0 disables', { default: 300 }),
+    Int('Download URL expiries are aligned to windows of this size and cached; 0 disables; in cloudfront mode at most DOWNLOAD_URL_TTL_SECONDS', { default: 300 }),
   ),
   cacheSize: env('SIGNED_URL_CACHE_SIZE', Int('Signed download URLs kept in the in-process cache', { default: 100_000 })),
 })

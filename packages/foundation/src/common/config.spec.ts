@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ConfigError, loadConfig } from './config.ts'
 import { shownValue } from './config-problems.ts'
 
@@ -139,5 +139,60 @@ describe('values in problems', () => {
     }
     expect(shownValue('REDIS_URL', 'redis://:hunter2@cache:6379')).toBe('"redis://:***@cache:6379"')
     expect(shownValue('PORT', '30x')).toBe('"30x"')
+  })
+})
+
+describe('unsafe values refused at start-up', () => {
+  it('caps SIGNED_URL_WINDOW_SECONDS at DOWNLOAD_URL_TTL_SECONDS in cloudfront mode', () => {
+    expect(problemsOf(() => loadConfig({ ...cloudfront, DOWNLOAD_URL_TTL_SECONDS: '600', SIGNED_URL_WINDOW_SECONDS: '601' }, 'api'))).toEqual([
+      'SIGNED_URL_WINDOW_SECONDS (601) must not exceed DOWNLOAD_URL_TTL_SECONDS (600) when CDN_MODE=cloudfront',
+    ])
+    expect(loadConfig({ ...cloudfront, DOWNLOAD_URL_TTL_SECONDS: '600', SIGNED_URL_WINDOW_SECONDS: '600' }, 'api').api.cdn.windowSeconds).toBe(600)
+    // A malformed window is named once, as malformed, not compared.
+    expect(problemsOf(() => loadConfig({ ...cloudfront, SIGNED_URL_WINDOW_SECONDS: 'soon' }, 'api'))).toEqual([
+      'SIGNED_URL_WINDOW_SECONDS expected integer; got "soon"',
+    ])
+  })
+
+  it('requires an https CDN_BASE_URL unless NODE_ENV is development or test', () => {
+    const plain = { ...cloudfront, CDN_BASE_URL: 'http://cdn.example' }
+    expect(problemsOf(() => loadConfig(plain, 'api'))).toEqual([
+      'CDN_BASE_URL must be an https: URL when NODE_ENV=production; got "http://cdn.example"',
+    ])
+    expect(problemsOf(() => loadConfig({ ...plain, NODE_ENV: 'production' }, 'api'))).toHaveLength(1)
+    for (const nodeEnv of ['development', 'test']) {
+      const config = loadConfig({ ...plain, NODE_ENV: nodeEnv }, 'api')
+      expect(config.api.cdn.mode === 'cloudfront' && config.api.cdn.baseUrl).toBe('http://cdn.example')
+    }
+    expect(problemsOf(() => loadConfig({ ...cloudfront, CDN_BASE_URL: 'cdn.example', NODE_ENV: 'development' }, 'api'))).toEqual([
+      'CDN_BASE_URL must be an https: or http: URL when NODE_ENV=development; got "cdn.example"',
+    ])
+  })
+
+  it('refuses CORS_ORIGINS=* with NODE_ENV=production', () => {
+    expect(problemsOf(() => loadConfig({ ...minimal, CORS_ORIGINS: '*' }, 'api'))).toEqual([
+      'CORS_ORIGINS=* is refused when NODE_ENV=production; list the allowed origins',
+    ])
+    expect(problemsOf(() => loadConfig({ ...minimal, CORS_ORIGINS: 'https://a.example, *' }, 'api'))).toHaveLength(1)
+    expect(loadConfig({ ...minimal, CORS_ORIGINS: '*', NODE_ENV: 'development' }, 'api').api.http.corsOrigins).toEqual(['*'])
+    expect(loadConfig({ ...minimal, CORS_ORIGINS: '*', NODE_ENV: 'test' }, 'api').api.http.corsOrigins).toEqual(['*'])
+  })
+
+  describe('CLOUDFRONT_PRIVATE_KEY in process.env', () => {
+    afterEach(() => {
+      vi.unstubAllEnvs()
+    })
+
+    it('is removed once loaded from process.env itself, and left alone in any other source', () => {
+      for (const [name, value] of Object.entries(cloudfront)) vi.stubEnv(name, value)
+      const config = loadConfig(process.env, 'api')
+      expect(config.api.cdn.mode === 'cloudfront' && config.api.cdn.privateKey).toBe('pem')
+      expect(process.env.CLOUDFRONT_PRIVATE_KEY).toBeUndefined()
+      expect(process.env.CLOUDFRONT_KEY_PAIR_ID).toBe('K1')
+
+      const copy = { ...cloudfront }
+      loadConfig(copy, 'api')
+      expect(copy.CLOUDFRONT_PRIVATE_KEY).toBe('pem')
+    })
   })
 })

@@ -54,6 +54,34 @@ const apiRules: Rule<ApiVariables>[] = [
       ]
     },
   },
+  {
+    // Signed URLs carry a path and a signature: over plain http both can be read on the way.
+    reads: ['NODE_ENV', 'CDN_MODE', 'CDN_BASE_URL'],
+    check(config) {
+      const { baseUrl } = config.api.cdn
+      if (!cloudfront(config) || baseUrl === undefined) return []
+      const allowed = config.nodeEnv === 'production' ? ['https:'] : ['https:', 'http:']
+      if (URL.canParse(baseUrl) && allowed.includes(new URL(baseUrl).protocol)) return []
+      return [`CDN_BASE_URL must be an ${allowed.join(' or ')} URL when NODE_ENV=${config.nodeEnv}; got ${JSON.stringify(baseUrl)}`]
+    },
+  },
+  {
+    // A URL lives up to TTL + window; a window above the TTL would more than double it.
+    reads: ['CDN_MODE', 'SIGNED_URL_WINDOW_SECONDS', 'DOWNLOAD_URL_TTL_SECONDS'],
+    check(config) {
+      const { windowSeconds, ttlSeconds } = config.api.cdn
+      if (!cloudfront(config) || windowSeconds <= ttlSeconds) return []
+      return [`SIGNED_URL_WINDOW_SECONDS (${windowSeconds}) must not exceed DOWNLOAD_URL_TTL_SECONDS (${ttlSeconds}) when CDN_MODE=cloudfront`]
+    },
+  },
+  {
+    reads: ['NODE_ENV', 'CORS_ORIGINS'],
+    check(config) {
+      const any = config.api.http.corsOrigins.split(',').some((origin) => origin.trim() === '*')
+      if (!any || config.nodeEnv !== 'production') return []
+      return ['CORS_ORIGINS=* is refused when NODE_ENV=production; list the allowed origins']
+    },
+  },
 ]
 
 const rules: Rules = { api: apiRules, processor: [], migrate: [] }
@@ -108,9 +136,17 @@ function parse<S extends ConfigSection>(section: S, source: EnvSource): ConfigOf
   }
 }
 
-/** Loads and validates one entry point's configuration; throws one ConfigError naming every problem. */
+/**
+ * Loads and validates one entry point's configuration; throws one ConfigError naming every
+ * problem. Loading from process.env itself also removes CLOUDFRONT_PRIVATE_KEY from it, so
+ * the key does not outlive start-up in the environment (child processes, diagnostic reports).
+ */
 export function loadConfig<S extends ConfigSection>(source: EnvSource, section: S): ConfigOf[S] {
-  return parse(section, source)
+  try {
+    return parse(section, source)
+  } finally {
+    if (source === process.env) delete process.env.CLOUDFRONT_PRIVATE_KEY
+  }
 }
 
 /** For entry points: the configuration, or every problem on stderr and exit code 1. */
