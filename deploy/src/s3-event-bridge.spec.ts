@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createS3EventBridge, toAwsS3Event } from '../../../../deploy/compose/s3-event-bridge.ts'
+import { createS3EventBridge, toAwsS3Event } from '../compose/s3-event-bridge.ts'
 
 // What MinIO POSTs to a webhook target for one PUT (trimmed to the fields that matter).
 const minioPayload = {

@@ -8,7 +8,7 @@ import { parse } from 'yaml'
  * wiring on a machine without a Docker engine. Test support only; no app code imports this.
  */
 
-export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 export function readRepoFile(path: string): string {
   return readFileSync(join(REPO_ROOT, path), 'utf8')
