@@ -10,6 +10,7 @@ import {
   interpolate,
   parseCompose,
   parseDockerfile,
+  publishedHostIp,
   REPO_ROOT,
   readRepoFile,
   serviceEnv,
@@ -33,10 +34,17 @@ describe('docker-compose.yml', () => {
     expect(() => loadConfig(serviceEnv(service(name)), section)).not.toThrow()
   })
 
-  it('publishes the port the api listens on, on all interfaces', () => {
+  it('publishes the port the api listens on (all interfaces inside its container)', () => {
     const { http } = loadConfig(serviceEnv(service('api')), 'api').api
     expect(http.host).toBe('0.0.0.0')
     expect((service('api').ports ?? []).map((p) => containerPort(p))).toEqual([http.port])
+  })
+
+  it('publishes every port on the loopback interface only, never on the host\'s network', () => {
+    // MinIO's API and console take the root credentials; the api has no TLS of its own.
+    const published = Object.entries(compose.services).flatMap(([name, svc]) => (svc.ports ?? []).map((p) => [name, p] as const))
+    expect(published.map(([name]) => name)).toContain('api')
+    for (const [name, mapping] of published) expect(publishedHostIp(mapping), `${name} ${mapping}`).toBe('127.0.0.1')
   })
 
   it('health-checks postgres, the api, storage and the queue', () => {

@@ -61,6 +61,12 @@ export function containerPort(mapping: string | number, vars: Record<string, str
   return Number(parts[parts.length - 1])
 }
 
+/** `"127.0.0.1:8080:3000"` -> `127.0.0.1`; `"8080:3000"` or `3000` (every interface of the host) -> undefined. */
+export function publishedHostIp(mapping: string | number, vars: Record<string, string> = {}): string | undefined {
+  const parts = interpolate(String(mapping), vars).split('/')[0]?.split(':') ?? []
+  return parts.length === 3 ? parts[0] : undefined
+}
+
 export function dependsOn(service: ComposeService): Record<string, string> {
   const deps = service.depends_on ?? {}
   if (Array.isArray(deps)) return Object.fromEntries(deps.map((name) => [name, 'service_started']))
