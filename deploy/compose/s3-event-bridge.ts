@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http'
  * AMQP, Kafka, ...), and the SQS emulator cannot receive S3 notifications. This tiny server is
  * MinIO's webhook target and forwards each ObjectCreated event to the queue in the shape AWS S3
  * sends, so the processor runs the exact code path it runs in production.
- * No dependencies: it runs from a bind mount on plain node:24-slim. Never used in production.
+ * No dependencies: it runs from a bind mount on plain node:24-bookworm-slim. Never used in production.
  */
 
 type S3Record = { eventName?: unknown; eventSource?: unknown; awsRegion?: unknown; [field: string]: unknown }

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { loadConfig } from '@image-service/foundation'
 import { describe, expect, it } from 'vitest'
 import {
+  baseImages,
   containerPort,
   dependsOn,
   envOf,
@@ -24,6 +25,9 @@ const service = (name: string) => {
   return found
 }
 const SECRET_NAME = /KEY|SECRET|PASSWORD|TOKEN/
+// A tag naming the Debian release (a bare `node:24-slim` changes distribution under us), and when
+// pinned, an image index digest: docs/operations.md, "Base images".
+const NODE_BASE_IMAGE = /^node:24-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/
 
 describe('docker-compose.yml', () => {
   it.each([
@@ -134,13 +138,21 @@ describe.each([
   const final = finalStage(instructions)
   const args = (keyword: string, from = final) => from.filter((i) => i.keyword === keyword).map((i) => i.args)
 
-  it('ships node:24-slim running as a non-root user, in production mode, listening on all interfaces', () => {
-    expect(args('FROM')[0]).toMatch(/^node:24-slim( AS \w+)?$/i)
+  it('ships Node.js 24 slim on a named Debian release, running as a non-root user, in production mode, listening on all interfaces', () => {
+    expect(args('FROM')[0]).toMatch(/^\S+ AS runtime$/i)
+    expect(baseImages(instructions).at(-1)).toMatch(NODE_BASE_IMAGE)
     const user = args('USER').at(-1)
     expect(user).toBeDefined()
     expect(user).not.toMatch(/^(root|0)(:|$)/)
     const env = Object.assign({}, ...final.filter((i) => i.keyword === 'ENV').map(envOf)) as Record<string, string>
     expect(env).toMatchObject({ NODE_ENV: 'production', HOST: '0.0.0.0' })
+  })
+
+  it('builds every stage from one base image, whose pin, when there is one, is a sha256 digest', () => {
+    const images = baseImages(instructions)
+    expect(images.length).toBeGreaterThan(1)
+    expect(new Set(images).size).toBe(1)
+    for (const image of images) expect(image).toMatch(NODE_BASE_IMAGE)
   })
 
   it('starts node directly (exec form) on the app entry point, so SIGTERM reaches it', () => {
@@ -170,6 +182,13 @@ describe.each([
     for (const i of instructions.filter((x) => x.keyword === 'ENV' || x.keyword === 'ARG')) {
       for (const key of Object.keys(envOf(i))) expect(key).not.toMatch(SECRET_NAME)
     }
+  })
+})
+
+describe('base images', () => {
+  it('are the same for the api and the processor, so one update covers both', () => {
+    const base = (app: string) => baseImages(parseDockerfile(readRepoFile(`apps/${app}/Dockerfile`)))
+    expect(base('processor')).toEqual(base('api'))
   })
 })
 

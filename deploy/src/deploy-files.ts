@@ -99,6 +99,19 @@ export function parseDockerfile(text: string): DockerInstruction[] {
   })
 }
 
+/**
+ * The image each stage starts from (`FROM [--platform=...] image [AS name]`), with the defaults of
+ * the global ARGs (those before the first FROM) substituted, as `docker build` does without
+ * `--build-arg`.
+ */
+export function baseImages(instructions: DockerInstruction[]): string[] {
+  const globals: Record<string, string> = Object.assign({}, ...instructions.filter((i) => i.keyword === 'ARG' && i.stage === -1).map(envOf))
+  return instructions
+    .filter((i) => i.keyword === 'FROM')
+    .map((i) => i.args.split(/\s+/).find((word) => !word.startsWith('--')) ?? '')
+    .map((image) => image.replace(/\$\{(\w+)\}|\$(\w+)/g, (_match, braced?: string, bare?: string) => globals[braced ?? bare ?? ''] ?? ''))
+}
+
 /** Instructions of the last stage: what the shipped image is made of. */
 export function finalStage(instructions: DockerInstruction[]): DockerInstruction[] {
   const last = Math.max(...instructions.map((i) => i.stage))
