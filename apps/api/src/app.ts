@@ -1,10 +1,11 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { ApiConfig, Logger } from '@image-service/foundation'
+import { type ApiConfig, createMetricsRegistry, type Logger } from '@image-service/foundation'
 import Fastify from 'fastify'
 import type { ApiContainer } from './container.ts'
 import { registerErrorHandling } from './http/errors.ts'
+import { createHttpMetrics, registerHttpMetrics } from './http/metrics.ts'
 import { registerHttpMiddleware, requestIdServerOptions } from './http/middleware.ts'
 import { requestLogController } from './http/request-log.ts'
 import { downloadRoutes } from './routes/download.ts'
@@ -18,6 +19,8 @@ const BODY_LIMIT_BYTES = 16 * 1024
 /** The HTTP app, without listening: main.ts listens, tests use inject(). */
 export async function buildApp(deps: { container: ApiContainer; config: ApiConfig; logger: Logger }) {
   const { container } = deps
+  // One registry per app, which main.ts builds once per process.
+  const metrics = createHttpMetrics(createMetricsRegistry())
   const app = Fastify({
     loggerInstance: deps.logger,
     logController: requestLogController(),
@@ -35,6 +38,7 @@ export async function buildApp(deps: { container: ApiContainer; config: ApiConfi
   app.removeContentTypeParser('text/plain')
 
   await registerHttpMiddleware(app, { corsOrigins: deps.config.api.http.corsOrigins })
+  registerHttpMetrics(app, { metrics, token: deps.config.api.http.metricsToken })
 
   // Registered before the routes, so it sees every route's schema.
   await app.register(swagger, {

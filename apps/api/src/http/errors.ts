@@ -34,23 +34,29 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (isAppError(error)) {
     const status = statusOfKind[error.kind]
     // Dependency messages name hosts and drivers: they go to the log, not to clients.
-    return shape(status, error.code, status >= 500 ? messageOf5xx[error.kind] : error.message)
+    return errorBody(status, error.code, status >= 500 ? messageOf5xx[error.kind] : error.message)
   }
   const fastifyError = error as Partial<FastifyError>
   if (fastifyError.validation !== undefined) {
     const param = fastifyError.validationContext === 'params' ? fastifyError.validation[0]?.instancePath.slice(1) : undefined
     const code = (param !== undefined ? paramCodes[param] : undefined) ?? 'FST_ERR_VALIDATION'
-    return shape(400, code, fastifyError.message ?? 'invalid request')
+    return errorBody(400, code, fastifyError.message ?? 'invalid request')
   }
   const status = fastifyError.statusCode
   if (status !== undefined && status >= 400 && status < 500) {
-    return shape(status, fastifyError.code ?? 'BAD_REQUEST', fastifyError.message ?? STATUS_CODES[status] ?? '')
+    return errorBody(status, fastifyError.code ?? 'BAD_REQUEST', fastifyError.message ?? STATUS_CODES[status] ?? '')
   }
-  return shape(500, 'INTERNAL_ERROR', 'internal error')
+  return errorBody(500, 'INTERNAL_ERROR', 'internal error')
 }
 
-function shape(statusCode: number, code: string, message: string): ErrorResponse {
+/** The error shape for a status, with its reason phrase. */
+export function errorBody(statusCode: number, code: string, message: string): ErrorResponse {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message }
+}
+
+/** A 4xx raised at the HTTP edge itself (no domain error applies); answered by the error handler. */
+export function httpError(statusCode: number, code: string, message: string): Error & { statusCode: number; code: string } {
+  return Object.assign(new Error(message), { statusCode, code })
 }
 
 /** Any root instance, whatever its logger and type provider: only handlers are set. */
@@ -64,7 +70,7 @@ export function registerErrorHandling<L extends FastifyBaseLogger, P extends Fas
     return reply.code(body.statusCode).send(body)
   })
   app.setNotFoundHandler((request, reply) => {
-    const body = shape(404, 'ROUTE_NOT_FOUND', `route ${request.method} ${request.url.split('?')[0] ?? ''} does not exist`)
+    const body = errorBody(404, 'ROUTE_NOT_FOUND', `route ${request.method} ${request.url.split('?')[0] ?? ''} does not exist`)
     return reply.code(404).send(body)
   })
 }
