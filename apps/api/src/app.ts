@@ -4,10 +4,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { type ApiConfig, createMetricsRegistry, type Logger } from '@image-service/foundation'
 import Fastify from 'fastify'
 import type { ApiContainer } from './container.ts'
+import { createClientErrorHandler } from './http/client-errors.ts'
 import { registerErrorHandling } from './http/errors.ts'
 import { createHttpMetrics, registerHttpMetrics } from './http/metrics.ts'
 import { registerHttpMiddleware, requestIdServerOptions } from './http/middleware.ts'
 import { requestLogController } from './http/request-log.ts'
+import { serverOptions } from './http/server-options.ts'
 import { downloadRoutes } from './routes/download.ts'
 import { healthRoutes } from './routes/health.ts'
 import { imageRoutes } from './routes/images.ts'
@@ -21,10 +23,17 @@ export async function buildApp(deps: { container: ApiContainer; config: ApiConfi
   const { container } = deps
   // One registry per app, which main.ts builds once per process.
   const metrics = createHttpMetrics(createMetricsRegistry())
+  const { requestTimeoutSeconds } = deps.config.api.http
   const app = Fastify({
     loggerInstance: deps.logger,
     logController: requestLogController(),
     ...requestIdServerOptions,
+    ...serverOptions({ requestTimeoutSeconds }),
+    clientErrorHandler: createClientErrorHandler({
+      log: deps.logger,
+      requestTimeoutSeconds,
+      onRefused: (code) => metrics.countParserRefusal(code),
+    }),
     bodyLimit: BODY_LIMIT_BYTES,
     ajv: {
       // Unknown fields are refused (additionalProperties: false), never silently dropped;
