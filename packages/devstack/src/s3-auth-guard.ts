@@ -24,20 +24,12 @@ export function checkS3Request(req: IncomingMessage, region: string, now: Date):
 }
 
 /**
- * `If-None-Match: *` on a PUT (S3 conditional writes): refused with 412 when the key exists.
- * s3rver ignores the header; the check here is not atomic with the write, which is enough
- * for an emulator (S3 itself decides atomically).
+ * `If-None-Match: *` on a PUT (S3 conditional writes) asks for a create that never overwrites.
+ * s3rver ignores the header; refuseOverwrites (s3-conditional-put.ts) enforces it.
  */
-export async function checkConditionalPut(
-  req: IncomingMessage,
-  store: { existsObject(bucket: string, key: string): Promise<boolean> },
-): Promise<S3Denial | undefined> {
-  if (req.method !== 'PUT' || req.headers['if-none-match'] !== '*') return undefined
-  const url = new URL(req.url ?? '/', 'http://s3.local')
-  if (url.searchParams.has('uploadId')) return undefined
-  const [, bucket = '', ...key] = url.pathname.split('/').map((part) => decodeURIComponent(part))
-  if (bucket === '' || key.length === 0 || !(await store.existsObject(bucket, key.join('/')))) return undefined
-  return denied('PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', 412)
+export function isCreateOnlyPut(req: IncomingMessage): boolean {
+  if (req.method !== 'PUT' || req.headers['if-none-match'] !== '*') return false
+  return !new URL(req.url ?? '/', 'http://s3.local').searchParams.has('uploadId')
 }
 
 function checkHeaderAuth(authorization: string, region: string): S3Denial | undefined {

@@ -68,6 +68,31 @@ describe('S3 emulator', () => {
     expect(unsigned.status).toBe(403)
   })
 
+  it('checks the signature before If-None-Match: a tampered PUT to an existing key is 403, not 412', async () => {
+    const key = 'uploads/exists.png'
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: 'original', ContentType: 'image/png' }))
+    const url = new URL(
+      await getSignedUrl(client, new PutObjectCommand({ Bucket: BUCKET, Key: key, ContentType: 'image/png', IfNoneMatch: '*' }), {
+        expiresIn: 60,
+        signableHeaders: new Set(['content-type', 'if-none-match']),
+      }),
+    )
+    const tampered = new URL(url)
+    const signature = url.searchParams.get('X-Amz-Signature') ?? ''
+    tampered.searchParams.set('X-Amz-Signature', `${signature[0] === '0' ? '1' : '0'}${signature.slice(1)}`)
+    const put = (target: URL) =>
+      fetch(target, { method: 'PUT', body: Buffer.from('overwrite'), headers: { 'Content-Type': 'image/png', 'If-None-Match': '*' } })
+
+    const forged = await put(tampered)
+    expect(forged.status).toBe(403)
+    expect(await forged.text()).toContain('SignatureDoesNotMatch')
+    const genuine = await put(url)
+    expect(genuine.status).toBe(412)
+    expect(await genuine.text()).toContain('PreconditionFailed')
+    const stored = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))
+    expect(await stored.Body?.transformToString()).toBe('original')
+  })
+
   it('rejects a presigned PUT sent with another Content-Type', async () => {
     const url = await presignPut('uploads/other-type.png')
     const res = await fetch(url, { method: 'PUT', body: Buffer.from('<html>'), headers: { 'Content-Type': 'text/html' } })

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import S3rver from '@20minutes/s3rver'
 import type { S3rverEventRecord } from '@20minutes/s3rver'
-import { checkConditionalPut, checkS3Request, writeS3Error } from './s3-auth-guard.ts'
+import { checkS3Request, isCreateOnlyPut, writeS3Error } from './s3-auth-guard.ts'
+import { refuseOverwrites } from './s3-conditional-put.ts'
 import { registerS3AccessKey } from './s3-credentials.ts'
 
 export type ObjectCreatedEventName =
@@ -48,8 +49,9 @@ export type S3Emulator = {
 }
 
 const REGION = 'us-east-1'
-// s3rver reports a multipart completion as a 'Post'; the request tells them apart.
-const currentRequest = new AsyncLocalStorage<{ multipartComplete: boolean }>()
+// What s3rver's handlers cannot tell from their arguments: s3rver reports a multipart completion
+// as a 'Post', and its store does not see the request's If-None-Match.
+const currentRequest = new AsyncLocalStorage<{ multipartComplete: boolean; createOnly: boolean }>()
 
 export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emulator> {
   const host = options.host ?? '127.0.0.1'
@@ -66,6 +68,7 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
     configureBuckets: options.buckets.map((name) => ({ name })),
   })
   await s3rver.configureBuckets()
+  refuseOverwrites(s3rver.store, () => currentRequest.getStore()?.createOnly === true)
   const releaseKey = registerS3AccessKey(accessKeyId, secretAccessKey)
   const listeners = new Set<(event: ObjectCreatedEvent) => void>()
   const nextSequencer = createSequencer()
@@ -87,11 +90,11 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   })
 
   const handle = s3rver.callback()
-  const server = createServer(async (req, res) => {
-    const denial = checkS3Request(req, REGION, new Date()) ?? (await checkConditionalPut(req, s3rver.store))
+  const server = createServer((req, res) => {
+    const denial = checkS3Request(req, REGION, new Date())
     if (denial) return writeS3Error(res, denial)
     const multipartComplete = req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '')
-    currentRequest.run({ multipartComplete }, () => handle(req, res))
+    currentRequest.run({ multipartComplete, createOnly: isCreateOnlyPut(req) }, () => handle(req, res))
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

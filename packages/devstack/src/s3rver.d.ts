@@ -17,14 +17,25 @@ declare module '@20minutes/s3rver' {
     configureBuckets?: Array<{ name: string; configs?: Array<string | Buffer> }>
   }
 
+  /** s3rver's FilesystemStore; its methods are looked up on the instance, so they can be wrapped. */
+  export type S3rverStore = {
+    getMetadata(bucket: string, key: string): Promise<Record<string, string>>
+    existsObject(bucket: string, key: string): Promise<boolean>
+    putObject(object: { bucket: string; key: string }): Promise<{ size: number; md5: string }>
+    copyObject(
+      srcBucket: string,
+      srcKey: string,
+      destBucket: string,
+      destKey: string,
+      replacementMetadata: Record<string, unknown> | null,
+    ): Promise<Record<string, string>>
+  }
+
   export default class S3rver extends EventEmitter {
     constructor(options: S3rverOptions)
     configureBuckets(): Promise<void>
     callback(): (req: IncomingMessage, res: ServerResponse) => void
-    store: {
-      getMetadata(bucket: string, key: string): Promise<Record<string, string>>
-      existsObject(bucket: string, key: string): Promise<boolean>
-    }
+    store: S3rverStore
     logger: { close(): void; exceptions: { unhandle(): void } }
     on(event: 'event', listener: (event: { Records: S3rverEventRecord[] }) => void): this
     on(event: string, listener: (...args: unknown[]) => void): this
@@ -39,4 +50,13 @@ declare module '@20minutes/s3rver/lib/models/account.js' {
   }
   const AWSAccount: { DUMMY_ACCOUNT: Account; registry: Map<string, Account> }
   export default AWSAccount
+}
+
+declare module '@20minutes/s3rver/lib/models/error.js' {
+  /** Rendered by s3rver as S3's XML error, with the status S3 gives the code (412 for PreconditionFailed). */
+  export default class S3Error extends Error {
+    constructor(code: string, message: string, detail?: Record<string, string>)
+    readonly code: string
+    readonly status: number
+  }
 }
