@@ -50,6 +50,50 @@ describe('CDN emulator', () => {
     expect(Buffer.from(await res.arrayBuffer())).toEqual(PNG)
   })
 
+  it('passes the stored object headers through, as CloudFront does without a response-headers policy', async () => {
+    const client = createEmulatorS3Client(s3)
+    const expires = new Date('2031-02-03T04:05:06Z')
+    try {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: 'uploads/disposition',
+          Body: PNG,
+          ContentType: 'image/png',
+          ContentDisposition: 'attachment; filename=x.html',
+          CacheControl: 'public, max-age=31536000, immutable',
+          ContentLanguage: 'en',
+          ContentEncoding: 'identity',
+          Expires: expires,
+        }),
+      )
+    } finally {
+      client.destroy()
+    }
+    for (const method of ['GET', 'HEAD']) {
+      const res = await fetch(sign('uploads/disposition'), { method })
+      expect(res.status).toBe(200)
+      expect(Object.fromEntries(res.headers)).toMatchObject({
+        'content-type': 'image/png',
+        'content-length': String(PNG.length),
+        'content-disposition': 'attachment; filename=x.html',
+        'cache-control': 'public, max-age=31536000, immutable',
+        'content-language': 'en',
+        'content-encoding': 'identity',
+        expires: expires.toUTCString(),
+        etag: expect.stringMatching(/^"[0-9a-f]{32}"$/),
+        'last-modified': expect.stringMatching(/ GMT$/),
+      })
+    }
+  })
+
+  it('adds nothing the object was not stored with (no Cache-Control, no Content-Disposition)', async () => {
+    const res = await fetch(sign('uploads/pic'))
+    expect(res.headers.get('cache-control')).toBeNull()
+    expect(res.headers.get('content-disposition')).toBeNull()
+    await res.arrayBuffer()
+  })
+
   it('serves keys with spaces and unicode when signed as the signer encodes them', async () => {
     const res = await fetch(sign('uploads/a b/é.png'))
     expect(res.status).toBe(200)

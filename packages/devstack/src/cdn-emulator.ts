@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { GetObjectCommand, S3ServiceException } from '@aws-sdk/client-s3'
+import { GetObjectCommand, type GetObjectCommandOutput, S3ServiceException } from '@aws-sdk/client-s3'
 import { verifyCannedSignedUrl } from './cloudfront-signed-url.ts'
 import { createEmulatorS3Client, type S3EmulatorAccess } from './emulator-s3-client.ts'
 import { writeS3Error } from './s3-auth-guard.ts'
@@ -23,7 +23,8 @@ export type CdnEmulator = { baseUrl: string; stop(): Promise<void> }
 /**
  * A CloudFront stand-in: GET /{key}?Expires&Signature&Key-Pair-Id is served from the bucket only
  * when the canned-policy signature verifies, the key pair id is ours and the URL has not expired.
- * Objects are fetched from S3 with a signed GetObject, as an origin access control would.
+ * Objects are fetched from S3 with a signed GetObject, as an origin access control would, and
+ * served with the headers stored with them.
  */
 export async function startCdnEmulator(options: CdnEmulatorOptions): Promise<CdnEmulator> {
   const host = options.host ?? '127.0.0.1'
@@ -43,12 +44,7 @@ export async function startCdnEmulator(options: CdnEmulatorOptions): Promise<Cdn
     if (key === undefined) return writeS3Error(res, { status: 404, code: 'NoSuchKey', message: 'Not found.' })
     try {
       const object = await s3.send(new GetObjectCommand({ Bucket: options.bucket, Key: key }))
-      res.writeHead(200, {
-        'Content-Type': object.ContentType ?? 'application/octet-stream',
-        ...(object.ContentLength !== undefined ? { 'Content-Length': object.ContentLength } : {}),
-        ...(object.ETag ? { ETag: object.ETag } : {}),
-        'X-Content-Type-Options': 'nosniff',
-      })
+      res.writeHead(200, { ...originHeaders(object), 'X-Content-Type-Options': 'nosniff' })
       const body = object.Body as Readable | undefined
       if (req.method === 'HEAD' || !body) {
         body?.destroy()
@@ -80,6 +76,27 @@ export async function startCdnEmulator(options: CdnEmulatorOptions): Promise<Cdn
       s3.destroy()
     },
   }
+}
+
+/**
+ * The stored object's own headers, as CloudFront forwards them from an S3 origin when no
+ * response-headers policy overrides them: whatever an uploader stored (a Content-Disposition,
+ * a Cache-Control) reaches the viewer, so tests see it too.
+ */
+function originHeaders(object: GetObjectCommandOutput): Record<string, string | number> {
+  const headers: Record<string, string | number | undefined> = {
+    'Content-Type': object.ContentType ?? 'application/octet-stream',
+    'Content-Length': object.ContentLength,
+    'Content-Disposition': object.ContentDisposition,
+    'Content-Encoding': object.ContentEncoding,
+    'Content-Language': object.ContentLanguage,
+    'Cache-Control': object.CacheControl,
+    Expires: object.ExpiresString ?? object.Expires?.toUTCString(),
+    ETag: object.ETag,
+    'Last-Modified': object.LastModified?.toUTCString(),
+  }
+  const present = (entry: [string, string | number | undefined]): entry is [string, string | number] => entry[1] !== undefined && entry[1] !== ''
+  return Object.fromEntries(Object.entries(headers).filter(present))
 }
 
 /** `/uploads/a%20b.png?...` -> `uploads/a b.png`; undefined when empty or not decodable. */
