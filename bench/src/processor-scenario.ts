@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs'
 import type { DevStack } from '@image-service/devstack'
+import { readCorpusFile } from '@image-service/devstack/corpus'
 import type postgres from 'postgres'
-import { repoRoot, startApp } from './app-process.ts'
+import { startApp } from './app-process.ts'
 import { type CpuSplit, startCpuAccounting } from './cpu.ts'
 import { seedPendingImages } from './seed.ts'
 
@@ -24,7 +23,6 @@ export type ProcessorResult = {
 export type ProcessorScenarioOptions = { count: number; concurrency: number; postgresPort: number | undefined; cpuProfileDir?: string }
 
 // A real 128x128 palette PNG from the shared corpus: it passes every check including the decode.
-const corpusDir = process.env.CORPUS_DIR ?? join(repoRoot, '..', 'shared', 'corpus')
 const IMAGE = 'valid-png-palette-trns-128x128.png'
 
 /**
@@ -33,7 +31,7 @@ const IMAGE = 'valid-png-palette-trns-128x128.png'
  * times it until every record has left `pending`.
  */
 export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, options: ProcessorScenarioOptions): Promise<ProcessorResult> {
-  const body = readFileSync(join(corpusDir, 'files', IMAGE))
+  const body = readCorpusFile(IMAGE)
   const credentials = { accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey }
   const s3 = new S3Client({
     region: stack.s3.region, endpoint: stack.s3.endpoint, forcePathStyle: true, credentials,

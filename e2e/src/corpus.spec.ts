@@ -1,13 +1,15 @@
+import { type CorpusCase, readCorpusFile, readCorpusManifest } from '@image-service/devstack/corpus'
 import { isAllowedContentType, newImageId } from '@image-service/foundation'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { download, type ErrorBody, type IssuedUpload, putUpload, type SignedDownload } from './support/api-client.ts'
-import { type CorpusCase, caseName, loadCorpus, readCorpusFile } from './support/corpus.ts'
 import { showProcessOutputOnFailure } from './support/failure-report.ts'
 import { type RunningSystem, startSystem } from './support/system.ts'
 
 // Requirement: every manifest case reaches its expected status through the real path
 // (api -> presigned PUT -> S3 event -> processor -> database), observed over HTTP only.
-const cases = loadCorpus()
+const cases = readCorpusManifest()
+/** A readable test name: the same file appears under several declared types. */
+const caseName = (c: CorpusCase) => `${c.file} as ${c.declared_content_type} -> ${c.expected}`
 const readyIds: string[] = []
 const failedIds: string[] = []
 

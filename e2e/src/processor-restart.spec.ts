@@ -1,9 +1,9 @@
 import { waitFor } from '@image-service/devstack'
+import { type CorpusCase, readCorpusFile, readCorpusManifest } from '@image-service/devstack/corpus'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { type IssuedUpload, putUpload } from './support/api-client.ts'
 import type { LogLine } from './support/app-process.ts'
 import { mapBounded } from './support/bounded.ts'
-import { type CorpusCase, loadCorpus, readCorpusFile } from './support/corpus.ts'
 import { showProcessOutputOnFailure } from './support/failure-report.ts'
 import { type RunningSystem, startSystem } from './support/system.ts'
 
@@ -28,7 +28,7 @@ showProcessOutputOnFailure(() => system)
 
 /** The valid corpus files, repeated until the batch is full. */
 function readyBatch(): CorpusCase[] {
-  const ready = loadCorpus().filter((c) => c.expected === 'ready')
+  const ready = readCorpusManifest().filter((c) => c.expected === 'ready')
   return Array.from({ length: BATCH_SIZE }, (_, i) => ready[i % ready.length] as CorpusCase)
 }
 

@@ -1,5 +1,6 @@
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs'
 import { closedPort, toS3EventNotification, waitFor } from '@image-service/devstack'
+import { TEST_IMAGE_LIMITS } from '@image-service/devstack/corpus'
 import { createValidateImage, type ImageId, type ImageRecord, objectKeyFor } from '@image-service/foundation'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createProcessorContainer } from './container.ts'
@@ -145,8 +146,7 @@ describe('processor worker on the emulators', () => {
     let openGate = () => {}
     const gate = new Promise<void>((resolve) => (openGate = resolve))
     const started: ImageId[] = []
-    const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }
-    const validate = createValidateImage({ images: stack.images, storage: stack.storage, limits })
+    const validate = createValidateImage({ images: stack.images, storage: stack.storage, limits: TEST_IMAGE_LIMITS })
     const metrics = createOutcomeMetrics()
     const worker = createWorker({
       sqs: stack.sqsClient,

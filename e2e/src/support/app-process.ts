@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
-import { waitFor } from '@image-service/devstack'
-import { repoRoot } from './corpus.ts'
+import { repoRoot, waitFor } from '@image-service/devstack'
 
 export type LogLine = Record<string, unknown> & { msg?: string }
 

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs'
 import {
   createTestDatabase,
@@ -32,9 +30,7 @@ import {
   objectKeyFor,
 } from '@image-service/foundation'
 
-const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..', '..')
-export const corpusDir = process.env.CORPUS_DIR ?? path.resolve(repoRoot, '..', 'shared', 'corpus')
-export const corpusFile = (name: string) => new Uint8Array(readFileSync(path.join(corpusDir, 'files', name)))
+export { readCorpusFile as corpusFile } from '@image-service/devstack/corpus'
 
 export const silentLog: Logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
 

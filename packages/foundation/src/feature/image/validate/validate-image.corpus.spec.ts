@@ -1,6 +1,5 @@
 import { systemContext } from '../../../shared/identity/request-context.ts'
-import { readFileSync } from 'node:fs'
-import path from 'node:path'
+import { readCorpusFile, readCorpusManifest, TEST_IMAGE_LIMITS as limits } from '@image-service/devstack/corpus'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isAllowedContentType, newImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import { parseAllowedContentType } from '../upload/upload-rules.ts'
@@ -10,14 +9,7 @@ import { createValidateImage } from './validate-image.ts'
 
 const ctx = systemContext('spec', 'spec-request')
 
-// The corpus lives beside the repository (../shared/corpus), or wherever CORPUS_DIR says.
-const repoRoot = path.resolve(import.meta.dirname, '..', '..', '..', '..', '..', '..')
-const corpusDir = process.env.CORPUS_DIR ?? path.resolve(repoRoot, '..', 'shared', 'corpus')
-
-type CorpusCase = { file: string; declared_content_type: string; expected: 'ready' | 'failed'; reason: string; tags: string[] }
-const cases = JSON.parse(readFileSync(path.join(corpusDir, 'public-manifest.json'), 'utf8')) as CorpusCase[]
-
-const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }
+const cases = readCorpusManifest()
 const durations: number[] = []
 
 describe('ValidateImage on the upload corpus', () => {
@@ -37,7 +29,7 @@ describe('ValidateImage on the upload corpus', () => {
     const id = newImageId()
     const objectKey = objectKeyFor(id)
     await images.save({ id, contentType: c.declared_content_type, fileName: c.file, objectKey })
-    storage.objects.set(objectKey, new Uint8Array(readFileSync(path.join(corpusDir, 'files', c.file))))
+    storage.objects.set(objectKey, readCorpusFile(c.file))
 
     const started = performance.now()
     const result = await createValidateImage({ images, storage, limits })(ctx, id)

@@ -1,4 +1,5 @@
 import { systemContext } from '../../../shared/identity/request-context.ts'
+import { TEST_IMAGE_LIMITS as limits } from '@image-service/devstack/corpus'
 import sharp from 'sharp'
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { AppError, DependencyUnavailableError } from '../../../common/errors.ts'
@@ -8,8 +9,6 @@ import { InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
 import { createValidateImage } from './validate-image.ts'
 
 const ctx = systemContext('spec', 'spec-request')
-
-const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }
 
 let png: Uint8Array
 beforeAll(async () => {
