@@ -1,14 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-
-export const repoRoot = new URL('../../', import.meta.url).pathname
-
-export type AppProcess = {
-  readonly child: ChildProcess
-  /** SIGTERM, then wait for exit (the apps drain and exit 0; a CPU profile is written then). */
-  stop(): Promise<number | null>
-}
+import { type AppProcess, startAppProcess } from '@image-service/devstack'
 
 export type StartAppOptions = {
   /** Repository-relative entry, e.g. apps/api/src/main.ts. */
@@ -25,41 +16,15 @@ export type StartAppOptions = {
  * still formatted and written (that cost is what LOG_LEVEL measures), just not kept.
  */
 export function startApp(options: StartAppOptions): AppProcess {
-  const args: string[] = []
+  const nodeArgs: string[] = []
   if (options.cpuProfileDir !== undefined) {
     mkdirSync(options.cpuProfileDir, { recursive: true })
-    args.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}-${Date.now()}.cpuprofile`)
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}-${Date.now()}.cpuprofile`)
   }
-  const child = spawn(process.execPath, [...args, join(repoRoot, options.entry)], {
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  const app = startAppProcess({ name: options.name, entry: options.entry, env: { ...process.env, ...options.env }, nodeArgs, stdio: 'discard' })
+  void app.exited.then(({ code, signal }) => {
+    // A SIGKILL after the stop grace period shows here too (and means no CPU profile was written).
+    if (code !== 0) process.stderr.write(`${options.name} exited ${code ?? signal}:\n${app.output().slice(-4000)}\n`)
   })
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000)
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && code !== null && stderr) process.stderr.write(`${options.name} exited ${code ?? signal}:\n${stderr}\n`)
-  })
-  return {
-    child,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
-      child.kill('SIGTERM')
-      return exited
-    },
-  }
-}
-
-/** Polls until `url` answers 2xx, or fails (naming the app) after the deadline or on an early exit. */
-export async function waitUntilUp(app: AppProcess, url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (app.child.exitCode !== null) throw new Error(`app exited with ${app.child.exitCode} before answering ${url}`)
-    const ok = await fetch(url).then((r) => r.ok, () => false)
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`no answer from ${url} within ${timeoutMs} ms`)
+  return app
 }

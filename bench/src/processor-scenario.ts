@@ -1,6 +1,6 @@
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs'
-import type { DevStack } from '@image-service/devstack'
+import { createEmulatorS3Client, type DevStack, waitFor } from '@image-service/devstack'
 import { readCorpusFile } from '@image-service/devstack/corpus'
 import type postgres from 'postgres'
 import { startApp } from './app-process.ts'
@@ -32,11 +32,8 @@ const IMAGE = 'valid-png-palette-trns-128x128.png'
  */
 export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, options: ProcessorScenarioOptions): Promise<ProcessorResult> {
   const body = readCorpusFile(IMAGE)
+  const s3 = createEmulatorS3Client(stack.s3)
   const credentials = { accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey }
-  const s3 = new S3Client({
-    region: stack.s3.region, endpoint: stack.s3.endpoint, forcePathStyle: true, credentials,
-    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
-  })
   const sqs = new SQSClient({ region: stack.sqs.region, endpoint: stack.sqs.endpoint, credentials })
   try {
     const ids = await seedPendingImages(sql, options.count, 'image/png')
@@ -48,7 +45,11 @@ export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, o
       }
     }
     await Promise.all(Array.from({ length: 16 }, putAll))
-    await waitUntil(async () => (await queueDepth(sqs, stack.sqs.queueUrl)) >= options.count, 60_000, 'the bridge to enqueue every event')
+    await waitFor(async () => ((await queueDepth(sqs, stack.sqs.queueUrl)) >= options.count ? true : undefined), {
+      timeoutMs: 60_000,
+      intervalMs: 25,
+      description: 'the bridge to enqueue every event',
+    })
 
     const started = performance.now()
     const processor = startApp({
@@ -57,14 +58,17 @@ export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, o
       env: { ...stack.env, LOG_LEVEL: 'warn', PROCESSOR_CONCURRENCY: String(options.concurrency) },
       ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
     })
-    const cpuSince = startCpuAccounting(processor.child.pid, options.postgresPort)
+    const cpuSince = startCpuAccounting(processor.pid, options.postgresPort)
     let cpu: CpuSplit | undefined
     try {
-      await waitUntil(async () => {
-        if (processor.child.exitCode !== null) throw new Error(`processor exited with ${processor.child.exitCode}`)
-        const [row] = await sql`SELECT count(*)::int AS n FROM image_records WHERE id = ANY(${ids}) AND status <> 'pending'`
-        return (row?.n as number) >= options.count
-      }, 120_000, 'every upload to be validated')
+      const validated = waitFor(
+        async () => {
+          const [row] = await sql`SELECT count(*)::int AS n FROM image_records WHERE id = ANY(${ids}) AND status <> 'pending'`
+          return (row?.n as number) >= options.count ? true : undefined
+        },
+        { timeoutMs: 120_000, intervalMs: 25, description: 'every upload to be validated' },
+      )
+      await processor.whileRunning(validated, 'every upload to be validated')
       cpu = cpuSince()
     } finally {
       await processor.stop()
@@ -93,12 +97,4 @@ export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, o
 async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))
   return Number(Attributes?.ApproximateNumberOfMessages ?? 0)
-}
-
-async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }

@@ -2,9 +2,9 @@
 // autocannon scenarios, then docs/benchmarks.md. Everything started here is stopped here.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { findFreePort, startDevStack } from '@image-service/devstack'
+import { findFreePort, repoRoot, startDevStack } from '@image-service/devstack'
 import postgres from 'postgres'
-import { repoRoot, startApp, waitUntilUp } from './app-process.ts'
+import { startApp } from './app-process.ts'
 import { httpScenarios, meetsTarget, primeSignedUrlCache, runHttpScenario } from './http-scenarios.ts'
 import { currentLoad, describeMachine } from './machine.ts'
 import { type ProcessorResult, runProcessorScenario } from './processor-scenario.ts'
@@ -46,13 +46,13 @@ try {
     })
     try {
       const baseUrl = `http://127.0.0.1:${port}`
-      await waitUntilUp(api, `${baseUrl}/api/health/readiness`)
+      await api.waitForHttp(`${baseUrl}/api/health/readiness`)
       if (wanted('single') || wanted('batch')) {
         primeMs[logLevel] = await primeSignedUrlCache(baseUrl, ids)
         console.log(`signed the working set of ${ids.length} URLs in ${primeMs[logLevel]} ms [${logLevel}]`)
       }
       for (const scenario of scenarios) {
-        const result = await runHttpScenario(baseUrl, scenario, ids, load, { apiPid: api.child.pid, postgresPort })
+        const result = await runHttpScenario(baseUrl, scenario, ids, load, { apiPid: api.pid, postgresPort })
         rows.push({ scenario, logLevel, result, met: meetsTarget(scenario, result) })
         console.log(`${scenario.name} [${logLevel}]: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.errors} errors; CPU s api ${result.cpu.apiSeconds}, postgres ${result.cpu.postgresSeconds}, bench ${result.cpu.benchSeconds}, others ${result.cpu.otherSeconds} in ${result.cpu.wallSeconds} s`)
       }

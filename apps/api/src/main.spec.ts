@@ -1,42 +1,39 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { closedPort, createTestDatabase, type S3Emulator, startS3Emulator, type TestDatabase, waitFor } from '@image-service/devstack'
+import {
+  type AppProcess,
+  closedPort,
+  createTestDatabase,
+  type S3Emulator,
+  startAppProcess,
+  startS3Emulator,
+  type TestDatabase,
+} from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url))
-
 /** Runs main.ts as production does (its own process, configured by the environment only). */
-function startMain(env: Record<string, string>) {
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  return { child, exited, output: () => ({ stdout, stderr }) }
-}
+const startMain = (env: Record<string, string>) =>
+  startAppProcess({ name: 'api', entry: 'apps/api/src/main.ts', env: { PATH: process.env.PATH ?? '', ...env } })
 
 describe('main.ts', () => {
   let database: TestDatabase
   let s3: S3Emulator
-  const running: ChildProcess[] = []
+  const running: AppProcess[] = []
 
   beforeAll(async () => {
     database = await createTestDatabase(inject('databaseServerUrl'))
     s3 = await startS3Emulator({ buckets: ['spec-api-main'] })
   })
   afterAll(async () => {
-    for (const child of running) if (child.exitCode === null) child.kill('SIGKILL')
+    await Promise.all(running.map((main) => main.kill('SIGKILL')))
     await s3?.stop()
     await database?.drop()
   })
 
   it('exits 1 naming every configuration problem', async () => {
     const main = startMain({ PORT: 'not-a-port' })
-    running.push(main.child)
-    expect(await main.exited).toBe(1)
-    const { stderr } = main.output()
-    expect(stderr).toContain('Invalid configuration')
+    running.push(main)
+    expect((await main.exited).code).toBe(1)
+    const stderr = main.output()
+    expect(stderr).toContain('[stderr] Invalid configuration')
     expect(stderr).toContain('DATABASE_URL is required')
     expect(stderr).toContain('S3_BUCKET is required')
     expect(stderr).toContain('PORT')
@@ -56,19 +53,12 @@ describe('main.ts', () => {
       HOST: '127.0.0.1',
       PORT: String(port),
     })
-    running.push(main.child)
-    const base = `http://127.0.0.1:${port}`
-    const ready = await waitFor(
-      async () => {
-        const response = await fetch(`${base}/api/health/readiness`)
-        return response.status === 200 ? response : undefined
-      },
-      { timeoutMs: 20_000, description: 'the api to answer readiness' },
-    )
-    expect(await ready.json()).toEqual({ status: 'ok' })
+    running.push(main)
+    const readiness = `http://127.0.0.1:${port}/api/health/readiness`
+    await main.waitForHttp(readiness, 20_000)
+    expect(await (await fetch(readiness)).json()).toEqual({ status: 'ok' })
 
-    main.child.kill('SIGTERM')
-    expect(await main.exited).toBe(0)
-    expect(main.output().stdout).toContain('stopped')
+    expect(await main.kill('SIGTERM')).toEqual({ code: 0, signal: null })
+    expect(main.logs().map((line) => line.msg)).toContain('stopped')
   })
 })

@@ -1,7 +1,6 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3'
-import { createEmulatorS3Client, type DevStack, findFreePort, startDevStack, waitFor } from '@image-service/devstack'
+import { type AppProcess, createEmulatorS3Client, type DevStack, findFreePort, startAppProcess, startDevStack } from '@image-service/devstack'
 import { type ApiClient, createApiClient } from './api-client.ts'
-import { type AppProcess, startAppProcess } from './app-process.ts'
 
 export type RunningSystem = {
   stack: DevStack
@@ -64,11 +63,7 @@ export async function startSystem(options: { visibilityTimeoutSeconds?: number }
     }
 
     const api = createApiClient(apiUrl)
-    const ready = waitFor(
-      async () => ((await fetch(`${apiUrl}/api/health/readiness`)).ok ? true : undefined),
-      { timeoutMs: 30_000, intervalMs: 100, description: 'api readiness' },
-    )
-    await Promise.all([apiProcess.whileRunning(ready, 'readiness'), startProcessor()])
+    await Promise.all([apiProcess.waitForHttp(`${apiUrl}/api/health/readiness`), startProcessor()])
 
     return {
       stack,

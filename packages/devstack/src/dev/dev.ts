@@ -1,13 +1,13 @@
 // `pnpm dev`: the dev stack, then the real api and processor processes against it.
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { type AppProcess, startAppProcess } from '../app-process.ts'
 import { startDevStack } from '../dev-stack.ts'
+import { repoRoot } from '../repo-root.ts'
 
-const root = new URL('../../../../', import.meta.url).pathname
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 
-const dataDir = join(root, '.data', 'dev')
+const dataDir = join(repoRoot, '.data', 'dev')
 await mkdir(dataDir, { recursive: true })
 const stack = await startDevStack({
   dataDir,
@@ -24,33 +24,25 @@ const appEnv = {
   LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
 }
 
-const children = new Map<string, ChildProcess>()
+const apps: AppProcess[] = []
 let stopping = false
 
-function run(name: string, entry: string): void {
-  const child = spawn(process.execPath, [join(root, entry)], { env: appEnv, stdio: 'inherit' })
-  children.set(name, child)
-  child.on('exit', (code, signal) => {
-    children.delete(name)
+function run(name: string, entry: string): AppProcess {
+  const app = startAppProcess({ name, entry, env: appEnv, stdio: 'inherit' })
+  apps.push(app)
+  void app.exited.then(({ code, signal }) => {
     if (!stopping) {
       console.error(`${name} exited (${signal ?? code}); stopping everything`)
       void shutdown(1)
     }
   })
+  return app
 }
 
 async function shutdown(exitCode: number): Promise<void> {
   if (stopping) return
   stopping = true
-  await Promise.all(
-    [...children.values()].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          child.once('exit', () => resolve())
-          child.kill('SIGTERM')
-        }),
-    ),
-  )
+  await Promise.all(apps.map((app) => app.stop()))
   await stack.stop()
   process.exit(exitCode)
 }
@@ -58,16 +50,12 @@ async function shutdown(exitCode: number): Promise<void> {
 process.on('SIGINT', () => void shutdown(0))
 process.on('SIGTERM', () => void shutdown(0))
 
-run('api', 'apps/api/src/main.ts')
+const api = run('api', 'apps/api/src/main.ts')
 run('processor', 'apps/processor/src/main.ts')
 
 const apiUrl = `http://127.0.0.1:${apiPort}`
-const deadline = Date.now() + 30_000
-while (Date.now() < deadline && !stopping) {
-  const up = await fetch(`${apiUrl}/api/health/readiness`).then((r) => r.ok, () => false)
-  if (up) break
-  await new Promise((resolve) => setTimeout(resolve, 200))
-}
+// An api that does not come up has said why on this terminal; the summary below is printed anyway.
+await api.waitForHttp(`${apiUrl}/api/health/readiness`).catch(() => undefined)
 
 const redacted = stack.database.url.replace(/:[^:@/]*@/, ':***@')
 console.log(

@@ -1,24 +1,45 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import path from 'node:path'
-import { repoRoot, waitFor } from '@image-service/devstack'
+import { setTimeout as delay } from 'node:timers/promises'
+import { repoRoot } from './repo-root.ts'
+import { waitFor } from './wait-for.ts'
 
 export type LogLine = Record<string, unknown> & { msg?: string }
+export type AppExit = { code: number | null; signal: NodeJS.Signals | null }
+
+export type StartAppProcessOptions = {
+  name: string
+  /** The entry file, repository-relative (apps/api/src/main.ts) or absolute. */
+  entry: string
+  /** The process's whole environment: nothing of this process's leaks in unless passed. */
+  env: Record<string, string | undefined>
+  /** Flags for node itself, e.g. --cpu-prof. */
+  nodeArgs?: string[]
+  /**
+   * `capture` (the default) keeps every line for output() and logs(); `inherit` shares this
+   * terminal (pnpm dev); `discard` drops stdout, still written by the app but never parsed
+   * here (benchmarks), and keeps stderr only.
+   */
+  stdio?: 'capture' | 'inherit' | 'discard'
+}
 
 export type AppProcess = {
   readonly name: string
   readonly pid: number
-  /** Everything the process wrote so far (stdout and stderr, interleaved), for failure reports. */
+  /** Everything captured so far (stdout and stderr, interleaved), for failure reports. */
   output(): string
   /** stdout lines that are JSON objects (pino writes one per log call). */
   logs(): LogLine[]
   waitForLog(predicate: (line: LogLine) => boolean, description: string, timeoutMs?: number): Promise<LogLine>
+  /** Until `url` answers 2xx; rejects (with the output) as soon as the process exits. */
+  waitForHttp(url: string, timeoutMs?: number): Promise<void>
   /** The promise's outcome, or a rejection (with the output) as soon as the process exits. */
   whileRunning<T>(promise: Promise<T>, description: string): Promise<T>
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+  readonly exited: Promise<AppExit>
   /** Sends the signal and resolves once the process has exited. */
-  kill(signal: NodeJS.Signals): Promise<void>
+  kill(signal: NodeJS.Signals): Promise<AppExit>
   /** SIGTERM, then SIGKILL if it has not exited within the grace period. */
-  stop(graceMs?: number): Promise<void>
+  stop(graceMs?: number): Promise<AppExit>
 }
 
 /**
@@ -30,12 +51,13 @@ function nodeBinary(): string {
   return major >= 24 ? process.execPath : path.join(repoRoot, 'node_modules', '.bin', 'node')
 }
 
-/** Starts `node <entry>` the way the containers do, capturing its output line by line. */
-export function startAppProcess(options: { name: string; entry: string; env: Record<string, string> }): AppProcess {
-  const child: ChildProcess = spawn(nodeBinary(), [path.join(repoRoot, options.entry)], {
+/** Starts `node <entry>` the way the containers do: its own process, configured by its environment. */
+export function startAppProcess(options: StartAppProcessOptions): AppProcess {
+  const mode = options.stdio ?? 'capture'
+  const child: ChildProcess = spawn(nodeBinary(), [...(options.nodeArgs ?? []), path.resolve(repoRoot, options.entry)], {
     cwd: repoRoot,
     env: options.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: mode === 'inherit' ? 'inherit' : ['ignore', mode === 'capture' ? 'pipe' : 'ignore', 'pipe'],
   })
   if (child.pid === undefined) throw new Error(`${options.name} did not start`)
   const transcript: string[] = []
@@ -47,12 +69,12 @@ export function startAppProcess(options: { name: string; entry: string; env: Rec
   })
   capture(child.stderr, (line) => transcript.push(`[stderr] ${line}`))
 
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => resolve({ code, signal }))
-  })
   let exitedYet = false
-  void exited.then(() => {
-    exitedYet = true
+  const exited = new Promise<AppExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitedYet = true
+      resolve({ code, signal })
+    })
   })
   // Waiting on a process that has died would only end at the deadline: fail at once instead.
   const exitedEarly = exited.then(({ code, signal }) => {
@@ -69,20 +91,36 @@ export function startAppProcess(options: { name: string; entry: string; env: Rec
       const found = waitFor(() => parsed.find(predicate), { timeoutMs, intervalMs: 10, description: `${options.name}: ${description}` })
       return self.whileRunning(found, description)
     },
+    waitForHttp(url, timeoutMs = 30_000) {
+      const answered = (async () => {
+        const deadline = Date.now() + timeoutMs
+        for (;;) {
+          if (exitedYet) return exitedEarly
+          if (await fetch(url).then((r) => r.ok, () => false)) return
+          if (Date.now() >= deadline) throw new Error(`${options.name}: no 2xx from ${url} within ${timeoutMs} ms\n${self.output()}`)
+          await delay(50)
+        }
+      })()
+      return self.whileRunning(answered, `${url} to answer`)
+    },
     whileRunning(promise, description) {
-      return Promise.race([promise, exitedEarly.catch((error: Error) => Promise.reject(new Error(`${error.message}\nwhile waiting for ${description}`)))])
+      return Promise.race([
+        promise,
+        exitedEarly.catch((error: Error) => Promise.reject(new Error(`${error.message}\nwhile waiting for ${description}`))),
+      ])
     },
     exited,
-    async kill(signal) {
+    kill(signal) {
       if (!exitedYet) child.kill(signal)
-      await exited
+      return exited
     },
     async stop(graceMs = 10_000) {
-      if (exitedYet) return
+      if (exitedYet) return exited
       child.kill('SIGTERM')
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
-      await exited
+      const exit = await exited
       clearTimeout(timer)
+      return exit
     },
   }
   return self
