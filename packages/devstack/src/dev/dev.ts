@@ -1,6 +1,7 @@
 // `pnpm dev`: the dev stack, then the real api and processor processes against it.
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { redactUrl } from '@image-service/foundation'
 import { type AppProcess, startAppProcess } from '../app-process.ts'
 import { startDevStack } from '../dev-stack.ts'
 import { repoRoot } from '../repo-root.ts'
@@ -57,13 +58,12 @@ const apiUrl = `http://127.0.0.1:${apiPort}`
 // An api that does not come up has said why on this terminal; the summary below is printed anyway.
 await api.waitForHttp(`${apiUrl}/api/health/readiness`).catch(() => undefined)
 
-const redacted = stack.database.url.replace(/:[^:@/]*@/, ':***@')
 console.log(
   [
     '',
     `api        ${apiUrl}   (OpenAPI ${apiUrl}/api/openapi.json, docs ${apiUrl}/docs)`,
     `processor  polling ${stack.sqs.queueUrl}`,
-    `postgres   ${redacted}`,
+    `postgres   ${redactUrl(stack.database.url)}`,
     `s3         ${stack.s3.endpoint}   bucket ${stack.s3.bucket}`,
     `sqs        ${stack.sqs.endpoint}   dlq ${stack.sqs.dlqUrl}`,
     `cdn        ${stack.cdn.baseUrl}   (CloudFront signed URLs, key pair ${stack.cdn.keyPairId})`,
