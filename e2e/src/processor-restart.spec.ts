@@ -1,8 +1,8 @@
 import { type LogLine, waitFor } from '@image-service/devstack'
 import { type CorpusCase, readCorpusFile, readCorpusManifest } from '@image-service/devstack/corpus'
+import pLimit from 'p-limit'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { type IssuedUpload, putUpload } from './support/api-client.ts'
-import { mapBounded } from './support/bounded.ts'
 import { showProcessOutputOnFailure } from './support/failure-report.ts'
 import { type RunningSystem, startSystem } from './support/system.ts'
 
@@ -42,7 +42,7 @@ test('SIGKILL of the processor mid-batch: every upload still reaches its final s
   if (!first) throw new Error('no processor running')
   const batch = readyBatch()
 
-  const uploading = mapBounded(batch, 8, async (c) => {
+  const uploading = pLimit(8).map(batch, async (c) => {
     const issued = await api.issueUpload(c.declared_content_type, c.file)
     expect(issued.status, JSON.stringify(issued.body)).toBe(201)
     const upload = issued.body as IssuedUpload
