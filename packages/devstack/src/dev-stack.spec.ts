@@ -26,6 +26,21 @@ async function receiveAll(sqs: SqsEndpoint): Promise<string[]> {
   }
 }
 
+/**
+ * The object keys each queue delivers, received until every queue has at least as many as
+ * wanted, then once more, so a message that went to the wrong queue would show.
+ */
+async function keysDelivered(wanted: Array<[SqsEndpoint, number]>): Promise<string[][]> {
+  const keys = wanted.map((): string[] => [])
+  const receiveRound = () => Promise.all(wanted.map(async ([sqs], i) => keys[i]?.push(...(await receiveAll(sqs)))))
+  await waitFor(async () => {
+    await receiveRound()
+    return wanted.every(([, count], i) => (keys[i]?.length ?? 0) >= count) ? true : undefined
+  })
+  await receiveRound()
+  return keys
+}
+
 describe('dev stacks side by side', () => {
   let database: TestDatabase
   let embedded: DevStack // its own embedded PostgreSQL
@@ -69,13 +84,7 @@ describe('dev stacks side by side', () => {
       await clientA.send(new PutObjectCommand({ Bucket: 'images', Key: 'uploads/only-a', Body: 'a', ContentType: 'image/png' }))
       await clientB.send(new PutObjectCommand({ Bucket: 'images', Key: 'uploads/only-b', Body: 'b', ContentType: 'image/png' }))
 
-      const keysA: string[] = []
-      const keysB: string[] = []
-      await waitFor(async () => {
-        keysA.push(...(await receiveAll(embedded.sqs)))
-        keysB.push(...(await receiveAll(external.sqs)))
-        return keysA.length >= 1 && keysB.length >= 1 ? true : undefined
-      })
+      const [keysA, keysB] = await keysDelivered([[embedded.sqs, 1], [external.sqs, 1]])
       expect(keysA).toEqual(['uploads/only-a'])
       expect(keysB).toEqual(['uploads/only-b'])
       await expect(clientB.send(new GetObjectCommand({ Bucket: 'images', Key: 'uploads/only-a' }))).rejects.toMatchObject({
@@ -107,15 +116,7 @@ describe('emulator stack', () => {
         return client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'x' })).finally(() => client.destroy())
       }
       await Promise.all([put(a.s3, 'uploads/a1'), put(b.s3, 'uploads/b1'), put(a.s3, 'uploads/a2')])
-      const keysA: string[] = []
-      const keysB: string[] = []
-      await waitFor(async () => {
-        keysA.push(...(await receiveAll(a.sqs)))
-        keysB.push(...(await receiveAll(b.sqs)))
-        return keysA.length >= 2 && keysB.length >= 1 ? true : undefined
-      })
-      keysA.push(...(await receiveAll(a.sqs)))
-      keysB.push(...(await receiveAll(b.sqs)))
+      const [keysA = [], keysB] = await keysDelivered([[a.sqs, 2], [b.sqs, 1]])
       expect(keysA.sort()).toEqual(['uploads/a1', 'uploads/a2'])
       expect(keysB).toEqual(['uploads/b1'])
     } finally {
