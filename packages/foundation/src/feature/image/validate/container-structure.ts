@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib'
+import { type ApngAnimation, type ApngReader, createApngReader, type PngHeader } from './png-animation.ts'
 
 /**
  * Structural walks of the containers whose decoders silently accept truncation: libpng
@@ -8,26 +9,53 @@ import { crc32 } from 'node:zlib'
  */
 export type StructureVerdict = 'complete' | 'truncated' | 'corrupt'
 
+/** A PNG walk also reads IHDR and, for an APNG, every frame (see png-animation.ts). */
+export type PngStructure =
+  | { verdict: 'complete'; header: PngHeader; animation: ApngAnimation | null }
+  | { verdict: 'truncated' | 'corrupt'; detail: string }
+
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]
 
-export function walkPng(bytes: Uint8Array): StructureVerdict {
-  if (!PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return 'corrupt'
+export function walkPng(bytes: Uint8Array): PngStructure {
+  if (!PNG_SIGNATURE.every((b, i) => bytes[i] === b)) return { verdict: 'corrupt', detail: 'no PNG signature' }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   let offset = 8
-  let first = true
+  let png: { header: PngHeader; apng: ApngReader } | null = null
   while (true) {
-    if (offset + 12 > bytes.length) return 'truncated'
+    if (offset + 12 > bytes.length) return { verdict: 'truncated', detail: `no IEND after ${offset} bytes` }
     const length = view.getUint32(offset)
     const end = offset + 12 + length
-    if (end > bytes.length) return 'truncated'
+    if (end > bytes.length) return { verdict: 'truncated', detail: `chunk at ${offset} runs past the end` }
     const typeAndData = bytes.subarray(offset + 4, offset + 8 + length)
     const type = String.fromCharCode(...typeAndData.subarray(0, 4))
-    if (!/^[A-Za-z]{4}$/.test(type)) return 'corrupt'
-    if (first && type !== 'IHDR') return 'corrupt'
-    if (crc32(typeAndData) !== view.getUint32(offset + 8 + length)) return 'corrupt'
-    if (type === 'IEND') return 'complete'
-    first = false
+    const data = typeAndData.subarray(4)
+    if (!/^[A-Za-z]{4}$/.test(type)) return { verdict: 'corrupt', detail: `chunk type ${JSON.stringify(type)} at ${offset}` }
+    if (crc32(typeAndData) !== view.getUint32(offset + 8 + length)) return { verdict: 'corrupt', detail: `${type} CRC at ${offset}` }
+    if (png === null) {
+      const header = type === 'IHDR' ? readIhdr(data) : null
+      if (header === null) return { verdict: 'corrupt', detail: 'IHDR is not the first chunk of 13 bytes' }
+      png = { header, apng: createApngReader(header) }
+    } else if (type === 'IEND') {
+      const finished = png.apng.finish()
+      if ('problem' in finished) return { verdict: 'corrupt', detail: finished.problem }
+      return { verdict: 'complete', header: png.header, animation: finished.animation }
+    } else {
+      const problem = png.apng.chunk(type, data)
+      if (problem !== null) return { verdict: 'corrupt', detail: problem }
+    }
     offset = end
+  }
+}
+
+function readIhdr(data: Uint8Array): PngHeader | null {
+  if (data.length !== 13) return null
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength)
+  return {
+    width: view.getUint32(0),
+    height: view.getUint32(4),
+    bitDepth: view.getUint8(8),
+    colourType: view.getUint8(9),
+    interlaced: view.getUint8(12) === 1,
   }
 }
 

@@ -4,6 +4,7 @@ import type { FailureReason, ImageContentType } from '../../../shared/image/imag
 import { readHeaderDimensions } from './header-dimensions.ts'
 import { decodeFully, readDecoderMetadata } from './sharp-decoder.ts'
 import { walkGif, walkPng } from './container-structure.ts'
+import { inspectAnimation, inspectDeclaredFrames } from './png-animation.ts'
 
 /**
  * The content rule of the upload corpus (shared/corpus/README.md), split in two phases so a
@@ -46,7 +47,7 @@ export async function inspectHead(head: Uint8Array, declared: ImageContentType, 
   if (header.width * header.height > limits.maxFramePixels) {
     return fail('too_many_pixels', `header declares ${header.width}x${header.height}`)
   }
-  return PASS
+  return declared === 'image/png' ? inspectDeclaredFrames(head, header, limits) : PASS
 }
 
 /** sharp's names for the allowed types; AVIF is HEIF with AV1 compression. */
@@ -58,7 +59,11 @@ const DECODER_FORMAT: Record<ImageContentType, string> = {
   'image/avif': 'heif',
 }
 
-/** Steps 5 to 7: decoder metadata within limits, a full strict decode, a complete container. */
+/**
+ * Steps 5 to 7: decoder metadata within limits, a full strict decode, a complete container.
+ * A PNG is walked before the decode: the walk is cheap (CRCs of at most MAX_UPLOAD_BYTES) and
+ * an APNG's frames, which libvips never reads, must be within limits before anything inflates.
+ */
 export async function inspectContent(bytes: Uint8Array, declared: ImageContentType, limits: ImageLimits): Promise<Inspection> {
   const metadata = await readDecoderMetadata(bytes)
   if (!metadata.ok) return fail(metadata.reason, metadata.detail)
@@ -73,12 +78,21 @@ export async function inspectContent(bytes: Uint8Array, declared: ImageContentTy
   if (m.frames > limits.maxFrames) return fail('too_many_frames', `${m.frames} frames`)
   if (totalPixels > limits.maxTotalPixels) return fail('too_many_pixels', `${totalPixels} pixels over ${m.frames} frames`)
 
+  if (declared === 'image/png') {
+    const png = walkPng(bytes)
+    if (png.verdict !== 'complete') return fail(png.verdict, `image/png container is ${png.verdict}: ${png.detail}`)
+    if (png.animation !== null) {
+      const animation = await inspectAnimation(png.header, png.animation, limits)
+      if (!animation.ok) return animation
+    }
+  }
+
   // The decoder's own limit is the configured one, in case the real stream disagrees with its metadata.
   const limitInputPixels = m.frames > 1 ? limits.maxTotalPixels : limits.maxFramePixels
   const decoded = await decodeFully(bytes, { ...m, limitInputPixels })
   if (!decoded.ok) return fail(decoded.reason, decoded.detail)
 
-  const structure = declared === 'image/png' ? walkPng(bytes) : declared === 'image/gif' ? walkGif(bytes) : 'complete'
+  const structure = declared === 'image/gif' ? walkGif(bytes) : 'complete'
   if (structure !== 'complete') return fail(structure, `${declared} container is ${structure}`)
   return PASS
 }
