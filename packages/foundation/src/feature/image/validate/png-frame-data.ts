@@ -7,10 +7,14 @@ import { createInflate } from 'node:zlib'
  * (rows x (1 + row bytes), per Adam7 pass when interlaced), every row must start with a
  * filter type 0..4, and nothing may follow the end of the stream. The pixels themselves
  * (any byte is a pixel) and the unfiltering are not checked.
+ * Data past the last row is refused too, although libpng ignores it after IDAT: the rule is
+ * an exact stream.
  * Inflating is streamed in CHUNK_BYTES pieces that are counted and dropped, and stops as
  * soon as the output passes the expected size, so memory stays flat whatever the stream
- * claims; the CPU is bounded by the pixel limits (at most MAX_TOTAL_PIXELS x 8 bytes of
- * output for 16-bit RGBA).
+ * claims. The CPU is bounded by the pixel limits: at most MAX_TOTAL_PIXELS x 8 bytes of
+ * scanlines (16-bit RGBA). Measured on this 2-core box (busy): 1000 frames of 500x500 16-bit
+ * RGBA, 2 GB of scanlines from a 2 MB file, 1.2-2.2 s of CPU on libuv's pool and RSS within
+ * ~50 MB; 8-bit RGBA (1 GB) 0.7-1.1 s. A larger CHUNK_BYTES (256 KiB, 1 MiB) did not help.
  */
 export type PixelFormat = { bitDepth: number; colourType: number; interlaced: boolean }
 
