@@ -5,17 +5,13 @@
 // (libvips memory).
 // Findings: apps/processor/README.md, "Crash collateral", and bench/notes.md.
 import { type ChildProcess, fork, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import { readCorpusFile, TEST_IMAGE_LIMITS as limits } from '@image-service/devstack/corpus'
 import { inspectContent } from '../../packages/foundation/src/feature/image/validate/image-inspection.ts'
-import { repoRoot } from './app-process.ts'
 import type { HostReply, HostRequest } from './decode-host.ts'
 import { currentLoad, describeMachine } from './machine.ts'
 
-const corpusDir = process.env.CORPUS_DIR ?? join(repoRoot, '..', 'shared', 'corpus')
-const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }
 const hostEntry = new URL('./decode-host.ts', import.meta.url)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 
@@ -88,7 +84,7 @@ type Row = { mode: string; file: string; medianMs: number; cpuMsPerValidation: n
 const rows: Row[] = []
 
 async function measure(mode: string, sample: Sample, run: (bytes: Uint8Array) => Promise<void>, extraCpu?: () => Promise<number>) {
-  const bytes = new Uint8Array(readFileSync(join(corpusDir, 'files', sample.file)))
+  const bytes = readCorpusFile(sample.file)
   for (let i = 0; i < 5; i++) await run(bytes) // warm-up
   const durations: number[] = []
   const cpuBefore = cpuMicros() + (extraCpu === undefined ? 0 : await extraCpu())

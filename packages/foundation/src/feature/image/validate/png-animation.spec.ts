@@ -1,4 +1,6 @@
 import { deflateSync } from 'node:zlib'
+// The corpus limits: 50 Mpx per frame, 1000 frames, 250 Mpx in total.
+import { TEST_IMAGE_LIMITS as limits } from '@image-service/devstack/corpus'
 import { describe, expect, it } from 'vitest'
 import { systemContext } from '../../../shared/identity/request-context.ts'
 import { newImageId, objectKeyFor } from '../../../shared/image/image.ts'
@@ -22,8 +24,6 @@ import {
 } from './testing/apng-builder.ts'
 import { createValidateImage } from './validate-image.ts'
 
-// The corpus limits: 50 Mpx per frame, 1000 frames, 250 Mpx in total.
-const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }
 const rgb = { bitDepth: 8, colourType: 2, interlaced: false }
 
 const inspect = (bytes: Uint8Array) => inspectContent(bytes, 'image/png', limits)
