@@ -14,6 +14,8 @@ export * from './shared/image/postgres-image-repository.ts'
 export * from './shared/storage/s3-client.ts'
 export { AwsSha256 } from './shared/storage/aws-sha256.ts'
 export { StoredObjectNotFoundError } from './shared/storage/s3-errors.ts'
+// shared/queue: SQS consumer, worker and sender, message schemas, the "message processed" hook
+export * from './shared/queue/index.ts'
 // feature/image/upload (api)
 export * from './feature/image/upload/index.ts'
 // feature/image/validate (processor)

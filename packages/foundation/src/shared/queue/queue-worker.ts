@@ -1,0 +1,60 @@
+import type { SQSClient } from '@aws-sdk/client-sqs'
+import type { Logger } from '../../common/logger.ts'
+import type { MessageHandler, MessageProcessedListener } from './message.ts'
+import { createSqsConsumer, type QueueConsumer, type RetryTimings } from './sqs-consumer.ts'
+
+/** One consumed queue: where, what handles its messages, how many at once. */
+export type QueueConsumerConfig = {
+  queueUrl: string
+  name?: string
+  handler: MessageHandler
+  concurrency: number
+  /** Hears this queue's messages only, after the worker-wide listener. */
+  onProcessed?: MessageProcessedListener
+}
+
+export type QueueWorkerOptions = RetryTimings & {
+  sqs: SQSClient
+  log: Logger
+  queues: QueueConsumerConfig[]
+  batchSize?: number
+  waitTimeSeconds?: number
+  /** Hears every queue's messages (logs, metrics, a test spy). */
+  onProcessed?: MessageProcessedListener
+}
+
+export type QueueWorker = {
+  readonly consumers: readonly QueueConsumer[]
+  /** Runs one loop per queue; resolves once stop() was called and every loop drained. */
+  run(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** Several queues (uploads, jobs) under one lifecycle: started together, stopped together. */
+export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
+  const { queues, onProcessed, ...common } = options
+  const consumers = queues.map((queue) =>
+    createSqsConsumer({
+      ...common,
+      queueUrl: queue.queueUrl,
+      handler: queue.handler,
+      concurrency: queue.concurrency,
+      ...(queue.name === undefined ? {} : { name: queue.name }),
+      onProcessed: (event) => {
+        onProcessed?.(event)
+        queue.onProcessed?.(event)
+      },
+    }),
+  )
+  let running: Promise<void> | undefined
+  return {
+    consumers,
+    run() {
+      running ??= Promise.all(consumers.map((c) => c.run())).then(() => undefined)
+      return running
+    },
+    async stop() {
+      await Promise.all(consumers.map((c) => c.stop()))
+    },
+  }
+}
