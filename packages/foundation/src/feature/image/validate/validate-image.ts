@@ -12,6 +12,8 @@ export type ValidationOutcome =
   | { outcome: 'ready'; sizeBytes: number }
   | { outcome: 'failed'; reason: FailureReason }
   | { outcome: 'skipped'; status: ImageStatus }
+  /** Try again later (record not yet visible, a dependency down); `reason` is a stable code. */
+  | { outcome: 'retry'; reason: string; afterSeconds?: number }
 
 /** The event names an image we never issued (or not yet visible): SQS retries, then the DLQ. */
 export class ImageRecordNotFoundError extends AppError {
