@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { decodeS3Key, parseS3EventMessage } from './s3-event.ts'
+import { decodeS3Key, parseS3EventMessage, parseUploadsMessage } from './s3-event.ts'
 
 const BUCKET = 'image-uploads'
 const ID = '01JD5Z8Q3M4N5P6R7S8T9V0W1X'
@@ -106,5 +106,29 @@ describe('parseS3EventMessage', () => {
   it('validates an image once when a message repeats its record', () => {
     const created = record('ObjectCreated:Put', `uploads/${ID}`)
     expect(parse(body(created, created)).imageIds).toEqual([ID])
+  })
+})
+
+describe('parseUploadsMessage', () => {
+  const parseUploads = (text: string) => parseUploadsMessage(text, { bucket: BUCKET })
+
+  it('reads a validate message (from upload/confirm or the sweeper) as a request for that upload', () => {
+    expect(parseUploads(JSON.stringify({ type: 'validate', image_id: ID }))).toEqual({ source: 'validate', imageIds: [ID], ignored: [] })
+  })
+
+  it.each([
+    ['an image id that is not a ULID', { type: 'validate', image_id: 'uploads/x' }],
+    ['no image id', { type: 'validate' }],
+    ['an unknown field', { type: 'validate', image_id: ID, bucket: 'other' }],
+  ])('ignores a validate message with %s', (_name, message) => {
+    const result = parseUploads(JSON.stringify(message))
+    expect(result).toMatchObject({ source: 'validate', imageIds: [] })
+    expect(result.ignored).toHaveLength(1)
+    expect(result.ignored[0]?.reason).toMatch(/^malformed validate message/)
+  })
+
+  it('reads everything else as an S3 event, with the same outcomes', () => {
+    expect(parseUploads(body(record('ObjectCreated:Put', `uploads/${ID}`)))).toEqual({ source: 's3-event', imageIds: [ID], ignored: [] })
+    expect(parseUploads('{"Records": [')).toEqual({ source: 's3-event', imageIds: [], ignored: [{ reason: 'body is not JSON' }] })
   })
 })

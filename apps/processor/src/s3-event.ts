@@ -1,27 +1,65 @@
-import { type ImageId, imageIdFromObjectKey } from '@image-service/foundation'
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { type ImageId, imageIdFromObjectKey, parseImageId, ValidateImageMessage } from '@image-service/foundation'
 
 /**
- * SQS message body -> the uploads to validate. Anything we cannot act on is returned as an
- * ignored record with a reason (logged and acknowledged by the worker): retrying malformed
- * input would only send it to the DLQ later with the same result.
+ * SQS message body of the uploads queue -> the uploads to validate. Anything we cannot act on
+ * is returned as an ignored record with a reason (logged and acknowledged): retrying
+ * malformed input would only send it to the DLQ later with the same result.
  */
 export type IgnoredRecord = { reason: string; eventName?: string; bucket?: string; key?: string }
 export type ParsedMessage = { imageIds: ImageId[]; ignored: IgnoredRecord[] }
+/** `validate`: our own request (confirm, the sweeper); a missing object then leaves the record pending. */
+export type UploadsMessage = ParsedMessage & { source: 's3-event' | 'validate' }
+
+/** The fields of an S3 event record (event version 2.x) we read; the rest is allowed and ignored. */
+export const S3EventRecord = Type.Object({
+  eventName: Type.String(),
+  s3: Type.Object({ bucket: Type.Object({ name: Type.String() }), object: Type.Object({ key: Type.String() }) }),
+})
+export type S3EventRecord = Static<typeof S3EventRecord>
+export const S3EventNotification = Type.Object({ Records: Type.Array(Type.Unknown()) })
+/** Sent once when a notification is configured on the bucket. */
+export const S3TestEvent = Type.Object({ Event: Type.Literal('s3:TestEvent') })
+/** S3 -> SNS -> SQS without raw message delivery wraps the event in this envelope. */
+export const SnsNotification = Type.Object({ Type: Type.Literal('Notification'), Message: Type.String() })
+
+const compile = <S extends TSchema>(schema: S) => TypeCompiler.Compile(schema)
+const isJsonObject = compile(Type.Object({}))
+const isNamedRecord = compile(Type.Pick(S3EventRecord, ['eventName']))
+const isS3Record = compile(S3EventRecord)
+const isNotification = compile(S3EventNotification)
+const isTestEvent = compile(S3TestEvent)
+const isSnsNotification = compile(SnsNotification)
+const isValidateMessage = compile(ValidateImageMessage)
+const claimsValidate = compile(Type.Object({ type: Type.Literal('validate') }))
+
+export function parseUploadsMessage(body: string, options: { bucket: string }): UploadsMessage {
+  const document = parseJson(body)
+  if (isValidateMessage.Check(document)) return { source: 'validate', imageIds: [parseImageId(document.image_id)], ignored: [] }
+  if (claimsValidate.Check(document)) {
+    const problem = isValidateMessage.Errors(document).First()
+    return { source: 'validate', ...ignoredOnly(`malformed validate message${problem ? ` (${problem.path} ${problem.message})` : ''}`) }
+  }
+  return { source: 's3-event', ...parseS3Event(document, options.bucket) }
+}
 
 export function parseS3EventMessage(body: string, options: { bucket: string }): ParsedMessage {
-  const document = parseJson(body)
+  return parseS3Event(parseJson(body), options.bucket)
+}
+
+function parseS3Event(document: unknown, bucket: string): ParsedMessage {
   if (document === undefined) return ignoredOnly('body is not JSON')
-  const event = unwrapSns(document)
+  const event = isSnsNotification.Check(document) ? parseJson(document.Message) : document
   if (event === undefined) return ignoredOnly('SNS notification whose Message is not JSON')
-  if (!isObject(event)) return ignoredOnly('body is not a JSON object')
-  // Sent once when a notification is configured on the bucket.
-  if (event.Event === 's3:TestEvent') return ignoredOnly('s3:TestEvent', { eventName: 's3:TestEvent' })
-  if (!Array.isArray(event.Records)) return ignoredOnly('no Records array')
+  if (!isJsonObject.Check(event)) return ignoredOnly('body is not a JSON object')
+  if (isTestEvent.Check(event)) return ignoredOnly('s3:TestEvent', { eventName: 's3:TestEvent' })
+  if (!isNotification.Check(event)) return ignoredOnly('no Records array')
 
   const imageIds: ImageId[] = []
   const ignored: IgnoredRecord[] = []
-  for (const record of event.Records as unknown[]) {
-    const result = parseRecord(record, options.bucket)
+  for (const record of event.Records) {
+    const result = parseRecord(record, bucket)
     if (typeof result === 'string') {
       if (!imageIds.includes(result)) imageIds.push(result)
     } else {
@@ -32,17 +70,15 @@ export function parseS3EventMessage(body: string, options: { bucket: string }): 
 }
 
 function parseRecord(record: unknown, expectedBucket: string): ImageId | IgnoredRecord {
-  if (!isObject(record)) return { reason: 'record is not an object' }
-  const eventName = typeof record.eventName === 'string' ? record.eventName : undefined
-  if (eventName === undefined) return { reason: 'record has no eventName' }
+  if (!isJsonObject.Check(record)) return { reason: 'record is not an object' }
+  if (!isNamedRecord.Check(record)) return { reason: 'record has no eventName' }
+  const { eventName } = record
   if (!eventName.startsWith('ObjectCreated:')) return { reason: 'not an ObjectCreated event', eventName }
+  if (!isS3Record.Check(record)) return { reason: 'record has no bucket name or object key', eventName }
 
-  const s3 = isObject(record.s3) ? record.s3 : {}
-  const bucket = isObject(s3.bucket) && typeof s3.bucket.name === 'string' ? s3.bucket.name : undefined
-  const rawKey = isObject(s3.object) && typeof s3.object.key === 'string' ? s3.object.key : undefined
-  if (bucket === undefined || rawKey === undefined) return { reason: 'record has no bucket name or object key', eventName }
+  const bucket = record.s3.bucket.name
+  const rawKey = record.s3.object.key
   if (bucket !== expectedBucket) return { reason: 'event for another bucket', eventName, bucket, key: rawKey }
-
   const key = decodeS3Key(rawKey)
   if (key === undefined) return { reason: 'object key is not valid URL encoding', eventName, bucket, key: rawKey }
   const id = imageIdFromObjectKey(key)
@@ -59,27 +95,12 @@ export function decodeS3Key(raw: string): string | undefined {
   }
 }
 
-/**
- * S3 -> SNS -> SQS fan-out (without raw message delivery) wraps the event in an SNS
- * envelope. We unwrap it so either topology works without reconfiguring the processor.
- */
-function unwrapSns(document: unknown): unknown {
-  if (isObject(document) && document.Type === 'Notification' && typeof document.Message === 'string') {
-    return parseJson(document.Message)
-  }
-  return document
-}
-
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown
   } catch {
     return undefined
   }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 function ignoredOnly(reason: string, extra: Omit<IgnoredRecord, 'reason'> = {}): ParsedMessage {
