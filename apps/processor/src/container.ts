@@ -1,18 +1,24 @@
-import { SQSClient } from '@aws-sdk/client-sqs'
 import {
-  AwsSha256,
   createDatabase,
+  createMetricsRegistry,
   createPostgresImageRepository,
+  createQueueMetrics,
+  createQueueWorker,
   createS3Client,
   createS3ValidationStorage,
+  createSqsClient,
   createValidateImage,
   type Logger,
+  type MessageProcessedListener,
+  pingQueue,
   type ProcessorConfig,
+  type RetryTimings,
   type S3CredentialsSource,
 } from '@image-service/foundation'
-import { createMessageHandler } from './handle-message.ts'
-import { createOutcomeMetrics } from './metrics.ts'
-import { createWorker, type WorkerOptions } from './worker.ts'
+import { createUploadsMessageHandler } from './handle-message.ts'
+import { createProcessorHttpServer } from './http-server.ts'
+import { logUploadsMessage } from './log-processed.ts'
+import { createValidationMetrics } from './metrics.ts'
 
 type AwsCredentials = { accessKeyId: string; secretAccessKey: string }
 
@@ -21,47 +27,70 @@ export type ProcessorContainerOptions = {
   s3Credentials?: S3CredentialsSource
   sqsCredentials?: AwsCredentials
   /** Overrides of the worker's retry timings (tests use short ones). */
-  timings?: Pick<WorkerOptions, 'retryVisibilitySeconds' | 'receiveBackoffMs'>
+  timings?: RetryTimings
+  /** Hears every processed message after the log lines and metrics (tests pass a spy). */
+  onMessageProcessed?: MessageProcessedListener
 }
 
 /**
- * The one place where the processor's adapters are wired. close() disposes every client
- * in a fixed order: the worker has already stopped receiving and drained by then.
+ * The one place where the processor's adapters are wired. Every processed message goes
+ * through one hook: log lines, metrics, and the caller's listener. close() disposes in a
+ * fixed order: stop polling (in-flight messages finish), close the HTTP server, then clients.
  */
 export function createProcessorContainer(config: ProcessorConfig, logger: Logger, options: ProcessorContainerOptions = {}) {
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, log: logger })
   const s3 = createS3Client({ ...config.storage, credentials: options.s3Credentials })
-  const sqs = new SQSClient({
-    region: config.storage.region,
-    // SigV4 with cached HMAC keys: a visible share of the worker's CPU otherwise (see AwsSha256).
-    sha256: AwsSha256,
-    ...(config.processor.queue.endpoint === undefined ? {} : { endpoint: config.processor.queue.endpoint }),
-    ...(options.sqsCredentials === undefined ? {} : { credentials: options.sqsCredentials }),
-  })
+  const sqs = createSqsClient({ region: config.storage.region, endpoint: config.processor.queue.endpoint, credentials: options.sqsCredentials })
 
-  const metrics = createOutcomeMetrics()
-  const validate = createValidateImage({
-    images: createPostgresImageRepository(database.db),
-    storage: createS3ValidationStorage({ client: s3, bucket: config.storage.bucket }),
-    limits: { ...config.limits, ...config.processor.limits },
-    log: logger,
-  })
-  const worker = createWorker({
+  const registry = createMetricsRegistry()
+  const validationMetrics = createValidationMetrics(registry)
+  const storage = createS3ValidationStorage({ client: s3, bucket: config.storage.bucket })
+  const validate = createValidateImage({ images: createPostgresImageRepository(database.db), storage, limits: { ...config.limits, ...config.processor.limits }, log: logger })
+  const queueMetrics = createQueueMetrics(registry)
+  const logUploads = logUploadsMessage(logger)
+
+  const worker = createQueueWorker({
     sqs,
-    queueUrl: config.processor.queue.url,
-    handle: createMessageHandler({ validate, bucket: config.storage.bucket, log: logger, metrics }),
     log: logger,
     waitTimeSeconds: config.processor.queue.waitTimeSeconds,
     batchSize: config.processor.queue.batchSize,
-    concurrency: config.processor.queue.concurrency,
     ...options.timings,
+    queues: [
+      {
+        queueUrl: config.processor.queue.url,
+        concurrency: config.processor.queue.concurrency,
+        handler: createUploadsMessageHandler({ validate, storage, bucket: config.storage.bucket }),
+        onProcessed: (event) => {
+          logUploads(event)
+          validationMetrics.listener(event)
+        },
+      },
+    ],
+    onProcessed: (event) => {
+      queueMetrics(event)
+      options.onMessageProcessed?.(event)
+    },
+  })
+
+  const http = createProcessorHttpServer({
+    registry,
+    metricsToken: config.processor.http.metricsToken,
+    log: logger,
+    checks: [
+      { name: 'database', check: () => database.ping() },
+      ...worker.consumers.map((c) => ({ name: `queue:${c.queue}`, check: () => pingQueue(sqs, c.queueUrl) })),
+    ],
   })
 
   return {
     worker,
-    metrics,
+    registry,
+    validationMetrics,
+    /** Serves /metrics and /health/* on HOST:PROCESSOR_HTTP_PORT (0 picks a free port). */
+    listen: () => http.listen(config.processor.http.host, config.processor.http.port),
     async close() {
       await worker.stop()
+      await http.close()
       sqs.destroy()
       s3.destroy()
       await database.close()

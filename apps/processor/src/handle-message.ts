@@ -1,55 +1,89 @@
-import { isAppError, type Logger, systemContext, type ValidateImage } from '@image-service/foundation'
-import type { OutcomeMetrics } from './metrics.ts'
-import { parseS3EventMessage } from './s3-event.ts'
+import {
+  isAppError,
+  type ImageId,
+  type MessageHandler,
+  type MessageResult,
+  objectKeyFor,
+  type SubjectOutcome,
+  systemContext,
+  type ValidateImage,
+  type ValidationStorage,
+} from '@image-service/foundation'
+import { type IgnoredRecord, parseUploadsMessage, type UploadsMessage } from './s3-event.ts'
 
-export type QueueMessage = { messageId: string; body: string; receiveCount: number }
-
-/** `ack`: every record was handled, delete the message. `retry`: leave it for redelivery. */
-export type MessageDisposition = 'ack' | 'retry'
-
-export type MessageHandler = (message: QueueMessage) => Promise<MessageDisposition>
+/** What happened to one record of an uploads message; `retry` leaves the whole message for redelivery. */
+export type RecordOutcome = SubjectOutcome & { outcome: 'ready' | 'failed' | 'skipped' | 'ignored' | 'retry' }
 
 /**
- * One SQS message -> its records validated one after another. A message is acknowledged only
- * when every record in it reached an outcome; a thrown error (dependency down, record not
- * yet visible) asks for a retry of the whole message. Records already finished are then
- * `skipped` on redelivery, since final states never change.
+ * One message of the uploads queue -> its records validated one after another, each with an
+ * outcome. The message is acknowledged only when every record reached a final outcome; a
+ * `retry` outcome of ValidateImage, or an error it threw, leaves the whole message for
+ * redelivery. Records already finished are then `skipped`, since final states never change.
+ * Nothing is logged here: the "message processed" listeners write the lines and count.
  */
-export function createMessageHandler(deps: {
+export function createUploadsMessageHandler(deps: {
   validate: ValidateImage
+  /** For validate messages only: is the object there at all? */
+  storage: Pick<ValidationStorage, 'getObjectMetadata'>
   bucket: string
-  log: Logger
-  metrics: OutcomeMetrics
 }): MessageHandler {
-  return async (message) => {
-    const log = deps.log.child({ messageId: message.messageId, receiveCount: message.receiveCount })
-    const parsed = parseS3EventMessage(message.body, { bucket: deps.bucket })
-    for (const ignored of parsed.ignored) {
-      deps.metrics.record('ignored', ignored.reason)
-      log.warn({ outcome: 'ignored', ...ignored }, 'ignored S3 event record')
-    }
-
-    let disposition: MessageDisposition = 'ack'
-    for (const imageId of parsed.imageIds) {
-      const started = performance.now()
-      try {
-        const result = await deps.validate(systemContext('processor', message.messageId), imageId)
-        const reason = result.outcome === 'failed' ? result.reason : result.outcome === 'skipped' ? result.status : undefined
-        deps.metrics.record(result.outcome, reason)
-        log.info({ imageId, outcome: result.outcome, reason, durationMs: elapsed(started) }, 'handled upload')
-      } catch (error) {
-        const reason = isAppError(error) ? error.code : 'UNEXPECTED'
-        deps.metrics.record('retry', reason)
-        // A missing record is expected briefly (replica lag) and ends in the DLQ otherwise: warn.
-        const level = isAppError(error) && error.kind !== 'internal' ? 'warn' : 'error'
-        log[level]({ imageId, outcome: 'retry', reason, durationMs: elapsed(started), err: error }, 'upload left for retry')
-        disposition = 'retry'
+  async function handleUpload(messageId: string, imageId: ImageId, source: UploadsMessage['source']): Promise<RecordOutcome> {
+    const started = performance.now()
+    const done = (outcome: RecordOutcome['outcome'], fields: Omit<RecordOutcome, 'outcome' | 'id' | 'durationMs'> = {}): RecordOutcome => ({
+      id: imageId,
+      outcome,
+      ...fields,
+      durationMs: Math.round(performance.now() - started),
+    })
+    try {
+      // A validate message is a request, not proof of an upload: without an object the record
+      // stays pending (the client may still PUT; the sweeper expires it), never failed.
+      if (source === 'validate' && (await deps.storage.getObjectMetadata(objectKeyFor(imageId))) === null) {
+        return done('skipped', { reason: 'missing_object', detail: { leftPending: true } })
       }
+      const result = await deps.validate(systemContext('processor', messageId), imageId)
+      switch (result.outcome) {
+        case 'ready':
+          return done('ready')
+        case 'failed':
+          return done('failed', { reason: result.reason })
+        case 'skipped':
+          return done('skipped', { reason: result.status })
+        case 'retry':
+          return done('retry', { reason: result.reason, ...(result.afterSeconds === undefined ? {} : { detail: { afterSeconds: result.afterSeconds } }) })
+      }
+    } catch (error) {
+      // Defensive: "try again later" is a value, but a throw (a bug, an unmapped error) must
+      // never become a verdict or a deleted message either.
+      return done('retry', { reason: isAppError(error) ? error.code : 'UNEXPECTED', error })
     }
-    return disposition
+  }
+
+  return async (message): Promise<MessageResult> => {
+    const parsed = parseUploadsMessage(message.body, { bucket: deps.bucket })
+    const outcomes: RecordOutcome[] = parsed.ignored.map(ignoredOutcome)
+    const retryAfter: number[] = []
+    for (const imageId of parsed.imageIds) {
+      const outcome = await handleUpload(message.messageId, imageId, parsed.source)
+      outcomes.push(outcome)
+      const wanted = outcome.detail?.afterSeconds
+      if (typeof wanted === 'number') retryAfter.push(wanted)
+    }
+    const retried = outcomes.find((o) => o.outcome === 'retry')
+    if (retried === undefined) return { type: 'ack', subjects: outcomes }
+    return {
+      type: 'retry',
+      reason: retried.reason ?? 'UNEXPECTED',
+      // The soonest any record asked for: handling is idempotent, so an early retry costs little.
+      ...(retryAfter.length > 0 ? { afterSeconds: Math.min(...retryAfter) } : {}),
+      subjects: outcomes,
+    }
   }
 }
 
-function elapsed(started: number): number {
-  return Math.round(performance.now() - started)
+/** `not an ObjectCreated event` -> `not_an_objectcreated_event`: our fixed texts, as a label. */
+const reasonCode = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '')
+
+function ignoredOutcome(record: IgnoredRecord): RecordOutcome {
+  return { outcome: 'ignored', reason: reasonCode(record.reason), detail: { ...record } }
 }

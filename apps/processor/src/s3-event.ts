@@ -7,7 +7,7 @@ import { type ImageId, imageIdFromObjectKey, parseImageId, ValidateImageMessage 
  * is returned as an ignored record with a reason (logged and acknowledged): retrying
  * malformed input would only send it to the DLQ later with the same result.
  */
-export type IgnoredRecord = { reason: string; eventName?: string; bucket?: string; key?: string }
+export type IgnoredRecord = { reason: string; eventName?: string; bucket?: string; key?: string; detail?: string }
 export type ParsedMessage = { imageIds: ImageId[]; ignored: IgnoredRecord[] }
 /** `validate`: our own request (confirm, the sweeper); a missing object then leaves the record pending. */
 export type UploadsMessage = ParsedMessage & { source: 's3-event' | 'validate' }
@@ -39,7 +39,7 @@ export function parseUploadsMessage(body: string, options: { bucket: string }): 
   if (isValidateMessage.Check(document)) return { source: 'validate', imageIds: [parseImageId(document.image_id)], ignored: [] }
   if (claimsValidate.Check(document)) {
     const problem = isValidateMessage.Errors(document).First()
-    return { source: 'validate', ...ignoredOnly(`malformed validate message${problem ? ` (${problem.path} ${problem.message})` : ''}`) }
+    return { source: 'validate', ...ignoredOnly('malformed validate message', problem ? { detail: `${problem.path} ${problem.message}` } : {}) }
   }
   return { source: 's3-event', ...parseS3Event(document, options.bucket) }
 }

@@ -65,7 +65,7 @@ const LimitsSchema = Type.Object({
 
 // The api's own section.
 const HttpSchema = Type.Object({
-  host: env('HOST', Str('Address the API listens on', { default: '127.0.0.1' })),
+  host: env('HOST', Str("Address the API (and the processor's /metrics and /health) listens on", { default: '127.0.0.1' })),
   port: env('PORT', Int('Port the API listens on', { default: 3000, maximum: 65_535 })),
   corsOrigins: env(
     'CORS_ORIGINS',
@@ -166,8 +166,11 @@ const ApiSectionSchema = Type.Object({ http: HttpSchema, upload: UploadSchema, c
 
 // The processor's own section.
 const ProcessorSectionSchema = Type.Object({
+  // HOST and METRICS_TOKEN mean the same for the processor's small server as for the api's.
   http: Type.Object({
+    host: HttpSchema.properties.host,
     port: env('PROCESSOR_HTTP_PORT', Int("Port of the processor's /metrics and /health endpoints", { default: 3001, maximum: 65_535 })),
+    metricsToken: HttpSchema.properties.metricsToken,
   }),
   queue: Type.Object({
     url: env('SQS_QUEUE_URL', Str('Queue that receives S3 ObjectCreated events')),

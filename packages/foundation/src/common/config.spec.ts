@@ -39,7 +39,7 @@ describe('loadConfig', () => {
 
     const processorConfig = loadConfig(processor, 'processor')
     expect(processorConfig.processor).toEqual({
-      http: { port: 3001 },
+      http: { host: '127.0.0.1', port: 3001, metricsToken: undefined },
       queue: { url: 'http://q', endpoint: undefined, waitTimeSeconds: 20, batchSize: 10, concurrency: 4 },
       limits: { maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 },
     })
