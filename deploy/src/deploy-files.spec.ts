@@ -51,14 +51,22 @@ describe('docker-compose.yml', () => {
     for (const [name, mapping] of published) expect(publishedHostIp(mapping), `${name} ${mapping}`).toBe('127.0.0.1')
   })
 
-  it('health-checks postgres, the api, storage and the queue', () => {
-    for (const name of ['postgres', 'api', 's3', 'sqs']) {
+  it('health-checks postgres, the api, the processor, storage and the queue', () => {
+    for (const name of ['postgres', 'api', 'processor', 's3', 'sqs']) {
       const check = service(name).healthcheck
       expect(check?.disable, name).not.toBe(true)
       expect(check?.test?.length, name).toBeGreaterThan(0)
     }
     expect(JSON.stringify(service('api').healthcheck?.test)).toContain('/api/health/liveness')
     expect(JSON.stringify(service('postgres').healthcheck?.test)).toContain('pg_isready')
+    const { http } = loadConfig(serviceEnv(service('processor')), 'processor').processor
+    expect(JSON.stringify(service('processor').healthcheck?.test)).toContain(`127.0.0.1:${http.port}/health/liveness`)
+  })
+
+  it("publishes the port of the processor's /metrics and /health, on all of its interfaces", () => {
+    const { http } = loadConfig(serviceEnv(service('processor')), 'processor').processor
+    expect(http.host).toBe('0.0.0.0')
+    expect((service('processor').ports ?? []).map((p) => containerPort(p))).toEqual([http.port])
   })
 
   it('runs migrate to completion, from the api image, before the apps start on a healthy database', () => {
@@ -198,6 +206,26 @@ describe('apps/api/Dockerfile health check', () => {
     expect(check).toHaveLength(1)
     expect(check[0]?.args).toMatch(/CMD \["node",/)
     expect(check[0]?.args).toContain('/api/health/liveness')
+  })
+})
+
+describe('apps/processor/Dockerfile health check', () => {
+  const final = finalStage(parseDockerfile(readRepoFile('apps/processor/Dockerfile')))
+  const env = Object.assign({}, ...final.filter((i) => i.keyword === 'ENV').map(envOf)) as Record<string, string>
+
+  it('probes /health/liveness on PROCESSOR_HTTP_PORT with node (slim images have no curl)', () => {
+    const check = final.filter((i) => i.keyword === 'HEALTHCHECK')
+    expect(check).toHaveLength(1)
+    expect(check[0]?.args).toMatch(/CMD \["node",/)
+    expect(check[0]?.args).toContain('process.env.PROCESSOR_HTTP_PORT')
+    expect(check[0]?.args).toContain('/health/liveness')
+  })
+
+  it('exposes the port the processor serves /metrics and /health on', () => {
+    const required = { DATABASE_URL: 'postgres://x', S3_BUCKET: 'b', SQS_QUEUE_URL: 'q' }
+    const port = loadConfig({ ...required, ...env }, 'processor').processor.http.port
+    expect(final.filter((i) => i.keyword === 'EXPOSE').map((i) => i.args)).toEqual([String(port)])
+    expect(port).toBe(loadConfig(required, 'processor').processor.http.port)
   })
 })
 
