@@ -55,7 +55,7 @@ export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, o
     const processor = startApp({
       name: 'processor',
       entry: 'apps/processor/src/main.ts',
-      env: { ...stack.env, LOG_LEVEL: 'warn', PROCESSOR_CONCURRENCY: String(options.concurrency) },
+      env: { ...stack.env, LOG_LEVEL: 'warn', PROCESSOR_CONCURRENCY: String(options.concurrency), PROCESSOR_HTTP_PORT: '0' },
       ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
     })
     const cpuSince = startCpuAccounting(processor.pid, options.postgresPort)

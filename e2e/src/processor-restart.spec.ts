@@ -31,7 +31,7 @@ function readyBatch(): CorpusCase[] {
   return Array.from({ length: BATCH_SIZE }, (_, i) => ready[i % ready.length] as CorpusCase)
 }
 
-/** One line per handled record: `{ imageId, outcome }` (see apps/processor handle-message.ts). */
+/** One line per handled record: `{ imageId, outcome }` (see apps/processor log-processed.ts). */
 const handledRecord = (line: LogLine): line is LogLine & { imageId: string; outcome: string } =>
   typeof line.imageId === 'string' && typeof line.outcome === 'string'
 const isFinal = (line: LogLine) => handledRecord(line) && (line.outcome === 'ready' || line.outcome === 'failed')

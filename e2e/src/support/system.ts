@@ -49,6 +49,8 @@ export async function startSystem(options: { visibilityTimeoutSeconds?: number }
       LOG_PRETTY: 'false',
       // A short long poll keeps shutdown and the restart test quick.
       SQS_WAIT_TIME_SECONDS: '1',
+      // Each processor's /metrics and /health on a free port, so processors never collide.
+      PROCESSOR_HTTP_PORT: '0',
     }
     const apiUrl = `http://127.0.0.1:${port}`
     const apiProcess = startAppProcess({ name: 'api', entry: 'apps/api/src/main.ts', env })
