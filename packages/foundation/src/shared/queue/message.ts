@@ -26,8 +26,8 @@ export type MessageResult =
    */
   | { type: 'retry'; reason: string; afterSeconds?: number; subjects?: SubjectOutcome[] }
 
-export const ack = (subjects?: SubjectOutcome[]): MessageResult => ({ type: 'ack', ...(subjects ? { subjects } : {}) })
-export const retry = (reason: string, options: { afterSeconds?: number; subjects?: SubjectOutcome[] } = {}): MessageResult => ({
+export const ackMessage = (subjects?: SubjectOutcome[]): MessageResult => ({ type: 'ack', ...(subjects ? { subjects } : {}) })
+export const retryMessage = (reason: string, options: { afterSeconds?: number; subjects?: SubjectOutcome[] } = {}): MessageResult => ({
   type: 'retry',
   reason,
   ...options,

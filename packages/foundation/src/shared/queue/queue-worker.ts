@@ -9,7 +9,7 @@ export type QueueConsumerConfig = {
   name?: string
   handler: MessageHandler
   concurrency: number
-  /** Hears this queue's messages only, after the worker-wide listener. */
+  /** Hears this queue's messages only, before the worker-wide listener. */
   onProcessed?: MessageProcessedListener
 }
 
@@ -19,7 +19,7 @@ export type QueueWorkerOptions = RetryTimings & {
   queues: QueueConsumerConfig[]
   batchSize?: number
   waitTimeSeconds?: number
-  /** Hears every queue's messages (logs, metrics, a test spy). */
+  /** Hears every queue's messages, after the queue's own listener (messaging metrics, a test spy). */
   onProcessed?: MessageProcessedListener
 }
 
@@ -41,8 +41,8 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
       concurrency: queue.concurrency,
       ...(queue.name === undefined ? {} : { name: queue.name }),
       onProcessed: (event) => {
-        onProcessed?.(event)
         queue.onProcessed?.(event)
+        onProcessed?.(event)
       },
     }),
   )

@@ -2,7 +2,7 @@ import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, Rec
 import { waitFor } from '@image-service/devstack'
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../common/logger.ts'
-import { ack, type MessageHandler, type ProcessedMessage, retry } from './message.ts'
+import { ackMessage, type MessageHandler, type ProcessedMessage, retryMessage } from './message.ts'
 import { createSqsConsumer, defaultRetryVisibility, type SqsConsumerOptions } from './sqs-consumer.ts'
 
 const silentLog = createLogger({ level: 'silent' })
@@ -69,7 +69,7 @@ function consumer(sqs: FakeSqs, handler: MessageHandler, overrides: Partial<SqsC
 describe('createSqsConsumer', () => {
   it('stop() aborts the pending 20 s long poll and resolves', async () => {
     const sqs = new FakeSqs()
-    const { c, running } = consumer(sqs, async () => ack())
+    const { c, running } = consumer(sqs, async () => ackMessage())
     await waitFor(() => (sqs.count(ReceiveMessageCommand) === 1 ? true : undefined))
     await c.stop()
     await running
@@ -79,7 +79,7 @@ describe('createSqsConsumer', () => {
   it('deletes acknowledged messages and backs off retried ones by their receive count', async () => {
     const sqs = new FakeSqs()
     sqs.batches.push([message('a'), message('b', 3)])
-    const { c, heard, running } = consumer(sqs, async (m) => (m.messageId === 'a' ? ack() : retry('DATABASE_UNAVAILABLE')))
+    const { c, heard, running } = consumer(sqs, async (m) => (m.messageId === 'a' ? ackMessage() : retryMessage('DATABASE_UNAVAILABLE')))
     await waitFor(() => (heard.length === 2 ? true : undefined))
     await c.stop()
     await running
@@ -90,7 +90,7 @@ describe('createSqsConsumer', () => {
   it("honours a retry's afterSeconds, clamped to SQS's 12 hours", async () => {
     const sqs = new FakeSqs()
     sqs.batches.push([message('soon')], [message('late')])
-    const { c, heard, running } = consumer(sqs, async (m) => retry('PROVIDER_BUSY', { afterSeconds: m.messageId === 'soon' ? 7 : 100_000 }))
+    const { c, heard, running } = consumer(sqs, async (m) => retryMessage('PROVIDER_BUSY', { afterSeconds: m.messageId === 'soon' ? 7 : 100_000 }))
     await waitFor(() => (heard.length === 2 ? true : undefined))
     await c.stop()
     await running
@@ -105,7 +105,7 @@ describe('createSqsConsumer', () => {
     const subjects = [{ id: '01JD5Z8Q3M4N5P6R7S8T9V0W1X', outcome: 'ready', durationMs: 3 }]
     const { c, heard, running } = consumer(sqs, async (m) => {
       expect(m).toEqual({ queue: 'image-uploads', messageId: 'm', body: 'body-m', receiveCount: 2 })
-      return ack(subjects)
+      return ackMessage(subjects)
     })
     await waitFor(() => heard[0])
     await c.stop()
@@ -134,7 +134,7 @@ describe('createSqsConsumer', () => {
     const sqs = new FakeSqs()
     sqs.failSettle = true
     sqs.batches.push([message('a')], [message('b')])
-    const { c, heard, running } = consumer(sqs, async () => ack())
+    const { c, heard, running } = consumer(sqs, async () => ackMessage())
     await waitFor(() => (heard.length === 2 ? true : undefined))
     await c.stop()
     await running
@@ -147,7 +147,7 @@ describe('createSqsConsumer', () => {
   it('survives failed receives and keeps polling', async () => {
     const sqs = new FakeSqs()
     sqs.batches.push(new Error('connection reset'), new Error('connection reset'), [message('m')])
-    const { c, heard, running } = consumer(sqs, async () => ack())
+    const { c, heard, running } = consumer(sqs, async () => ackMessage())
     await waitFor(() => heard[0])
     await c.stop()
     await running
@@ -168,7 +168,7 @@ describe('createSqsConsumer', () => {
         peak = Math.max(peak, active)
         await new Promise<void>((resolve) => release.push(resolve))
         active -= 1
-        return ack()
+        return ackMessage()
       },
       { concurrency: 2 },
     )
@@ -190,7 +190,7 @@ describe('createSqsConsumer', () => {
     let release = () => {}
     const { c, heard, running } = consumer(sqs, async () => {
       await new Promise<void>((resolve) => (release = resolve))
-      return ack()
+      return ackMessage()
     })
     await waitFor(() => (sqs.count(ReceiveMessageCommand) === 2 ? true : undefined))
     const stopped = c.stop()

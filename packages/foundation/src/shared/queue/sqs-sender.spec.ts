@@ -1,7 +1,7 @@
 import { closedPort, type SqsEmulator, startSqsEmulator } from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../common/logger.ts'
-import { ack, type QueueMessage, retry } from './message.ts'
+import { ackMessage, type QueueMessage, retryMessage } from './message.ts'
 import { createMessageParser } from './message-schema.ts'
 import { createMessageSpy } from './message-spy.ts'
 import { ValidateImageMessage } from './messages.ts'
@@ -44,7 +44,7 @@ describe('createSqsSender and createQueueWorker on the SQS emulator', () => {
         handler: async (message: QueueMessage) => {
           received.push(message)
           const parsed = parse(message.body)
-          return parsed.ok ? ack([{ id: parsed.value.image_id, outcome: 'validated' }]) : ack([{ outcome: 'ignored', reason: 'malformed' }])
+          return parsed.ok ? ackMessage([{ id: parsed.value.image_id, outcome: 'validated' }]) : ackMessage([{ outcome: 'ignored', reason: 'malformed' }])
         },
       })),
     })
@@ -71,7 +71,7 @@ describe('createSqsSender and createQueueWorker on the SQS emulator', () => {
       log: silentLog,
       waitTimeSeconds: 1,
       onProcessed: spy.listener,
-      queues: [{ queueUrl, concurrency: 1, handler: async (m) => (m.receiveCount === 1 ? retry('NOT_YET', { afterSeconds: 0 }) : ack()) }],
+      queues: [{ queueUrl, concurrency: 1, handler: async (m) => (m.receiveCount === 1 ? retryMessage('NOT_YET', { afterSeconds: 0 }) : ackMessage()) }],
     })
     const running = worker.run()
     try {
