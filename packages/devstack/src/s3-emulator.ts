@@ -9,6 +9,7 @@ import S3rver from '@20minutes/s3rver'
 import type { S3rverEventRecord } from '@20minutes/s3rver'
 import { checkS3Request, isCreateOnlyPut, writeS3Error } from './s3-auth-guard.ts'
 import { refuseOverwrites } from './s3-conditional-put.ts'
+import { answerReadsAsS3 } from './s3-conditional-read.ts'
 import { registerS3AccessKey } from './s3-credentials.ts'
 
 export type ObjectCreatedEventName =
@@ -50,8 +51,8 @@ export type S3Emulator = {
 
 const REGION = 'us-east-1'
 // What s3rver's handlers cannot tell from their arguments: s3rver reports a multipart completion
-// as a 'Post', and its store does not see the request's If-None-Match.
-const currentRequest = new AsyncLocalStorage<{ multipartComplete: boolean; createOnly: boolean }>()
+// as a 'Post', and its store does not see the request's If-None-Match or If-Match.
+const currentRequest = new AsyncLocalStorage<{ multipartComplete: boolean; createOnly: boolean; ifMatch: string | undefined }>()
 
 export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emulator> {
   const host = options.host ?? '127.0.0.1'
@@ -69,6 +70,7 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   })
   await s3rver.configureBuckets()
   refuseOverwrites(s3rver.store, () => currentRequest.getStore()?.createOnly === true)
+  answerReadsAsS3(s3rver.store, () => currentRequest.getStore()?.ifMatch)
   const releaseKey = registerS3AccessKey(accessKeyId, secretAccessKey)
   const listeners = new Set<(event: ObjectCreatedEvent) => void>()
   const nextSequencer = createSequencer()
@@ -94,7 +96,8 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
     const denial = checkS3Request(req, REGION, new Date())
     if (denial) return writeS3Error(res, denial)
     const multipartComplete = req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '')
-    currentRequest.run({ multipartComplete, createOnly: isCreateOnlyPut(req) }, () => handle(req, res))
+    const ifMatch = req.method === 'GET' || req.method === 'HEAD' ? req.headers['if-match'] : undefined
+    currentRequest.run({ multipartComplete, createOnly: isCreateOnlyPut(req), ifMatch }, () => handle(req, res))
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)

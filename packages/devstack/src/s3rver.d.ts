@@ -17,9 +17,17 @@ declare module '@20minutes/s3rver' {
     configureBuckets?: Array<{ name: string; configs?: Array<string | Buffer> }>
   }
 
+  /** What s3rver's store answers a read with; `content` is null for an unsatisfiable range. */
+  export type S3rverObject = {
+    metadata: Record<string, string>
+    readonly size: number
+    content: { destroy(): void } | null
+  }
+
   /** s3rver's FilesystemStore; its methods are looked up on the instance, so they can be wrapped. */
   export type S3rverStore = {
     getMetadata(bucket: string, key: string): Promise<Record<string, string>>
+    getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<S3rverObject | null>
     existsObject(bucket: string, key: string): Promise<boolean>
     putObject(object: { bucket: string; key: string }): Promise<{ size: number; md5: string }>
     copyObject(
