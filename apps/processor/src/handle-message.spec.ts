@@ -22,7 +22,7 @@ function handler(outcomes: Record<string, ValidationOutcome | (() => never)>, ob
       if (outcome === undefined) throw new Error(`no outcome for ${id}`)
       return typeof outcome === 'function' ? outcome() : outcome
     },
-    storage: { getObjectMetadata: async (key) => (objects.includes(key) ? { sizeBytes: 1, contentType: 'image/png' } : null) },
+    storage: { getObjectMetadata: async (key) => (objects.includes(key) ? { sizeBytes: 1, contentType: 'image/png', etag: '"e"', headers: {} } : null) },
     bucket: BUCKET,
   })
   return { handle, validated }

@@ -13,7 +13,7 @@ export * from './shared/image/postgres-image-repository.ts'
 // shared/storage
 export * from './shared/storage/s3-client.ts'
 export { AwsSha256 } from './shared/storage/aws-sha256.ts'
-export { StoredObjectNotFoundError } from './shared/storage/s3-errors.ts'
+export { StoredObjectChangedError, StoredObjectNotFoundError } from './shared/storage/s3-errors.ts'
 // shared/queue: SQS consumer, worker and sender, message schemas, the "message processed" hook
 export * from './shared/queue/index.ts'
 // feature/image/upload (api)

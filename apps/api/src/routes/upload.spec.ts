@@ -42,7 +42,7 @@ describe('POST /api/image/v1/upload/create-presigned-url', () => {
     expect(wrongType.status).toBe(403)
     const upload = await fetch(body.upload_url, { method: 'PUT', headers: body.upload_headers, body: bytes })
     expect(upload.status).toBe(200)
-    expect(await api.storage.getObjectMetadata(`uploads/${body.image_id}`)).toEqual({ sizeBytes: 4, contentType: 'image/png' })
+    expect(await api.storage.getObjectMetadata(`uploads/${body.image_id}`)).toMatchObject({ sizeBytes: 4, contentType: 'image/png' })
     // The same URL cannot replace the bytes once they are there (If-None-Match: * is signed in).
     const overwrite = await fetch(body.upload_url, { method: 'PUT', headers: body.upload_headers, body: new Uint8Array([1]) })
     expect(overwrite.status).toBe(412)

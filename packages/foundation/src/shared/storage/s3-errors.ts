@@ -8,6 +8,16 @@ export class StoredObjectNotFoundError extends AppError {
   }
 }
 
+/**
+ * The object no longer is the version a read asked for (its ETag changed since the HEAD):
+ * try again, from the HEAD, rather than judge bytes other than the ones measured.
+ */
+export class StoredObjectChangedError extends AppError {
+  constructor(objectKey: string) {
+    super('unavailable', 'OBJECT_CHANGED', `object ${objectKey} changed while it was being read`)
+  }
+}
+
 export function s3HttpStatus(error: unknown): number | undefined {
   if (error instanceof S3ServiceException) return error.$metadata.httpStatusCode
   return undefined
@@ -20,6 +30,10 @@ export function isS3NotFound(error: unknown): boolean {
 
 export function isS3RangeNotSatisfiable(error: unknown): boolean {
   return error instanceof S3ServiceException && (error.name === 'InvalidRange' || s3HttpStatus(error) === 416)
+}
+
+export function isS3PreconditionFailed(error: unknown): boolean {
+  return error instanceof S3ServiceException && (error.name === 'PreconditionFailed' || s3HttpStatus(error) === 412)
 }
 
 /** Anything storage did not answer as a result: the caller may retry. */

@@ -44,7 +44,7 @@ describe('createImageUploadPresignedUrl', () => {
 
     expect(isImageId(result.imageId)).toBe(true)
     expect(result.uploadUrl).toBe(`https://storage.test/uploads/${result.imageId}?signature=fake`)
-    expect(result.uploadHeaders).toEqual({ 'content-type': 'image/png' })
+    expect(result.uploadHeaders).toEqual({ 'content-type': 'image/png', 'if-none-match': '*' })
     expect(result.expiresAt).toBeInstanceOf(Date)
     expect(storage.presigned).toEqual([{ objectKey: `uploads/${result.imageId}`, contentType: 'image/png', expiresInSeconds: 300 }])
     expect(images.records.get(result.imageId)).toMatchObject({

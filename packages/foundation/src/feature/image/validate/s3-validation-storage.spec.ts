@@ -1,14 +1,17 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { S3Client } from '@aws-sdk/client-s3'
 import { closedPort, type S3Emulator, startS3Emulator } from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DependencyUnavailableError } from '../../../common/errors.ts'
 import { newImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import { createS3Client } from '../../../shared/storage/s3-client.ts'
 import { createS3ValidationStorage } from './s3-validation-storage.ts'
-import { StoredObjectNotFoundError } from '../../../shared/storage/s3-errors.ts'
+import { StoredObjectChangedError } from '../../../shared/storage/s3-errors.ts'
 
 const BUCKET = 'spec-s3-image-storage'
 
+// Reads, metadata and deletes on the emulator: testing/image-storage.contract.spec.ts.
 describe('S3ValidationStorage against the S3 emulator', () => {
   let s3: S3Emulator
   let client: S3Client
@@ -28,43 +31,7 @@ describe('S3ValidationStorage against the S3 emulator', () => {
     await s3.stop()
   })
 
-  const storage = () => createS3ValidationStorage({ client, bucket: BUCKET })
   const freshKey = () => objectKeyFor(newImageId())
-  const put = (key: string, body: Uint8Array, contentType = 'image/png') =>
-    client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: contentType }))
-
-  it('reads metadata, a ranged head and whole objects, and null for a missing object', async () => {
-    const key = freshKey()
-    const bytes = Uint8Array.from({ length: 100 }, (_, i) => i)
-    await put(key, bytes, 'image/jpeg')
-    expect(await storage().getObjectMetadata(key)).toEqual({ sizeBytes: 100, contentType: 'image/jpeg' })
-    expect(await storage().readObjectHead(key, 10)).toEqual(bytes.subarray(0, 10))
-    expect(await storage().readObjectHead(key, 1000)).toEqual(bytes)
-    expect(await storage().readObject(key)).toEqual(bytes)
-    expect(await storage().getObjectMetadata(freshKey())).toBeNull()
-  })
-
-  it('reads the head of an empty object as no bytes', async () => {
-    const key = freshKey()
-    await put(key, new Uint8Array(0))
-    expect(await storage().getObjectMetadata(key)).toMatchObject({ sizeBytes: 0 })
-    expect(await storage().readObjectHead(key, 4100)).toEqual(new Uint8Array(0))
-    expect(await storage().readObject(key)).toEqual(new Uint8Array(0))
-  })
-
-  it('reports reads of a missing object as StoredObjectNotFoundError', async () => {
-    const key = freshKey()
-    await expect(storage().readObjectHead(key, 10)).rejects.toBeInstanceOf(StoredObjectNotFoundError)
-    await expect(storage().readObject(key)).rejects.toBeInstanceOf(StoredObjectNotFoundError)
-  })
-
-  it('deletes idempotently', async () => {
-    const key = freshKey()
-    await put(key, new Uint8Array([1, 2, 3]))
-    await storage().deleteObject(key)
-    expect(await storage().getObjectMetadata(key)).toBeNull()
-    await expect(storage().deleteObject(key)).resolves.toBeUndefined()
-  })
 
   it('turns refused credentials into STORAGE_UNAVAILABLE', async () => {
     const badClient = createS3Client({
@@ -77,7 +44,7 @@ describe('S3ValidationStorage against the S3 emulator', () => {
     try {
       const bad = createS3ValidationStorage({ client: badClient, bucket: BUCKET })
       await expectUnavailable(bad.getObjectMetadata(freshKey()))
-      await expectUnavailable(bad.readObject(freshKey()))
+      await expectUnavailable(bad.readObject(freshKey(), { maxBytes: 10, etag: '"x"' }))
     } finally {
       badClient.destroy()
     }
@@ -98,12 +65,74 @@ describe('S3ValidationStorage when storage is unreachable', () => {
       const storage = createS3ValidationStorage({ client, bucket: BUCKET })
       const key = objectKeyFor(newImageId())
       await expectUnavailable(storage.getObjectMetadata(key))
-      await expectUnavailable(storage.readObjectHead(key, 10))
-      await expectUnavailable(storage.readObject(key))
+      await expectUnavailable(storage.readObjectHead(key, { bytes: 10, etag: '"x"' }))
+      await expectUnavailable(storage.readObject(key, { maxBytes: 10, etag: '"x"' }))
       await expectUnavailable(storage.deleteObject(key))
     } finally {
       client.destroy()
     }
+  })
+})
+
+describe('S3ValidationStorage on a store that ignores Range and If-Match', () => {
+  // Answers every GET with 200 and an endless body of the version `served`, whatever was asked.
+  let server: Server
+  let client: S3Client
+  let served = '"v1"'
+  const bodiesClosed: string[] = []
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      if (req.method === 'HEAD') {
+        res.writeHead(200, { 'content-length': '1000', 'content-type': 'image/png', etag: served })
+        res.end()
+        return
+      }
+      res.writeHead(200, { 'content-type': 'image/png', etag: served })
+      const chunk = Buffer.alloc(64 * 1024, 7)
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk)) {}
+      }
+      res.on('drain', pump)
+      res.on('close', () => bodiesClosed.push(req.headers.range ?? ''))
+      pump()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as AddressInfo
+    client = createS3Client({
+      region: 'us-east-1',
+      bucket: BUCKET,
+      endpoint: `http://127.0.0.1:${port}`,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    })
+  })
+  afterAll(async () => {
+    client.destroy()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it('takes in no more than asked, and drops the connection of a body that does not end', async () => {
+    const storage = createS3ValidationStorage({ client, bucket: BUCKET })
+    const key = objectKeyFor(newImageId())
+    const etag = (await storage.getObjectMetadata(key))?.etag ?? ''
+    const head = await storage.readObjectHead(key, { bytes: 4100, etag })
+    const all = await storage.readObject(key, { maxBytes: 1_000_000, etag })
+    // Lengths and a byte-wise compare (toEqual walks a million elements slowly).
+    expect([head.length, all.length]).toEqual([4100, 1_000_001])
+    expect(Buffer.from(all).equals(Buffer.alloc(1_000_001, 7))).toBe(true)
+    // Both ranges were asked for, and ignored; each endless body was cut off by us.
+    await expect.poll(() => bodiesClosed).toEqual(['bytes=0-4099', 'bytes=0-1000000'])
+  })
+
+  it('refuses bytes of another version than the one asked for, If-Match or not', async () => {
+    const storage = createS3ValidationStorage({ client, bucket: BUCKET })
+    const key = objectKeyFor(newImageId())
+    const etag = (await storage.getObjectMetadata(key))?.etag ?? ''
+    served = '"v2"'
+    await expect(storage.readObjectHead(key, { bytes: 10, etag })).rejects.toBeInstanceOf(StoredObjectChangedError)
+    await expect(storage.readObject(key, { maxBytes: 10, etag })).rejects.toBeInstanceOf(StoredObjectChangedError)
   })
 })
 

@@ -1,60 +1,106 @@
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, type HeadObjectCommandOutput, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import {
   isS3NotFound,
+  isS3PreconditionFailed,
   isS3RangeNotSatisfiable,
+  StoredObjectChangedError,
   StoredObjectNotFoundError,
   storageUnavailable,
 } from '../../../shared/storage/s3-errors.ts'
 import { deleteS3Object } from '../upload/s3-upload-storage.ts'
-import type { ValidationStorage } from './validation-storage.ts'
+import type { ObjectMetadata, ValidationStorage } from './validation-storage.ts'
 
 /** ValidationStorage on S3 or any S3-compatible server. */
 export function createS3ValidationStorage(deps: { client: S3Client; bucket: string }): ValidationStorage {
   const { client, bucket } = deps
 
   const getObjectMetadata: ValidationStorage['getObjectMetadata'] = async (objectKey) => {
+    let head: HeadObjectCommandOutput
     try {
-      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }))
-      return { sizeBytes: head.ContentLength ?? 0, contentType: head.ContentType }
+      head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: objectKey }))
     } catch (error) {
       if (isS3NotFound(error)) return null
       throw storageUnavailable('read object metadata', error)
+    }
+    // Every S3-compatible store sends one; without it no read could be pinned to a version.
+    if (head.ETag === undefined) throw storageUnavailable('read object metadata', new Error('HEAD answered without an ETag'))
+    return { sizeBytes: head.ContentLength ?? 0, contentType: head.ContentType, etag: head.ETag, headers: storedHeaders(head) }
+  }
+
+  /** GET of the first `limit` bytes of version `etag`, taking in no more than that. */
+  async function readUpTo(objectKey: string, limit: number, etag: string, action: string): Promise<Uint8Array> {
+    if (limit <= 0) return new Uint8Array(0)
+    try {
+      const object = await client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: objectKey, Range: `bytes=0-${limit - 1}`, IfMatch: etag }),
+      )
+      // A store that ignores If-Match still says which version it sent.
+      if (object.ETag !== undefined && unquote(object.ETag) !== unquote(etag)) {
+        await readAtMost(object.Body, 0)
+        throw new StoredObjectChangedError(objectKey)
+      }
+      return await readAtMost(object.Body, limit)
+    } catch (error) {
+      if (error instanceof StoredObjectChangedError) throw error
+      if (isS3PreconditionFailed(error)) throw new StoredObjectChangedError(objectKey)
+      // A range on an empty object is unsatisfiable (416 on S3): the head of nothing is nothing.
+      if (isS3RangeNotSatisfiable(error)) return new Uint8Array(0)
+      if (isS3NotFound(error)) throw new StoredObjectNotFoundError(objectKey)
+      // Some S3-compatible servers (s3rver) break the connection instead of answering 416;
+      // an empty object is still not an outage.
+      if ((await getObjectMetadata(objectKey).catch(() => null))?.sizeBytes === 0) return new Uint8Array(0)
+      throw storageUnavailable(action, error)
     }
   }
 
   return {
     getObjectMetadata,
-
-    async readObjectHead(objectKey, bytes) {
-      if (bytes <= 0) return new Uint8Array(0)
-      try {
-        const object = await client.send(
-          new GetObjectCommand({ Bucket: bucket, Key: objectKey, Range: `bytes=0-${bytes - 1}` }),
-        )
-        const body = (await object.Body?.transformToByteArray()) ?? new Uint8Array(0)
-        // Servers that ignore Range send everything; never hand back more than asked.
-        return body.length > bytes ? body.subarray(0, bytes) : body
-      } catch (error) {
-        // A range on an empty object is unsatisfiable (416 on S3): the head of nothing is nothing.
-        if (isS3RangeNotSatisfiable(error)) return new Uint8Array(0)
-        if (isS3NotFound(error)) throw new StoredObjectNotFoundError(objectKey)
-        // Some S3-compatible servers (s3rver) break the connection instead of answering 416;
-        // an empty object is still not an outage.
-        if ((await getObjectMetadata(objectKey).catch(() => null))?.sizeBytes === 0) return new Uint8Array(0)
-        throw storageUnavailable('read the head of an object', error)
-      }
-    },
-
-    async readObject(objectKey) {
-      try {
-        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }))
-        return (await object.Body?.transformToByteArray()) ?? new Uint8Array(0)
-      } catch (error) {
-        if (isS3NotFound(error)) throw new StoredObjectNotFoundError(objectKey)
-        throw storageUnavailable('read an object', error)
-      }
-    },
-
+    readObjectHead: (objectKey, { bytes, etag }) => readUpTo(objectKey, bytes, etag, 'read the head of an object'),
+    readObject: (objectKey, { maxBytes, etag }) => readUpTo(objectKey, maxBytes + 1, etag, 'read an object'),
     deleteObject: (objectKey) => deleteS3Object(client, bucket, objectKey),
   }
+}
+
+function storedHeaders(head: HeadObjectCommandOutput): ObjectMetadata['headers'] {
+  const values = {
+    'cache-control': head.CacheControl,
+    'content-disposition': head.ContentDisposition,
+    'content-encoding': head.ContentEncoding,
+    'content-language': head.ContentLanguage,
+    expires: head.ExpiresString ?? head.Expires?.toUTCString(),
+  }
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined && value !== ''))
+}
+
+function unquote(etag: string): string {
+  return etag.trim().replace(/^W\//, '').replace(/"/g, '')
+}
+
+/**
+ * Reads a response body up to `limit` bytes, then stops: leaving the loop destroys the
+ * stream and its connection, so a store that ignores Range cannot make us take in more.
+ */
+async function readAtMost(body: unknown, limit: number): Promise<Uint8Array> {
+  if (body === undefined || body === null) return new Uint8Array(0)
+  if (!isAsyncIterable(body)) throw new Error('the object body is not a readable stream')
+  const chunks: Uint8Array[] = []
+  let total = 0
+  for await (const chunk of body) {
+    if (total >= limit) break
+    const take = Math.min(chunk.length, limit - total)
+    chunks.push(take === chunk.length ? chunk : chunk.subarray(0, take))
+    total += take
+    if (total >= limit) break
+  }
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.length
+  }
+  return bytes
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<Uint8Array> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value
 }

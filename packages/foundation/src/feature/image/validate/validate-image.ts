@@ -72,13 +72,16 @@ export function createValidateImage(deps: {
     if (object === null) return reject(record, 'missing_object', 'no object at the key')
     if (object.sizeBytes > limits.maxUploadBytes) return reject(record, 'too_large', `${object.sizeBytes} bytes`)
 
-    const head = await storage.readObjectHead(record.objectKey, HEAD_BYTES)
+    // Every read names the version HEAD measured (If-Match) and is capped, so the bytes judged
+    // are the bytes measured, whatever the store does with Range or If-None-Match.
+    const version = { etag: object.etag }
+    const head = object.sizeBytes === 0 ? new Uint8Array(0) : await storage.readObjectHead(record.objectKey, { ...version, bytes: HEAD_BYTES })
     const headVerdict = await verdict(record, await inspectHead(head, record.contentType, limits))
     if (headVerdict !== null) return headVerdict
 
-    const bytes = object.sizeBytes <= head.length ? head : await storage.readObject(record.objectKey)
-    // The object may have been replaced between HEAD and GET; the bytes we judged are the truth.
-    if (bytes.length > limits.maxUploadBytes) return reject(record, 'too_large', `${bytes.length} bytes read`)
+    const bytes =
+      object.sizeBytes <= head.length ? head : await storage.readObject(record.objectKey, { ...version, maxBytes: limits.maxUploadBytes })
+    if (bytes.length > limits.maxUploadBytes) return reject(record, 'too_large', `more than ${limits.maxUploadBytes} bytes read`)
     const contentVerdict = await verdict(record, await inspectContent(bytes, record.contentType, limits))
     if (contentVerdict !== null) return contentVerdict
 
