@@ -62,7 +62,7 @@ describe('download URLs on the emulators', () => {
     const body = created.json<{ image_id: ImageId; upload_url: string; upload_headers: Record<string, string> }>()
     const put = await fetch(body.upload_url, { method: 'PUT', headers: body.upload_headers, body: BYTES })
     expect(put.status).toBe(200)
-    if (ready) await images.transitionFromPending(body.image_id, { status: 'ready', sizeBytes: BYTES.length })
+    if (ready) await images.transitionFromPending(body.image_id, { status: 'ready', sizeBytes: BYTES.length, etag: '"spec"' })
     return body.image_id
   }
 

@@ -22,7 +22,7 @@ class Images implements Pick<ImageRepository, 'findById' | 'findByIds'> {
     const at = new Date(0)
     this.records.set(id, {
       id, status, contentType: 'image/png', fileName: 'a.png', sizeBytes: null,
-      objectKey: objectKeyFor(id), failureReason: null, createdAt: at, updatedAt: at,
+      objectKey: objectKeyFor(id), failureReason: null, etag: null, createdAt: at, updatedAt: at,
     })
   }
   async findById(id: ImageId) {

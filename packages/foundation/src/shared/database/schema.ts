@@ -2,7 +2,7 @@ import { bigint, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
 import { ALLOWED_CONTENT_TYPES, IMAGE_STATUSES, type FailureReason, type ImageId } from '../image/image.ts'
 
 /**
- * Mirror of migrations/0001_images.sql + 0002_failure_reason.sql for typed queries.
+ * Mirror of migrations/0001_images.sql, 0002_failure_reason.sql and 0003_image_etag.sql for typed queries.
  * The SQL files own the schema (constraints, defaults); this file must follow them.
  */
 export const imageRecords = pgTable('image_records', {
@@ -14,6 +14,7 @@ export const imageRecords = pgTable('image_records', {
   sizeBytes: bigint('size_bytes', { mode: 'number' }),
   objectKey: text('object_key').notNull().unique(),
   failureReason: text('failure_reason').$type<FailureReason>(),
+  etag: text('etag'),
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 })

@@ -13,4 +13,10 @@ export interface ImageRepository {
    * (a duplicate delivery lost the race): final states never change.
    */
   transitionFromPending(id: ImageId, transition: ImageTransition): Promise<ImageRecord | null>
+  /**
+   * Moves a `ready` record whose object is no longer the approved one to `failed`, reason
+   * `replaced`, only while its stored ETag is still `approvedEtag`. Returns the updated
+   * record, or null when another delivery changed it first.
+   */
+  failReplaced(id: ImageId, approvedEtag: string): Promise<ImageRecord | null>
 }

@@ -60,6 +60,8 @@ export type FailureReason =
   | 'too_many_frames'
   | 'corrupt'
   | 'truncated'
+  /** A ready image's object was overwritten (a store that ignores If-None-Match). */
+  | 'replaced'
 
 /** The object key of an upload: fixed shape, never user input. */
 export function objectKeyFor(imageId: ImageId): string {
@@ -95,6 +97,8 @@ export type ImageRecord = {
   sizeBytes: number | null
   objectKey: string
   failureReason: FailureReason | null
+  /** The ETag of the object approved when the record turned ready; null before that. */
+  etag: string | null
   createdAt: Date
   updatedAt: Date
 }
@@ -103,5 +107,5 @@ export type NewImageRecord = Pick<ImageRecord, 'id' | 'contentType' | 'fileName'
 
 /** Final states a pending record may move to. */
 export type ImageTransition =
-  | { status: 'ready'; sizeBytes: number }
+  | { status: 'ready'; sizeBytes: number; etag: string }
   | { status: 'failed'; failureReason: FailureReason }

@@ -44,7 +44,7 @@ describe('save and find', () => {
     const record = newRecord({ contentType: 'image/avif', fileName: 'émoji 🐈.avif' })
     const saved = await repository().save(record)
 
-    expect(saved).toMatchObject({ ...record, status: 'pending', sizeBytes: null, failureReason: null })
+    expect(saved).toMatchObject({ ...record, status: 'pending', sizeBytes: null, failureReason: null, etag: null })
     expect(saved.createdAt).toBeInstanceOf(Date)
     expect(saved.updatedAt).toEqual(saved.createdAt)
     expect(await repository().findById(record.id)).toEqual(saved)
@@ -93,9 +93,9 @@ describe('transitionFromPending', () => {
     await repository().save(record)
     const agedUpdatedAt = await ageRecord(record.id)
 
-    const ready = await repository().transitionFromPending(record.id, { status: 'ready', sizeBytes: 3_000_000_000 })
+    const ready = await repository().transitionFromPending(record.id, { status: 'ready', sizeBytes: 3_000_000_000, etag: '"e1"' })
 
-    expect(ready).toMatchObject({ id: record.id, status: 'ready', sizeBytes: 3_000_000_000, failureReason: null })
+    expect(ready).toMatchObject({ id: record.id, status: 'ready', sizeBytes: 3_000_000_000, failureReason: null, etag: '"e1"' })
     expect(ready?.updatedAt.getTime()).toBeGreaterThan(agedUpdatedAt.getTime())
     expect(ready?.updatedAt.getTime()).toBeGreaterThan(ready?.createdAt.getTime() ?? Infinity)
     expect(await repository().findById(record.id)).toEqual(ready)
@@ -108,13 +108,13 @@ describe('transitionFromPending', () => {
 
     const failed = await repository().transitionFromPending(record.id, { status: 'failed', failureReason: 'type_mismatch' })
 
-    expect(failed).toMatchObject({ status: 'failed', sizeBytes: null, failureReason: 'type_mismatch' })
+    expect(failed).toMatchObject({ status: 'failed', sizeBytes: null, failureReason: 'type_mismatch', etag: null })
     expect(failed?.updatedAt.getTime()).toBeGreaterThan(agedUpdatedAt.getTime())
   })
 
   it.each([
-    ['ready', { status: 'ready', sizeBytes: 10 }, { status: 'failed', failureReason: 'corrupt' }],
-    ['failed', { status: 'failed', failureReason: 'truncated' }, { status: 'ready', sizeBytes: 99 }],
+    ['ready', { status: 'ready', sizeBytes: 10, etag: '"e"' }, { status: 'failed', failureReason: 'corrupt' }],
+    ['failed', { status: 'failed', failureReason: 'truncated' }, { status: 'ready', sizeBytes: 99, etag: '"e"' }],
   ] as const)('never changes a record that is already %s', async (_, first, second) => {
     const record = newRecord()
     await repository().save(record)
@@ -128,7 +128,7 @@ describe('transitionFromPending', () => {
   })
 
   it('returns null for an unknown id', async () => {
-    expect(await repository().transitionFromPending(newImageId(), { status: 'ready', sizeBytes: 1 })).toBeNull()
+    expect(await repository().transitionFromPending(newImageId(), { status: 'ready', sizeBytes: 1, etag: '"e"' })).toBeNull()
   })
 
   it('lets exactly one of many concurrent transitions win', async () => {
@@ -140,7 +140,7 @@ describe('transitionFromPending', () => {
       Array.from({ length: 8 }, (_, i) =>
         repositories[i % 2]!.transitionFromPending(
           record.id,
-          i % 2 === 0 ? { status: 'ready', sizeBytes: 1000 + i } : { status: 'failed', failureReason: 'corrupt' },
+          i % 2 === 0 ? { status: 'ready', sizeBytes: 1000 + i, etag: `"e${i}"` } : { status: 'failed', failureReason: 'corrupt' },
         ),
       ),
     )
@@ -148,6 +148,49 @@ describe('transitionFromPending', () => {
     const winners = results.filter((result) => result !== null)
     expect(winners).toHaveLength(1)
     expect(await repository().findById(record.id)).toEqual(winners[0])
+  })
+})
+
+describe('failReplaced', () => {
+  async function readyRecord(etag: string): Promise<ImageId> {
+    const record = newRecord()
+    await repository().save(record)
+    await repository().transitionFromPending(record.id, { status: 'ready', sizeBytes: 10, etag })
+    return record.id
+  }
+
+  it('fails a ready record whose stored ETag is the approved one as replaced, and moves updated_at', async () => {
+    const id = await readyRecord('"approved"')
+    const agedUpdatedAt = await ageRecord(id)
+
+    const failed = await repository().failReplaced(id, '"approved"')
+
+    expect(failed).toMatchObject({ id, status: 'failed', failureReason: 'replaced', sizeBytes: 10, etag: '"approved"' })
+    expect(failed?.updatedAt.getTime()).toBeGreaterThan(agedUpdatedAt.getTime())
+    expect(await repository().findById(id)).toEqual(failed)
+  })
+
+  it('changes nothing for another ETag, a record that is not ready, or an unknown id', async () => {
+    const ready = await readyRecord('"approved"')
+    const pending = newRecord()
+    await repository().save(pending)
+    const before = await repository().findById(ready)
+
+    expect(await repository().failReplaced(ready, '"other"')).toBeNull()
+    expect(await repository().failReplaced(pending.id, '"approved"')).toBeNull()
+    expect(await repository().failReplaced(newImageId(), '"approved"')).toBeNull()
+    expect(await repository().findById(ready)).toEqual(before)
+    expect(await repository().findById(pending.id)).toMatchObject({ status: 'pending' })
+  })
+
+  it('lets exactly one of many concurrent deliveries win', async () => {
+    const id = await readyRecord('"approved"')
+    const repositories = [createPostgresImageRepository(database.db), createPostgresImageRepository(raceDatabase.db)]
+
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => repositories[i % 2]!.failReplaced(id, '"approved"')))
+
+    expect(results.filter((result) => result !== null)).toHaveLength(1)
+    expect(await repository().findById(id)).toMatchObject({ status: 'failed', failureReason: 'replaced' })
   })
 })
 
@@ -160,9 +203,10 @@ describe('during a database outage', () => {
       for (const call of [() => images.findById(newImageId()), () => images.save(newRecord()), () => images.findByIds([newImageId()])]) {
         await expect(call()).rejects.toBeInstanceOf(DependencyUnavailableError)
       }
-      await expect(images.transitionFromPending(newImageId(), { status: 'ready', sizeBytes: 1 })).rejects.toMatchObject({
+      await expect(images.transitionFromPending(newImageId(), { status: 'ready', sizeBytes: 1, etag: '"e"' })).rejects.toMatchObject({
         code: 'DATABASE_UNAVAILABLE',
       })
+      await expect(images.failReplaced(newImageId(), '"e"')).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' })
     } finally {
       await down.sql.end({ timeout: 0 })
     }

@@ -35,15 +35,32 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
 
   // The status predicate makes the move atomic: of racing duplicate deliveries exactly one
   // UPDATE matches; the others see zero rows and final states never change.
-  const fromPending = (changes: { status: 'ready'; sizeBytes: SQL } | { status: 'failed'; failureReason: SQL }, name: string) =>
+  const fromPending = (changes: { status: 'ready'; sizeBytes: SQL; etag: SQL } | { status: 'failed'; failureReason: SQL }, name: string) =>
     db
       .update(imageRecords)
       .set({ ...changes, updatedAt: sql`now()` })
       .where(and(eq(imageRecords.id, sql.placeholder('id')), eq(imageRecords.status, 'pending')))
       .returning()
       .prepare(name)
-  const markReady = fromPending({ status: 'ready', sizeBytes: sql`${sql.placeholder('sizeBytes')}` }, 'image_records_mark_ready')
+  const markReady = fromPending(
+    { status: 'ready', sizeBytes: sql`${sql.placeholder('sizeBytes')}`, etag: sql`${sql.placeholder('etag')}` },
+    'image_records_mark_ready',
+  )
   const markFailed = fromPending({ status: 'failed', failureReason: sql`${sql.placeholder('failureReason')}` }, 'image_records_mark_failed')
+  // The one move out of `ready` the processor makes; the ETag predicate makes it as atomic as
+  // the pending-only moves: of racing deliveries exactly one sees the approved version.
+  const markReplaced = db
+    .update(imageRecords)
+    .set({ status: 'failed', failureReason: 'replaced', updatedAt: sql`now()` })
+    .where(
+      and(
+        eq(imageRecords.id, sql.placeholder('id')),
+        eq(imageRecords.status, 'ready'),
+        eq(imageRecords.etag, sql.placeholder('approvedEtag')),
+      ),
+    )
+    .returning()
+    .prepare('image_records_mark_replaced')
 
   return {
     async save(record: NewImageRecord) {
@@ -68,9 +85,15 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     async transitionFromPending(id: ImageId, transition: ImageTransition) {
       const rows = await guarded(() =>
         transition.status === 'ready'
-          ? markReady.execute({ id, sizeBytes: transition.sizeBytes })
+          ? markReady.execute({ id, sizeBytes: transition.sizeBytes, etag: transition.etag })
           : markFailed.execute({ id, failureReason: transition.failureReason }),
       )
+      const row = rows[0]
+      return row === undefined ? null : toImageRecord(row)
+    },
+
+    async failReplaced(id: ImageId, approvedEtag: string) {
+      const rows = await guarded(() => markReplaced.execute({ id, approvedEtag }))
       const row = rows[0]
       return row === undefined ? null : toImageRecord(row)
     },
@@ -92,6 +115,7 @@ function toImageRecord(row: ImageRecordRow): ImageRecord {
     sizeBytes: row.sizeBytes,
     objectKey: row.objectKey,
     failureReason: row.failureReason,
+    etag: row.etag,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   }

@@ -5,7 +5,7 @@ import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { AppError, DependencyUnavailableError } from '../../../common/errors.ts'
 import { type ImageContentType, type ImageId, newImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
-import { InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
+import { etagOf, InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
 import { createValidateImage } from './validate-image.ts'
 
 const ctx = systemContext('spec', 'spec-request')
@@ -36,7 +36,7 @@ describe('createValidateImage', () => {
   it('marks a valid image ready with its real size and keeps the object', async () => {
     const id = await upload('image/png', png)
     expect(await validate(ctx, id)).toEqual({ outcome: 'ready', sizeBytes: png.length })
-    expect(await images.findById(id)).toMatchObject({ status: 'ready', sizeBytes: png.length, failureReason: null })
+    expect(await images.findById(id)).toMatchObject({ status: 'ready', sizeBytes: png.length, failureReason: null, etag: etagOf(png) })
     expect(storage.objects.has(objectKeyFor(id))).toBe(true)
   })
 
@@ -81,7 +81,7 @@ describe('createValidateImage', () => {
 
   it.each(['ready', 'failed'] as const)('skips a record that is already %s, leaving the record and reading nothing', async (status) => {
     const id = await upload('image/png', png)
-    await images.transitionFromPending(id, status === 'ready' ? { status, sizeBytes: 1 } : { status, failureReason: 'corrupt' })
+    await images.transitionFromPending(id, status === 'ready' ? { status, sizeBytes: 1, etag: etagOf(png) } : { status, failureReason: 'corrupt' })
     const before = { ...(await images.findById(id)) }
     const transitions = images.transitions
 
@@ -90,6 +90,27 @@ describe('createValidateImage', () => {
     expect(images.transitions).toBe(transitions)
     expect(storage.reads).toEqual([])
     expect(storage.deleted).toEqual(status === 'ready' ? [] : [objectKeyFor(id)])
+  })
+
+  it('fails a ready record whose object was replaced as replaced, and deletes the unchecked bytes', async () => {
+    const id = await upload('image/png', png)
+    expect(await validate(ctx, id)).toMatchObject({ outcome: 'ready' })
+    // A store that ignores If-None-Match let the still-valid URL overwrite the approved bytes.
+    storage.put(objectKeyFor(id), new TextEncoder().encode('<html><script>alert(1)</script>'), { contentType: 'image/png' })
+
+    expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'replaced' })
+    expect(storage.objects.has(objectKeyFor(id))).toBe(false)
+    expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'replaced', etag: etagOf(png) })
+    expect(storage.reads.filter((r) => r.kind === 'full')).toEqual([])
+  })
+
+  it('leaves a ready record approved before ETags were stored as it is', async () => {
+    const id = newImageId()
+    images.add(id, 'ready')
+    images.records.set(id, { ...images.records.get(id)!, etag: null })
+    storage.objects.set(objectKeyFor(id), new Uint8Array([1, 2, 3]))
+    expect(await validate(ctx, id)).toEqual({ outcome: 'skipped', status: 'ready' })
+    expect(storage.objects.has(objectKeyFor(id))).toBe(true)
   })
 
   it('deletes bytes uploaded again to a failed record (the URL may still be valid after a rejection)', async () => {

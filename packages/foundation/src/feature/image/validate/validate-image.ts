@@ -58,6 +58,24 @@ export function createValidateImage(deps: {
   const verdict = async (record: ImageRecord, inspection: Inspection): Promise<ValidationOutcome | null> =>
     inspection.ok ? null : reject(record, inspection.reason, inspection.detail)
 
+  /**
+   * A ready record's object must still be the version approved. Another ETag means it was
+   * overwritten, on a store that ignores If-None-Match, with bytes nobody checked: fail the
+   * record first (guarded by the approved ETag), then delete the object.
+   */
+  async function recheckReady(record: ImageRecord): Promise<ValidationOutcome> {
+    const skipped: ValidationOutcome = { outcome: 'skipped', status: 'ready' }
+    // Records approved before ETags were stored have nothing to compare with.
+    if (record.etag === null) return skipped
+    const object = await storage.getObjectMetadata(record.objectKey)
+    if (object === null || object.etag === record.etag) return skipped
+    const updated = await images.failReplaced(record.id, record.etag)
+    if (updated === null) return skippedAfterRace(record.id)
+    await storage.deleteObject(record.objectKey)
+    deps.log?.warn({ imageId: record.id, reason: 'replaced', approved: record.etag, found: object.etag }, 'approved object was replaced')
+    return { outcome: 'failed', reason: 'replaced' }
+  }
+
   return async (_ctx, imageId) => {
     const record = await images.findById(imageId)
     if (record === null) throw new ImageRecordNotFoundError(imageId)
@@ -66,6 +84,7 @@ export function createValidateImage(deps: {
       // PUT may have stored something again. Deleting is idempotent for duplicate deliveries.
       await storage.deleteObject(record.objectKey)
     }
+    if (record.status === 'ready') return recheckReady(record)
     if (record.status !== 'pending') return { outcome: 'skipped', status: record.status }
 
     const object = await storage.getObjectMetadata(record.objectKey)
@@ -85,7 +104,7 @@ export function createValidateImage(deps: {
     const contentVerdict = await verdict(record, await inspectContent(bytes, record.contentType, limits))
     if (contentVerdict !== null) return contentVerdict
 
-    const updated = await images.transitionFromPending(record.id, { status: 'ready', sizeBytes: bytes.length })
+    const updated = await images.transitionFromPending(record.id, { status: 'ready', sizeBytes: bytes.length, etag: object.etag })
     if (updated === null) return skippedAfterRace(record.id)
     return { outcome: 'ready', sizeBytes: bytes.length }
   }

@@ -19,7 +19,7 @@ export class InMemoryImageRepository implements ImageRepository {
     this.events = events
   }
 
-  /** Seeds a record in the given status (fixed timestamps, PNG, size 10 when ready). */
+  /** Seeds a record in the given status (fixed timestamps, PNG, size 10 and ETag "approved" when ready). */
   add(id: ImageId, status: ImageStatus): this {
     const at = new Date('2025-01-01T00:00:00Z')
     this.records.set(id, {
@@ -30,6 +30,7 @@ export class InMemoryImageRepository implements ImageRepository {
       sizeBytes: status === 'ready' ? 10 : null,
       objectKey: objectKeyFor(id),
       failureReason: status === 'failed' ? 'corrupt' : null,
+      etag: status === 'ready' ? '"approved"' : null,
       createdAt: at,
       updatedAt: at,
     })
@@ -41,7 +42,7 @@ export class InMemoryImageRepository implements ImageRepository {
     if (this.saveGate !== undefined) await this.saveGate
     if (this.failSave !== undefined) throw this.failSave
     const now = new Date()
-    const saved: ImageRecord = { ...record, status: 'pending', sizeBytes: null, failureReason: null, createdAt: now, updatedAt: now }
+    const saved: ImageRecord = { ...record, status: 'pending', sizeBytes: null, failureReason: null, etag: null, createdAt: now, updatedAt: now }
     this.records.set(record.id, saved)
     this.events.push(`saved:${record.id}`)
     return saved
@@ -62,8 +63,17 @@ export class InMemoryImageRepository implements ImageRepository {
     this.transitions += 1
     const next: ImageRecord =
       transition.status === 'ready'
-        ? { ...current, status: 'ready', sizeBytes: transition.sizeBytes, updatedAt: new Date() }
+        ? { ...current, status: 'ready', sizeBytes: transition.sizeBytes, etag: transition.etag, updatedAt: new Date() }
         : { ...current, status: 'failed', failureReason: transition.failureReason, updatedAt: new Date() }
+    this.records.set(id, next)
+    return next
+  }
+
+  async failReplaced(id: ImageId, approvedEtag: string): Promise<ImageRecord | null> {
+    const current = this.records.get(id)
+    if (current === undefined || current.status !== 'ready' || current.etag !== approvedEtag) return null
+    this.transitions += 1
+    const next: ImageRecord = { ...current, status: 'failed', failureReason: 'replaced', updatedAt: new Date() }
     this.records.set(id, next)
     return next
   }
