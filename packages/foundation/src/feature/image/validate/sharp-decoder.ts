@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import sharp from 'sharp'
+import { AppError } from '../../../common/errors.ts'
 import type { FailureReason } from '../../../shared/image/image.ts'
 
 // Each upload is decoded once: libvips' operation cache would only hold memory. One libvips
@@ -68,11 +69,47 @@ export async function decodeFully(
   }
 }
 
+/**
+ * libvips could not do the work for a reason that is not about the bytes (memory, threads,
+ * temporary files, an operation missing from this build). The upload is retried, never judged.
+ */
+export class DecoderUnavailableError extends AppError {
+  constructor(detail: string, options?: ErrorOptions) {
+    super('unavailable', 'DECODER_UNAVAILABLE', `the image decoder could not run: ${detail}`, options)
+  }
+}
+
+/**
+ * Conditions of the process, not of the input, as libvips, libjpeg, V8 and the C library
+ * word them. They are named, and everything else stays a verdict, because bad bytes come
+ * with loader messages no list could hold ("VipsJpeg: Bogus DQT index 15", "source: bad
+ * seek to 1024", "webp: unable to parse image", "vipspng: libpng read error"): a hostile
+ * upload must always end in one. sharp folds libvips' whole error log into the message
+ * (often behind "Input buffer has corrupt header:"), so every line is searched.
+ */
+const NOT_ABOUT_THE_BYTES = [
+  // vips_malloc / vips_tracked_malloc: "out of memory -- size == 1024MB"
+  /out of memory --+ size ==|\bvips_tracked\b|\bvips_malloc\b/i,
+  // libjpeg's JERR_OUT_OF_MEMORY; V8 failing to allocate the output buffer
+  /insufficient memory \(case|array buffer allocation failed/i,
+  // errno names and their strerror texts
+  /\b(ENOMEM|EMFILE|ENFILE|ENOSPC|EAGAIN)\b|cannot allocate memory|too many open files|no space left on device|resource temporarily unavailable/i,
+  // the worker threads libvips starts per pipeline
+  /unable to create thread|vips_g_thread_new|threadset|thread ?pool/i,
+  // VipsOperation: class "jpegload_buffer" not found (a loader missing from this libvips build)
+  /class "[^"]*" not found/i,
+  // temporary files and mappings of large images
+  /unable to open for write|vips__file_open_write|vips__open_image_write|vips_image_new_temp_file|temporary file|unable to mmap/i,
+]
 const TRUNCATION = /truncat|premature|unexpected end|end of (file|data|stream)|not enough data|short read/i
 const PIXEL_LIMIT = /pixel limit/i
 
+/** A verdict on the bytes, or DecoderUnavailableError (thrown) when the decoder itself failed. */
 function classify(error: unknown): { ok: false; reason: FailureReason; detail: string } {
-  const detail = error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error)
+  const lines = (error instanceof Error ? error.message : String(error)).split('\n')
+  const unavailable = lines.find((line) => NOT_ABOUT_THE_BYTES.some((pattern) => pattern.test(line)))
+  if (unavailable !== undefined) throw new DecoderUnavailableError(unavailable, { cause: error })
+  const detail = lines[0] ?? ''
   if (PIXEL_LIMIT.test(detail)) return { ok: false, reason: 'too_many_pixels', detail }
   if (TRUNCATION.test(detail)) return { ok: false, reason: 'truncated', detail }
   return { ok: false, reason: 'corrupt', detail }

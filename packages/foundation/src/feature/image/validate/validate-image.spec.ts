@@ -1,14 +1,28 @@
 import { systemContext } from '../../../shared/identity/request-context.ts'
 import { TEST_IMAGE_LIMITS as limits } from '@image-service/devstack/corpus'
 import sharp from 'sharp'
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { AppError, DependencyUnavailableError } from '../../../common/errors.ts'
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { DependencyUnavailableError } from '../../../common/errors.ts'
 import { type ImageContentType, type ImageId, newImageId, objectKeyFor } from '../../../shared/image/image.ts'
+import type { ImageRepository } from '../../../shared/image/image-repository.ts'
 import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
 import { etagOf, InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
 import { createValidateImage } from './validate-image.ts'
+import type { ValidationStorage } from './validation-storage.ts'
 
 const ctx = systemContext('spec', 'spec-request')
+
+/** The same bucket seen through `overrides`: another worker's view of it, or a failing one. */
+function storageView(storage: InMemoryImageStorage, overrides: Partial<ValidationStorage>): ValidationStorage {
+  return {
+    getObjectMetadata: (key) => storage.getObjectMetadata(key),
+    readObjectHead: (key, read) => storage.readObjectHead(key, read),
+    readObject: (key, read) => storage.readObject(key, read),
+    deleteObject: (key) => storage.deleteObject(key),
+    ...overrides,
+  }
+}
+
 
 let png: Uint8Array
 beforeAll(async () => {
@@ -70,13 +84,12 @@ describe('createValidateImage', () => {
     expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'missing_object' })
   })
 
-  it('throws a not_found AppError when the record is missing, touching nothing', async () => {
+  it('asks for a retry when the record is missing, touching nothing', async () => {
     const id = newImageId()
     storage.objects.set(objectKeyFor(id), png)
-    const error = await validate(ctx, id).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(AppError)
-    expect(error).toMatchObject({ kind: 'not_found', code: 'IMAGE_RECORD_NOT_FOUND' })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'retry', reason: 'IMAGE_RECORD_NOT_FOUND' })
     expect(storage.objects.has(objectKeyFor(id))).toBe(true)
+    expect(storage.deleted).toEqual([])
   })
 
   it.each(['ready', 'failed'] as const)('skips a record that is already %s, leaving the record and reading nothing', async (status) => {
@@ -122,12 +135,113 @@ describe('createValidateImage', () => {
     expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'corrupt' })
   })
 
-  it('throws and leaves the record pending when the delete of a rejected object fails', async () => {
+  it('fails the record before deleting; when the delete fails it asks for a retry, whose delivery deletes', async () => {
     const id = await upload('image/jpeg', png)
     storage.failDeletes = true
-    await expect(validate(ctx, id)).rejects.toBeInstanceOf(DependencyUnavailableError)
+    expect(await validate(ctx, id)).toEqual({ outcome: 'retry', reason: 'STORAGE_UNAVAILABLE' })
+    expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'type_mismatch' })
+
+    storage.failDeletes = false
+    expect(await validate(ctx, id)).toEqual({ outcome: 'skipped', status: 'failed' })
+    expect(storage.objects.has(objectKeyFor(id))).toBe(false)
+  })
+
+  it('asks for a retry, changing nothing, while storage or the database is unavailable', async () => {
+    const id = await upload('image/png', png)
+    const down = new DependencyUnavailableError('STORAGE_UNAVAILABLE', 'storage is down')
+    const brokenStorage = storageView(storage, { getObjectMetadata: () => Promise.reject(down) })
+    expect(await createValidateImage({ images, storage: brokenStorage, limits })(ctx, id)).toEqual({ outcome: 'retry', reason: 'STORAGE_UNAVAILABLE' })
+
+    const dbDown = new DependencyUnavailableError('DATABASE_UNAVAILABLE', 'database is down')
+    const brokenImages: ImageRepository = {
+      save: (record) => images.save(record),
+      findById: (imageId) => images.findById(imageId),
+      findByIds: (ids) => images.findByIds(ids),
+      transitionFromPending: () => Promise.reject(dbDown),
+      failReplaced: () => Promise.reject(dbDown),
+    }
+    expect(await createValidateImage({ images: brokenImages, storage, limits })(ctx, id)).toEqual({ outcome: 'retry', reason: 'DATABASE_UNAVAILABLE' })
+    expect(await images.findById(id)).toMatchObject({ status: 'pending' })
+    expect(storage.objects.has(objectKeyFor(id))).toBe(true)
+  })
+
+  it('asks for a retry when the object changes between HEAD and GET, and judges the new version on redelivery', async () => {
+    const id = await upload('image/png', png)
+    const other = new Uint8Array(await sharp(png).jpeg().toBuffer())
+    const swapping = storageView(storage, {
+      getObjectMetadata: async (key) => {
+        const measured = await storage.getObjectMetadata(key)
+        storage.objects.set(key, other) // replaced right after the HEAD
+        return measured
+      },
+    })
+    expect(await createValidateImage({ images, storage: swapping, limits })(ctx, id)).toEqual({ outcome: 'retry', reason: 'OBJECT_CHANGED' })
+    expect(await images.findById(id)).toMatchObject({ status: 'pending' })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'type_mismatch' })
+  })
+
+  it.each([
+    ['libvips out of memory', 'toBuffer', 'vips_tracked: out of memory -- size == 1024MB'],
+    ['libvips out of memory, reading metadata', 'metadata', 'Input buffer has corrupt header: \nvips_malloc: out of memory -- size == 512MB'],
+    ['libjpeg out of memory', 'toBuffer', 'VipsJpeg: Insufficient memory (case 4)'],
+    ['a loader missing from the build', 'metadata', 'VipsOperation: class "pngload_buffer" not found'],
+    ['no temporary file', 'toBuffer', 'vips__file_open_write: unable to open for write'],
+    ['no thread', 'toBuffer', 'vips_g_thread_new: unable to create thread'],
+    ['too many open files', 'toBuffer', 'unable to open "/tmp/vips-0.v", Too many open files (EMFILE)'],
+  ] as const)('asks for a retry, keeping the object and the pending record, when the decoder fails with %s', async (_name, step, message) => {
+    const id = await upload('image/png', png)
+    const decode = vi.spyOn(sharp.prototype, step).mockRejectedValueOnce(new Error(message))
+    try {
+      expect(await validate(ctx, id)).toEqual({ outcome: 'retry', reason: 'DECODER_UNAVAILABLE' })
+      expect(decode).toHaveBeenCalledOnce()
+    } finally {
+      decode.mockRestore()
+    }
+    expect(storage.objects.has(objectKeyFor(id))).toBe(true)
+    expect(storage.deleted).toEqual([])
     expect(await images.findById(id)).toMatchObject({ status: 'pending', failureReason: null })
-    expect(images.transitions).toBe(0)
+    // The same bytes, once the decoder can run again, are judged: here, ready.
+    expect(await validate(ctx, id)).toMatchObject({ outcome: 'ready' })
+  })
+
+  it('still fails bytes the decoder refuses, however it words it', async () => {
+    const id = await upload('image/png', png)
+    const decode = vi.spyOn(sharp.prototype, 'toBuffer').mockRejectedValueOnce(new Error('vipspng: libpng read error'))
+    try {
+      expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'corrupt' })
+    } finally {
+      decode.mockRestore()
+    }
+  })
+
+  it('never deletes the bytes of a record a duplicate delivery has just marked ready', async () => {
+    // Two deliveries of one event: B's HEAD does not see the object yet (say it ran before the
+    // PUT was visible) and it reaches missing_object while A approves the bytes.
+    const id = await upload('image/png', png)
+    let releaseB!: () => void
+    const bHeld = new Promise<void>((resolve) => {
+      releaseB = resolve
+    })
+    let bAtHead!: () => void
+    const bReachedHead = new Promise<void>((resolve) => {
+      bAtHead = resolve
+    })
+    const staleView = storageView(storage, {
+      getObjectMetadata: async () => {
+        bAtHead()
+        await bHeld
+        return null
+      },
+    })
+    const deliveryB = createValidateImage({ images, storage: staleView, limits })(ctx, id)
+    await bReachedHead
+    expect(await validate(ctx, id)).toMatchObject({ outcome: 'ready' })
+    releaseB()
+
+    expect(await deliveryB).toEqual({ outcome: 'skipped', status: 'ready' })
+    expect(await images.findById(id)).toMatchObject({ status: 'ready' })
+    expect(storage.objects.has(objectKeyFor(id))).toBe(true)
+    expect(storage.deleted).toEqual([])
   })
 
   it('rejects a decompression bomb from the ranged head read alone', async () => {

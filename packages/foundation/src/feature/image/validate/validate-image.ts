@@ -1,26 +1,23 @@
 import type { ImageLimits } from '../../../common/config.ts'
-import { AppError } from '../../../common/errors.ts'
+import { isAppError } from '../../../common/errors.ts'
 import type { Logger } from '../../../common/logger.ts'
 import type { RequestContext } from '../../../shared/identity/request-context.ts'
 import type { FailureReason, ImageId, ImageRecord, ImageStatus } from '../../../shared/image/image.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
+import { StoredObjectNotFoundError } from '../../../shared/storage/s3-errors.ts'
 import type { ValidationStorage } from './validation-storage.ts'
 import { HEAD_BYTES, type Inspection, inspectContent, inspectHead } from './image-inspection.ts'
 
-/** What happened to one upload. Outcomes are values; only "try again later" is thrown. */
+/**
+ * What happened to one upload, as a value. `retry`: nothing was decided, leave the message
+ * for redelivery (`reason` is an error code such as IMAGE_RECORD_NOT_FOUND or
+ * STORAGE_UNAVAILABLE; `afterSeconds`, when set, is how long to wait).
+ */
 export type ValidationOutcome =
   | { outcome: 'ready'; sizeBytes: number }
   | { outcome: 'failed'; reason: FailureReason }
   | { outcome: 'skipped'; status: ImageStatus }
-  /** Try again later (record not yet visible, a dependency down); `reason` is a stable code. */
   | { outcome: 'retry'; reason: string; afterSeconds?: number }
-
-/** The event names an image we never issued (or not yet visible): SQS retries, then the DLQ. */
-export class ImageRecordNotFoundError extends AppError {
-  constructor(imageId: ImageId) {
-    super('not_found', 'IMAGE_RECORD_NOT_FOUND', `no image record ${imageId} for an uploaded object`)
-  }
-}
 
 export type ValidateImage = (ctx: RequestContext, imageId: ImageId) => Promise<ValidationOutcome>
 
@@ -28,8 +25,9 @@ export type ValidateImage = (ctx: RequestContext, imageId: ImageId) => Promise<V
  * Decides whether a pending upload becomes `ready` or `failed`. Cheap checks come first and
  * the head is read with a ranged GET, so a decompression bomb costs a few kilobytes; the
  * whole object is read only once everything the head can tell has passed.
- * Storage and repository errors (DependencyUnavailableError) propagate: the message stays
- * on the queue and nothing has changed.
+ * Anything that is not about the bytes (the record not visible yet, storage, the database
+ * or the decoder unavailable, the object changing while read) is a `retry`, never a verdict.
+ * Other errors are bugs and are thrown.
  */
 export function createValidateImage(deps: {
   images: ImageRepository
@@ -40,12 +38,14 @@ export function createValidateImage(deps: {
   const { images, storage, limits } = deps
 
   async function reject(record: ImageRecord, reason: FailureReason, detail: string): Promise<ValidationOutcome> {
-    // Delete first: a failed record must never point at bytes someone could still fetch.
-    // If the delete throws, the record stays pending and the redelivered message retries.
-    await storage.deleteObject(record.objectKey)
+    // The status first: only the delivery whose move from pending wins may delete, so a
+    // duplicate delivery that reached another verdict cannot delete the bytes of a record
+    // just marked ready. If the delete then fails, the retry finds a failed record and
+    // deletes again, as for any event of a failed record.
     const updated = await images.transitionFromPending(record.id, { status: 'failed', failureReason: reason })
-    deps.log?.info({ imageId: record.id, reason, detail }, 'upload rejected')
     if (updated === null) return skippedAfterRace(record.id)
+    deps.log?.info({ imageId: record.id, reason, detail }, 'upload rejected')
+    await storage.deleteObject(record.objectKey)
     return { outcome: 'failed', reason }
   }
 
@@ -71,14 +71,15 @@ export function createValidateImage(deps: {
     if (object === null || object.etag === record.etag) return skipped
     const updated = await images.failReplaced(record.id, record.etag)
     if (updated === null) return skippedAfterRace(record.id)
-    await storage.deleteObject(record.objectKey)
     deps.log?.warn({ imageId: record.id, reason: 'replaced', approved: record.etag, found: object.etag }, 'approved object was replaced')
+    await storage.deleteObject(record.objectKey)
     return { outcome: 'failed', reason: 'replaced' }
   }
 
-  return async (_ctx, imageId) => {
+  async function validate(imageId: ImageId): Promise<ValidationOutcome> {
     const record = await images.findById(imageId)
-    if (record === null) throw new ImageRecordNotFoundError(imageId)
+    // An image we never issued, or not visible yet: SQS redelivers, then the DLQ.
+    if (record === null) return { outcome: 'retry', reason: 'IMAGE_RECORD_NOT_FOUND' }
     if (record.status === 'failed') {
       // A failed record never has bytes: the upload URL can outlive the rejection, so a second
       // PUT may have stored something again. Deleting is idempotent for duplicate deliveries.
@@ -108,4 +109,26 @@ export function createValidateImage(deps: {
     if (updated === null) return skippedAfterRace(record.id)
     return { outcome: 'ready', sizeBytes: bytes.length }
   }
+
+  return async (_ctx, imageId) => {
+    try {
+      return await validate(imageId)
+    } catch (error) {
+      const reason = retryReason(error)
+      if (reason === undefined) throw error
+      return { outcome: 'retry', reason }
+    }
+  }
+}
+
+/**
+ * The code of an error that says "not now" rather than anything about the upload:
+ * a dependency or the decoder unavailable (kind `unavailable`, which includes
+ * StoredObjectChangedError), or the object gone while being read (a duplicate delivery
+ * rejected it; the retry sees the record's new state).
+ */
+function retryReason(error: unknown): string | undefined {
+  if (error instanceof StoredObjectNotFoundError) return error.code
+  if (isAppError(error) && error.kind === 'unavailable') return error.code
+  return undefined
 }

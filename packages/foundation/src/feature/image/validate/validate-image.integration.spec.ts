@@ -1,0 +1,141 @@
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { createTestDatabase, type S3Emulator, startS3Emulator, type TestDatabase } from '@image-service/devstack'
+import sharp from 'sharp'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createDatabase, type Database } from '../../../shared/database/database.ts'
+import { systemContext } from '../../../shared/identity/request-context.ts'
+import { type ImageContentType, type ImageId, newImageId, objectKeyFor } from '../../../shared/image/image.ts'
+import type { ImageRepository } from '../../../shared/image/image-repository.ts'
+import { createPostgresImageRepository } from '../../../shared/image/postgres-image-repository.ts'
+import { createS3Client } from '../../../shared/storage/s3-client.ts'
+import { createS3UploadStorage } from '../upload/s3-upload-storage.ts'
+import type { UploadStorage } from '../upload/upload-storage.ts'
+import { createS3ValidationStorage } from './s3-validation-storage.ts'
+import { createValidateImage, type ValidateImage } from './validate-image.ts'
+import type { ValidationStorage } from './validation-storage.ts'
+
+// ValidateImage on the real parts: PostgreSQL, the S3 emulator, presigned PUTs.
+const BUCKET = 'spec-validate-image'
+const ctx = systemContext('spec', 'spec-request')
+const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }
+
+let testDatabase: TestDatabase
+let database: Database
+let s3: S3Emulator
+let client: S3Client
+let images: ImageRepository
+let storage: ValidationStorage
+let uploads: UploadStorage
+let validate: ValidateImage
+let png: Uint8Array
+
+beforeAll(async () => {
+  testDatabase = await createTestDatabase(inject('databaseServerUrl'))
+  database = createDatabase({ url: testDatabase.url, poolMax: 4 })
+  s3 = await startS3Emulator({ buckets: [BUCKET] })
+  const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
+  client = createS3Client({ region: s3.region, bucket: BUCKET, endpoint: s3.endpoint, forcePathStyle: true, credentials })
+  images = createPostgresImageRepository(database.db)
+  storage = createS3ValidationStorage({ client, bucket: BUCKET })
+  uploads = createS3UploadStorage({ client, bucket: BUCKET })
+  validate = createValidateImage({ images, storage, limits })
+  png = new Uint8Array(await sharp({ create: { width: 32, height: 24, channels: 3, background: '#884422' } }).png().toBuffer())
+})
+afterAll(async () => {
+  client.destroy()
+  await s3.stop()
+  await database.close()
+  await testDatabase.drop()
+})
+
+async function pendingRecord(contentType: ImageContentType = 'image/png'): Promise<ImageId> {
+  const id = newImageId()
+  await images.save({ id, contentType, fileName: 'spec', objectKey: objectKeyFor(id) })
+  return id
+}
+
+/** A client's PUT through a presigned URL, sending the issued headers plus `extra`. */
+async function put(id: ImageId, bytes: Uint8Array, extra: Record<string, string> = {}): Promise<void> {
+  const presigned = await uploads.generatePresignedUploadUrl({ objectKey: objectKeyFor(id), contentType: 'image/png', expiresInSeconds: 60 })
+  const response = await fetch(presigned.url, { method: 'PUT', headers: { ...presigned.headers, ...extra }, body: bytes })
+  expect(response.status).toBe(200)
+}
+
+/** What a store that ignores If-None-Match lets happen to an object already there. */
+const overwrite = (id: ImageId, body: Uint8Array) =>
+  client.send(new PutObjectCommand({ Bucket: BUCKET, Key: objectKeyFor(id), Body: body, ContentType: 'image/png' }))
+
+const stored = (id: ImageId) => storage.getObjectMetadata(objectKeyFor(id))
+
+describe('ValidateImage on PostgreSQL and the S3 emulator', () => {
+  it('never deletes the bytes of a record a duplicate delivery has just marked ready', async () => {
+    const id = await pendingRecord()
+    // Delivery B's HEAD runs before the bytes are there, and B is held until A has finished.
+    let releaseB!: () => void
+    const bHeld = new Promise<void>((resolve) => {
+      releaseB = resolve
+    })
+    let bHeaded!: () => void
+    const bHasHeaded = new Promise<void>((resolve) => {
+      bHeaded = resolve
+    })
+    const bView: ValidationStorage = {
+      ...storage,
+      getObjectMetadata: async (key) => {
+        const seen = await storage.getObjectMetadata(key)
+        bHeaded()
+        await bHeld
+        return seen
+      },
+    }
+    const deliveryB = createValidateImage({ images, storage: bView, limits })(ctx, id)
+    await bHasHeaded
+    await put(id, png)
+    expect(await validate(ctx, id)).toEqual({ outcome: 'ready', sizeBytes: png.length })
+    releaseB()
+
+    expect(await deliveryB).toEqual({ outcome: 'skipped', status: 'ready' })
+    expect(await images.findById(id)).toMatchObject({ status: 'ready', etag: (await stored(id))?.etag })
+    expect(await stored(id)).toMatchObject({ sizeBytes: png.length })
+  })
+
+  it('retries when the object changes between HEAD and GET (412 on If-Match), then judges the new bytes', async () => {
+    const id = await pendingRecord()
+    await put(id, png)
+    const swapping: ValidationStorage = {
+      ...storage,
+      getObjectMetadata: async (key) => {
+        const measured = await storage.getObjectMetadata(key)
+        await overwrite(id, new TextEncoder().encode('<svg onload=alert(1)>'))
+        return measured
+      },
+    }
+    expect(await createValidateImage({ images, storage: swapping, limits })(ctx, id)).toEqual({ outcome: 'retry', reason: 'OBJECT_CHANGED' })
+    expect(await images.findById(id)).toMatchObject({ status: 'pending' })
+
+    expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'not_an_image' })
+    expect(await stored(id)).toBeNull()
+  })
+
+  it('fails a ready image whose object was overwritten as replaced, and deletes the object', async () => {
+    const id = await pendingRecord()
+    await put(id, png)
+    expect(await validate(ctx, id)).toMatchObject({ outcome: 'ready' })
+    const approved = (await images.findById(id))?.etag
+
+    await overwrite(id, new TextEncoder().encode('<html><script>alert(1)</script>'))
+    expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'replaced' })
+    expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'replaced', etag: approved })
+    expect(await stored(id)).toBeNull()
+    // A duplicate of that event: the record is failed, its object deleted again.
+    expect(await validate(ctx, id)).toEqual({ outcome: 'skipped', status: 'failed' })
+  })
+
+  it('leaves a ready image whose object is still the approved one alone', async () => {
+    const id = await pendingRecord()
+    await put(id, png)
+    expect(await validate(ctx, id)).toMatchObject({ outcome: 'ready' })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'skipped', status: 'ready' })
+    expect(await stored(id)).toMatchObject({ sizeBytes: png.length })
+  })
+})
