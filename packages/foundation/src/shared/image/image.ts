@@ -60,6 +60,8 @@ export type FailureReason =
   | 'too_many_frames'
   | 'corrupt'
   | 'truncated'
+  /** The object was stored with response headers of the uploader's (Content-Disposition, ...). */
+  | 'unexpected_headers'
   /** A ready image's object was overwritten (a store that ignores If-None-Match). */
   | 'replaced'
 

@@ -99,6 +99,26 @@ describe('ValidateImage on PostgreSQL and the S3 emulator', () => {
     expect(await stored(id)).toMatchObject({ sizeBytes: png.length })
   })
 
+  it.each([
+    ['Content-Disposition', 'attachment; filename=x.html'],
+    ['Content-Encoding', 'gzip'],
+  ])('fails an upload whose PUT carried %s (stored by S3, served by the CDN) as unexpected_headers', async (name, value) => {
+    const id = await pendingRecord()
+    await put(id, png, { [name]: value })
+    expect((await stored(id))?.headers).toEqual({ [name.toLowerCase()]: value, 'cache-control': 'no-cache' })
+
+    expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'unexpected_headers' })
+    expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'unexpected_headers' })
+    expect(await stored(id)).toBeNull()
+  })
+
+  it('accepts an upload made with fetch, which adds Cache-Control: no-cache to a conditional PUT', async () => {
+    const id = await pendingRecord()
+    await put(id, png)
+    expect((await stored(id))?.headers).toEqual({ 'cache-control': 'no-cache' })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'ready', sizeBytes: png.length })
+  })
+
   it('retries when the object changes between HEAD and GET (412 on If-Match), then judges the new bytes', async () => {
     const id = await pendingRecord()
     await put(id, png)

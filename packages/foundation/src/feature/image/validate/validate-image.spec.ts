@@ -78,6 +78,27 @@ describe('createValidateImage', () => {
     expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: reason })
   })
 
+  it.each([
+    ['content-disposition', 'attachment; filename=x.html'],
+    ['content-encoding', 'gzip'],
+    ['cache-control', 'public, max-age=31536000'],
+    ['content-language', 'en'],
+    ['expires', 'Thu, 01 Jan 2099 00:00:00 GMT'],
+  ] as const)('fails an object stored with %s as unexpected_headers, reading nothing', async (name, value) => {
+    const id = await upload('image/png', null)
+    storage.put(objectKeyFor(id), png, { contentType: 'image/png', headers: { [name]: value } })
+    expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'unexpected_headers' })
+    expect(storage.objects.has(objectKeyFor(id))).toBe(false)
+    expect(storage.reads).toEqual([])
+    expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'unexpected_headers' })
+  })
+
+  it.each(['no-cache', 'max-age=0'])('accepts Cache-Control: %s, which clients add to a conditional PUT themselves', async (value) => {
+    const id = await upload('image/png', null)
+    storage.put(objectKeyFor(id), png, { contentType: 'image/png', headers: { 'cache-control': value } })
+    expect(await validate(ctx, id)).toMatchObject({ outcome: 'ready' })
+  })
+
   it('fails a record whose object never arrived as missing_object', async () => {
     const id = await upload('image/gif', null)
     expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'missing_object' })

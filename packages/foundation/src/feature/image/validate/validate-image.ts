@@ -7,6 +7,7 @@ import type { ImageRepository } from '../../../shared/image/image-repository.ts'
 import { StoredObjectNotFoundError } from '../../../shared/storage/s3-errors.ts'
 import type { ValidationStorage } from './validation-storage.ts'
 import { HEAD_BYTES, type Inspection, inspectContent, inspectHead } from './image-inspection.ts'
+import { unexpectedStoredHeaders } from './stored-headers.ts'
 
 /**
  * What happened to one upload, as a value. `retry`: nothing was decided, leave the message
@@ -91,6 +92,8 @@ export function createValidateImage(deps: {
     const object = await storage.getObjectMetadata(record.objectKey)
     if (object === null) return reject(record, 'missing_object', 'no object at the key')
     if (object.sizeBytes > limits.maxUploadBytes) return reject(record, 'too_large', `${object.sizeBytes} bytes`)
+    const unexpected = unexpectedStoredHeaders(object.headers)
+    if (unexpected.length > 0) return reject(record, 'unexpected_headers', `stored with ${unexpected.join(', ')}`)
 
     // Every read names the version HEAD measured (If-Match) and is capped, so the bytes judged
     // are the bytes measured, whatever the store does with Range or If-None-Match.
