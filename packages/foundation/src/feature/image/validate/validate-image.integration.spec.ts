@@ -1,5 +1,6 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { createTestDatabase, type S3Emulator, startS3Emulator, type TestDatabase } from '@image-service/devstack'
+import { TEST_IMAGE_LIMITS as limits } from '@image-service/devstack/corpus'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createDatabase, type Database } from '../../../shared/database/database.ts'
@@ -17,7 +18,6 @@ import type { ValidationStorage } from './validation-storage.ts'
 // ValidateImage on the real parts: PostgreSQL, the S3 emulator, presigned PUTs.
 const BUCKET = 'spec-validate-image'
 const ctx = systemContext('spec', 'spec-request')
-const limits = { maxUploadBytes: 10_485_760, maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 }
 
 let testDatabase: TestDatabase
 let database: Database

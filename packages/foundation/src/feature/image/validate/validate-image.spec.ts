@@ -23,7 +23,6 @@ function storageView(storage: InMemoryImageStorage, overrides: Partial<Validatio
   }
 }
 
-
 let png: Uint8Array
 beforeAll(async () => {
   png = new Uint8Array(await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366aa' } }).png().toBuffer())
