@@ -3,6 +3,8 @@ export * from './common/config.ts'
 export * from './common/logger.ts'
 export * from './common/metrics.ts'
 export * from './shared/identity/request-context.ts'
+export * from './shared/identity/authentication-error.ts'
+export * from './shared/identity/token-verifier.ts'
 export * from './shared/image/image.ts'
 export type { ImageRepository } from './shared/image/image-repository.ts'
 // shared/database + the PostgreSQL ImageRepository
@@ -24,3 +26,5 @@ export * from './feature/image/validate/index.ts'
 export * from './feature/image/library/index.ts'
 // feature/image/download
 export * from './feature/image/download/index.ts'
+// feature/identity
+export * from './feature/identity/index.ts'

@@ -32,7 +32,10 @@ function appThrowing(error: unknown) {
 describe('error mapping', () => {
   it.each<[ErrorKind, number, string]>([
     ['invalid', 400, 'Bad Request'],
+    ['unauthenticated', 401, 'Unauthorized'],
+    ['forbidden', 403, 'Forbidden'],
     ['not_found', 404, 'Not Found'],
+    ['conflict', 409, 'Conflict'],
     ['unavailable', 503, 'Service Unavailable'],
     ['internal', 500, 'Internal Server Error'],
   ])('maps an AppError of kind %s to %i', async (kind, statusCode, error) => {

@@ -11,6 +11,7 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify'
+import { WWW_AUTHENTICATE } from './authentication.ts'
 import type { ErrorResponse } from './schemas.ts'
 
 /**
@@ -19,10 +20,21 @@ import type { ErrorResponse } from './schemas.ts'
  * unsupported media types) keep their status and FST_* code; anything else is a 500 whose
  * details stay in the log. Only 5xx is logged as an error.
  */
-const statusOfKind: Record<ErrorKind, number> = { invalid: 400, not_found: 404, unavailable: 503, internal: 500 }
+const statusOfKind: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  internal: 500,
+}
 const messageOf5xx: Record<ErrorKind, string> = {
   invalid: '',
+  unauthenticated: '',
+  forbidden: '',
   not_found: '',
+  conflict: '',
   unavailable: 'a dependency is temporarily unavailable; retry later',
   internal: 'internal error',
 }
@@ -66,7 +78,11 @@ export function registerErrorHandling<L extends FastifyBaseLogger, P extends Fas
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const body = toErrorResponse(error)
     if (body.statusCode >= 500) request.log.error({ err: error, code: body.code }, 'request failed')
-    else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused')
+    else if (body.statusCode === 401) {
+      // The audit trace of a refused credential: why (never the credential itself), and from where.
+      request.log.warn({ code: body.code, reason: (error as Error).message, ip: request.ip }, 'authentication refused')
+      void reply.header('www-authenticate', WWW_AUTHENTICATE)
+    } else request.log.info({ code: body.code, statusCode: body.statusCode }, 'request refused')
     return reply.code(body.statusCode).send(body)
   })
   app.setNotFoundHandler((request, reply) => {

@@ -1,0 +1,2 @@
+export * from './api-keys/index.ts'
+export { type Authenticate, createAuthenticate } from './authenticate.ts'
