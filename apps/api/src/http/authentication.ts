@@ -22,7 +22,7 @@ export const WWW_AUTHENTICATE = 'Bearer error="invalid_token"'
 
 export function needsCredential(request: FastifyRequest): boolean {
   const route = request.routeOptions.url
-  return route !== undefined && route.startsWith(AUTHENTICATED_PREFIX) && request.routeOptions.config.auth !== 'none'
+  return route?.startsWith(AUTHENTICATED_PREFIX) === true && request.routeOptions.config.auth !== 'none'
 }
 
 /**
