@@ -16,3 +16,4 @@ export { createEmulatorS3Client, type S3EmulatorAccess } from './emulator-s3-cli
 export { repoRoot } from './repo-root.ts'
 export { startAppProcess, type AppProcess, type AppExit, type LogLine, type StartAppProcessOptions } from './app-process.ts'
 export { startDevIdentityProvider, type DevIdentityProvider, type DevIdentityProviderOptions, type DevTokenRequest } from './dev-identity-provider.ts'
+export { startCloudFrontApiEmulator, type CloudFrontApiEmulator } from './cloudfront-api-emulator.ts'
