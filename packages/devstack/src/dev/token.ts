@@ -1,0 +1,29 @@
+// `pnpm token [subject] [--admin] [--hours N]`: a token from the dev identity provider that
+// `pnpm dev` runs, signed with its saved key, so the running api accepts it.
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { readDevIdentityState, signTokenFromState } from '../dev-identity-provider.ts'
+
+const root = new URL('../../../../', import.meta.url).pathname
+export const DEV_IDENTITY_STATE_FILE = join(root, '.data', 'dev', 'identity-provider.json')
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { admin: { type: 'boolean', default: false }, hours: { type: 'string', default: '12' } },
+})
+const hours = Number(values.hours)
+if (!Number.isFinite(hours) || hours <= 0) {
+  process.stderr.write('--hours must be a positive number\n')
+  process.exit(2)
+}
+const state = await readDevIdentityState(DEV_IDENTITY_STATE_FILE)
+if (state === undefined) {
+  process.stderr.write(`no dev identity provider yet (${DEV_IDENTITY_STATE_FILE}): run \`pnpm dev\` once first\n`)
+  process.exit(1)
+}
+const token = await signTokenFromState(state, {
+  subject: positionals[0] ?? 'dev-user',
+  admin: values.admin,
+  expiresInSeconds: Math.round(hours * 3600),
+})
+process.stdout.write(`${token}\n`)
