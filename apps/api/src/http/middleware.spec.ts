@@ -127,6 +127,21 @@ describe('CORS', () => {
     expect(response.headers['access-control-expose-headers']).toContain('x-request-id')
   })
 
+  it('lets a browser send the bearer credential and DELETE, and read the rate-limit and auth headers', async () => {
+    const { app } = await appWith(['https://app.example.com'])
+    const response = await app.inject({
+      method: 'OPTIONS',
+      url: '/api/thing',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization' },
+    })
+    expect(response.headers['access-control-allow-methods']?.toString().split(',')).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']))
+    expect(response.headers['access-control-allow-headers']).toContain('authorization')
+    const actual = await app.inject({ method: 'GET', url: '/api/thing', headers: { origin: 'https://app.example.com' } })
+    const exposed = String(actual.headers['access-control-expose-headers']).split(',')
+    expect(exposed).toEqual(expect.arrayContaining(['retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'www-authenticate']))
+    expect(actual.headers['access-control-allow-credentials']).toBeUndefined()
+  })
+
   it('allows any origin with *', async () => {
     const { app } = await appWith(['*'])
     const response = await app.inject(preflight('https://anything.example'))
