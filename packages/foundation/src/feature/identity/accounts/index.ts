@@ -1,0 +1,1 @@
+export { accountTables, authAccounts, authJwks, authSessions, authUsers, authVerifications } from './account-tables.ts'
