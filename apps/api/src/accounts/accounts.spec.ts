@@ -14,6 +14,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { registerAuthentication } from '../http/authentication.ts'
+import { registerCors } from '../http/cors.ts'
 import { registerErrorHandling } from '../http/errors.ts'
 import { requestContext } from '../http/request-context.ts'
 import { registerRequestLog, requestLogController } from '../http/request-log.ts'
@@ -61,6 +62,7 @@ describe('built-in accounts at /api/auth/*', () => {
     })
     registerErrorHandling(app)
     registerRequestLog(app)
+    await registerCors(app, [TRUSTED_ORIGIN])
     registerAuthentication(
       app,
       createAuthenticate({
@@ -202,7 +204,11 @@ describe('built-in accounts at /api/auth/*', () => {
     const fromOrigin = (origin: string) =>
       call('POST', '/api/auth/sign-in/email', { body: { email, password: PASSWORD }, headers: { origin } })
     await expectRefusal(await fromOrigin('https://elsewhere.test'), 403, 'INVALID_ORIGIN')
-    expect((await fromOrigin(TRUSTED_ORIGIN)).status).toBe(200)
+    const trusted = await fromOrigin(TRUSTED_ORIGIN)
+    expect(trusted.status).toBe(200)
+    // A cross-origin script may read the session token next to what CORS already exposes.
+    const exposed = trusted.headers.get('access-control-expose-headers')?.split(',').map((h) => h.trim())
+    expect(exposed).toEqual(expect.arrayContaining(['set-auth-token', 'www-authenticate']))
   })
 
   it('takes a session cookie only from a trusted origin: 403 INVALID_ORIGIN otherwise', async () => {
