@@ -29,17 +29,25 @@ const SECRET_NAME = /KEY|SECRET|PASSWORD|TOKEN/
 // pinned, an image index digest: docs/operations.md, "Base images".
 const NODE_BASE_IMAGE = /^node:24-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/
 
+/** What an operator must put in the environment (or an .env file) before `docker compose up`. */
+const OPERATOR_SECRETS = { AUTH_ACCOUNTS_SECRET: 'an-operator-chosen-secret-of-32-bytes+' }
+
 describe('docker-compose.yml', () => {
   it.each([
     ['api', 'api'],
     ['processor', 'processor'],
     ['migrate', 'migrate'],
   ] as const)('gives %s every variable loadConfig(env, %j) requires', (name, section) => {
-    expect(() => loadConfig(serviceEnv(service(name)), section)).not.toThrow()
+    expect(() => loadConfig(serviceEnv(service(name), OPERATOR_SECRETS), section)).not.toThrow()
+  })
+
+  it('makes the operator choose the accounts secret: compose refuses to start without one', () => {
+    expect(() => serviceEnv(service('api'))).toThrow('AUTH_ACCOUNTS_SECRET is required')
+    expect(serviceEnv(service('api'), OPERATOR_SECRETS)).toMatchObject({ AUTH_ACCOUNTS: 'true', AUTH_ACCOUNTS_SECRET: OPERATOR_SECRETS.AUTH_ACCOUNTS_SECRET })
   })
 
   it('publishes the port the api listens on (all interfaces inside its container)', () => {
-    const { http } = loadConfig(serviceEnv(service('api')), 'api').api
+    const { http } = loadConfig(serviceEnv(service('api'), OPERATOR_SECRETS), 'api').api
     expect(http.host).toBe('0.0.0.0')
     expect((service('api').ports ?? []).map((p) => containerPort(p))).toEqual([http.port])
   })
@@ -97,7 +105,7 @@ describe('docker-compose.yml', () => {
     const init = interpolate([service('s3-init').entrypoint ?? []].flat().join('\n'))
     expect(init).toContain(`mc mb --ignore-existing local/${config.storage.bucket}`)
     expect(init).toMatch(new RegExp(`mc event add .*local/${config.storage.bucket} .*--event put --prefix uploads/`))
-    expect(loadConfig(serviceEnv(service('api')), 'api').storage.bucket).toBe(config.storage.bucket)
+    expect(loadConfig(serviceEnv(service('api'), OPERATOR_SECRETS), 'api').storage.bucket).toBe(config.storage.bucket)
 
     const fauxqs = JSON.parse(readRepoFile('deploy/compose/fauxqs-init.json')) as {
       queues: { name: string; attributes?: Record<string, string> }[]

@@ -35,11 +35,15 @@ export function parseCompose(text: string): ComposeFile {
  * from `vars` (the operator's shell or .env); an unset one takes its default, or the empty string.
  */
 export function interpolate(value: string, vars: Record<string, string> = {}): string {
-  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}/g, (match, name?: string, op?: string, fallback?: string) => {
+  return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}/g, (match, name?: string, op?: string, rest?: string) => {
     if (match === '$$') return '$'
     const set = name === undefined ? undefined : vars[name]
-    if (op === ':-') return set === undefined || set === '' ? (fallback ?? '') : set
-    if (op === '-') return set ?? fallback ?? ''
+    if (op === ':-') return set === undefined || set === '' ? (rest ?? '') : set
+    if (op === '-') return set ?? rest ?? ''
+    // `:?` and `?`: compose refuses to start without the variable, saying why.
+    if ((op === ':?' && (set === undefined || set === '')) || (op === '?' && set === undefined)) {
+      throw new Error(`${name} is required: ${rest ?? ''}`)
+    }
     return set ?? ''
   })
 }

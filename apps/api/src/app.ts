@@ -4,12 +4,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { type ApiConfig, createMetricsRegistry, type Logger } from '@image-service/foundation'
 import Fastify from 'fastify'
 import type { ApiContainer } from './container.ts'
+import { accountsRoutes } from './accounts/index.ts'
+import { registerAuthentication } from './http/authentication.ts'
 import { createClientErrorHandler } from './http/client-errors.ts'
 import { registerErrorHandling } from './http/errors.ts'
 import { createHttpMetrics, registerHttpMetrics } from './http/metrics.ts'
 import { registerHttpMiddleware, requestIdServerOptions } from './http/middleware.ts'
 import { requestLogController } from './http/request-log.ts'
 import { serverOptions } from './http/server-options.ts'
+import { apiKeyRoutes } from './routes/api-keys.ts'
 import { downloadRoutes } from './routes/download.ts'
 import { healthRoutes } from './routes/health.ts'
 import { imageRoutes } from './routes/images.ts'
@@ -48,12 +51,16 @@ export async function buildApp(deps: { container: ApiContainer; config: ApiConfi
 
   await registerHttpMiddleware(app, { corsOrigins: deps.config.api.http.corsOrigins })
   registerHttpMetrics(app, { metrics, token: deps.config.api.http.metricsToken })
+  registerAuthentication(app, container.authenticate)
 
   // Registered before the routes, so it sees every route's schema.
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Image service API', version: '1.0.0', description: 'Presigned uploads and signed downloads of images' },
+      // Every /api/image/* route takes a JWT of a trusted issuer or an API key (isk_…) as a bearer token.
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A JWT of a trusted issuer, or an API key (isk_…)' } } },
+      security: [{ bearerAuth: [] }],
     },
   })
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true })
@@ -63,6 +70,8 @@ export async function buildApp(deps: { container: ApiContainer; config: ApiConfi
   await app.register(uploadRoutes, { container })
   await app.register(imageRoutes, { container })
   await app.register(downloadRoutes, { container })
+  await app.register(apiKeyRoutes, { container })
+  if (container.accounts !== undefined) await app.register(accountsRoutes, { accounts: container.accounts })
 
   return app
 }

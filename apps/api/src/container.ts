@@ -1,6 +1,11 @@
 import {
   type ApiConfig,
+  createApiKeyCommands,
+  createAuthenticate,
   createDatabase,
+  createPostgresApiKeyRepository,
+  createTokenVerifier,
+  type TrustedIssuer,
   createGetImageDownloadSignedUrl,
   createGetImageDownloadSignedUrls,
   createImageCdn,
@@ -13,6 +18,7 @@ import {
   newImageId,
   type S3CredentialsSource,
 } from '@image-service/foundation'
+import { type Accounts, createAccounts } from './accounts/index.ts'
 
 export type ApiContainerOptions = {
   /** S3 credentials; unset uses the SDK's default chain (env, profile, instance role). */
@@ -32,7 +38,27 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
   // CloudFront or S3-presigned by config.api.cdn.mode; a bad CloudFront key fails start-up here.
   const cdn = createImageCdn({ config: config.api.cdn, s3: { client: s3, bucket: config.storage.bucket } })
 
+  const { auth } = config.api
+  const accounts: Accounts | undefined =
+    auth.accounts.enabled && auth.accounts.secret !== undefined && auth.accounts.baseUrl !== undefined
+      ? createAccounts({
+          db: database.db,
+          secret: auth.accounts.secret,
+          baseUrl: auth.accounts.baseUrl,
+          audience: auth.audience,
+          trustedOrigins: config.api.http.corsOrigins,
+          logger,
+        })
+      : undefined
+  const apiKeys = createApiKeyCommands({ keys: createPostgresApiKeyRepository(database.db) })
+  const authenticate = createAuthenticate({ verifyToken: createTokenVerifier({ issuers: trustedIssuers(config, accounts) }), apiKeys })
+
   return {
+    authenticate,
+    accounts,
+    createApiKey: apiKeys.createApiKey,
+    listApiKeys: apiKeys.listApiKeys,
+    revokeApiKey: apiKeys.revokeApiKey,
     createImageUploadPresignedUrl: createImageUploadPresignedUrl({ images, storage, newId: newImageId, config: config.api.upload }),
     getImageStatus: getImageStatus({ images }),
     getImageDownloadSignedUrl: createGetImageDownloadSignedUrl({ images, cdn }),
@@ -48,3 +74,24 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
 }
 
 export type ApiContainer = ReturnType<typeof createApiContainer>
+
+/**
+ * The external identity provider (JWKS or shared secret) and the built-in accounts. The
+ * accounts' keys are fetched from this very process over loopback rather than through the
+ * public URL and its load balancer.
+ */
+function trustedIssuers(config: ApiConfig, accounts: Accounts | undefined): TrustedIssuer[] {
+  const { issuer, audience, jwksUrl, jwtSecret } = config.api.auth
+  const issuers: TrustedIssuer[] = []
+  if (issuer !== undefined && audience !== undefined) {
+    if (jwtSecret !== undefined) issuers.push({ issuer, audience, secret: jwtSecret })
+    else if (jwksUrl !== undefined) issuers.push({ issuer, audience, jwksUrl })
+  }
+  if (accounts !== undefined) {
+    const { host, port } = config.api.http
+    const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
+    const { issuer: accountsIssuer, audience: accountsAudience } = accounts.trustedIssuer
+    issuers.push({ issuer: accountsIssuer, audience: accountsAudience, jwksUrl: `http://${local}:${port}${new URL(accounts.jwksUrl).pathname}` })
+  }
+  return issuers
+}

@@ -37,6 +37,8 @@ describe('main.ts', () => {
     expect(stderr).toContain('DATABASE_URL is required')
     expect(stderr).toContain('S3_BUCKET is required')
     expect(stderr).toContain('PORT')
+    // DESIGN: no start without a way to authenticate callers.
+    expect(stderr).toContain('no way to authenticate callers')
   })
 
   it('serves, then stops cleanly with exit code 0 on SIGTERM', async () => {
@@ -50,6 +52,9 @@ describe('main.ts', () => {
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
       CDN_MODE: 's3-presigned',
+      AUTH_ISSUER: 'https://issuer.test',
+      AUTH_AUDIENCE: 'image-service',
+      AUTH_JWT_SECRET: 'a-shared-secret-of-thirty-two-bytes!',
       HOST: '127.0.0.1',
       PORT: String(port),
     })

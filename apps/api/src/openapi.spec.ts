@@ -31,7 +31,7 @@ describe('OpenAPI document', () => {
 
   beforeAll(async () => {
     api = await startTestApi(inject('databaseServerUrl'), 'spec-api-openapi')
-    const response = await api.app.inject({ method: 'GET', url: '/api/openapi.json' })
+    const response = await api.inject({ method: 'GET', url: '/api/openapi.json' })
     expect(response.statusCode).toBe(200)
     document = response.json<Document>()
   })
@@ -64,7 +64,7 @@ describe('OpenAPI document', () => {
   })
 
   it('serves the interactive documentation at /docs', async () => {
-    const response = await api.app.inject({ method: 'GET', url: '/docs/' })
+    const response = await api.inject({ method: 'GET', url: '/docs/' })
     expect(response.statusCode).toBe(200)
     expect(response.headers['content-type']).toContain('text/html')
     expect(response.body).toContain('swagger')

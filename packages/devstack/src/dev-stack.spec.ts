@@ -56,15 +56,16 @@ describe('dev stacks side by side', () => {
   })
 
   it('give each stack its own ports and a complete, migrated environment', async () => {
-    const urls = [embedded, external].flatMap((s) => [s.database.url, s.s3.endpoint, s.sqs.endpoint, s.cdn.baseUrl])
+    const urls = [embedded, external].flatMap((s) => [s.database.url, s.s3.endpoint, s.sqs.endpoint, s.cdn.baseUrl, s.identity.issuer])
     expect(new Set(urls).size).toBe(urls.length)
     for (const stack of [embedded, external]) {
       expect(Object.keys(stack.env).sort()).toEqual(
-        ['AWS_ACCESS_KEY_ID', 'AWS_REGION', 'AWS_SECRET_ACCESS_KEY', 'CDN_BASE_URL', 'CDN_MODE', 'CLOUDFRONT_KEY_PAIR_ID',
+        ['AUTH_AUDIENCE', 'AUTH_ISSUER', 'AUTH_JWKS_URL', 'AWS_ACCESS_KEY_ID', 'AWS_REGION', 'AWS_SECRET_ACCESS_KEY', 'CDN_BASE_URL', 'CDN_MODE', 'CLOUDFRONT_KEY_PAIR_ID',
           'CLOUDFRONT_PRIVATE_KEY', 'DATABASE_URL', 'NODE_ENV', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'SQS_ENDPOINT',
           'SQS_QUEUE_URL'].sort(),
       )
       expect(stack.env).toMatchObject({ S3_BUCKET: 'images', CDN_MODE: 'cloudfront', S3_FORCE_PATH_STYLE: 'true', NODE_ENV: 'development' })
+      expect(stack.env).toMatchObject({ AUTH_ISSUER: stack.identity.issuer, AUTH_JWKS_URL: stack.identity.jwksUrl })
       expect(stack.sqs.queueUrl).toMatch(/\/image-events$/)
       const sql = postgres(stack.database.url, { max: 1, onnotice: () => {} })
       try {

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { migrate } from '@image-service/migrations'
+import { startDevIdentityProvider } from './dev-identity-provider.ts'
 import { createStopList, startEmulatorStack } from './emulator-stack.ts'
 import type { BridgeLogger } from './s3-event-bridge.ts'
 import { startPostgres } from './postgres.ts'
@@ -9,7 +10,9 @@ export type DevStackOptions = {
   /** Persistent data (PostgreSQL cluster, S3 objects, CDN key pair); default temp dirs removed on stop. */
   dataDir?: string
   /** 0 or undefined = a free port. */
-  ports?: { postgres?: number; s3?: number; sqs?: number; cdn?: number }
+  ports?: { postgres?: number; s3?: number; sqs?: number; cdn?: number; identity?: number }
+  /** The `aud` of the identity provider's tokens; the api's AUTH_AUDIENCE. */
+  audience?: string
   bucket?: string
   queueName?: string
   /** SQS visibility timeout of the queue; default the emulator's (30 s). */
@@ -24,6 +27,9 @@ export type DevStackOptions = {
  * the CDN. Everything binds 127.0.0.1 on its own (or free) ports and directories, so several
  * stacks can run side by side. SQS is in memory: queued messages do not survive a restart.
  */
+/** The audience of development tokens, unless the stack is told another. */
+export const DEV_AUDIENCE = 'image-service'
+
 export async function startDevStack(options: DevStackOptions = {}): Promise<DevStack> {
   const stops = createStopList()
   try {
@@ -49,11 +55,19 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
     stops.push(() => emulators.stop())
 
     const { s3, sqs, cdn } = emulators
+    // Its keys live with the other data, so tokens (and `pnpm token`) outlive a restart.
+    const identity = await startDevIdentityProvider({
+      audience: options.audience ?? DEV_AUDIENCE,
+      port: options.ports?.identity ?? 0,
+      ...(options.dataDir ? { stateFile: join(options.dataDir, 'identity-provider.json') } : {}),
+    })
+    stops.push(() => identity.stop())
     return {
       database: { url: databaseUrl },
       s3,
       sqs,
       cdn,
+      identity,
       env: {
         // The emulators speak plain http (the CDN too), which NODE_ENV=production refuses.
         NODE_ENV: 'development',
@@ -70,6 +84,9 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         CDN_BASE_URL: cdn.baseUrl,
         CLOUDFRONT_KEY_PAIR_ID: cdn.keyPairId,
         CLOUDFRONT_PRIVATE_KEY: cdn.privateKeyPem,
+        AUTH_ISSUER: identity.issuer,
+        AUTH_AUDIENCE: identity.audience,
+        AUTH_JWKS_URL: identity.jwksUrl,
       },
       stop: stops.stopAll,
     }

@@ -1,3 +1,5 @@
+import type { DevIdentityProvider } from './dev-identity-provider.ts'
+
 /** Everything an app or a test needs to talk to a running dev stack. */
 export type S3Endpoint = {
   endpoint: string
@@ -28,6 +30,8 @@ export type DevStack = {
   s3: S3Endpoint
   sqs: SqsEndpoint
   cdn: CdnEndpoint
+  /** The external identity provider the api trusts in development: sign tokens with it. */
+  identity: DevIdentityProvider
   /** The environment variables (see foundation's config) that point the apps at this stack. */
   env: Record<string, string>
   stop(): Promise<void>

@@ -102,9 +102,11 @@ describe('answers from the HTTP parser, over real HTTP', () => {
 
   it('answers 408 REQUEST_TIMEOUT to a client trickling its body past REQUEST_TIMEOUT_SECONDS, and closes', async () => {
     const before = await refusals('REQUEST_TIMEOUT')
+    // Authenticated, so the request gets past the credential check and waits for its body.
+    const authorization = `Bearer ${await api.token()}`
     const response = await exchange(port, (socket) => {
       socket.write(
-        'POST /api/image/v1/upload/create-presigned-url HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 10000\r\n\r\n{',
+        `POST /api/image/v1/upload/create-presigned-url HTTP/1.1\r\nhost: localhost\r\nauthorization: ${authorization}\r\ncontent-type: application/json\r\ncontent-length: 10000\r\n\r\n{`,
       )
       // Always some bytes arriving: an idle timeout would never fire, only the request deadline.
       trickle(socket, ' ', 50)

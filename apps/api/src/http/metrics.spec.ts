@@ -33,7 +33,7 @@ describe('GET /metrics', () => {
     const app = await api.variant({})
     const unknownId = newImageId()
     for (const url of ['/api/health/liveness', '/api/health/liveness', `/api/image/v1/images/${unknownId}`, '/api/image/v1/images/not-an-id']) {
-      await app.inject({ method: 'GET', url })
+      await api.inject({ method: 'GET', url }, { app })
     }
     await app.inject({ method: 'POST', url: '/nowhere/01ARZ3NDEKTSV4RRFFQ69G5FAV?secret=x' })
 
@@ -81,8 +81,8 @@ describe('GET /metrics', () => {
   })
 
   it('is public without METRICS_TOKEN and absent from the OpenAPI document', async () => {
-    expect((await api.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200)
-    const document = (await api.app.inject({ method: 'GET', url: '/api/openapi.json' })).json<{ paths: Record<string, unknown> }>()
+    expect((await api.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(200)
+    const document = (await api.inject({ method: 'GET', url: '/api/openapi.json' })).json<{ paths: Record<string, unknown> }>()
     expect(Object.keys(document.paths)).not.toContain('/metrics')
   })
 

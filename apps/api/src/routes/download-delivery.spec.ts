@@ -53,7 +53,7 @@ describe('download URLs on the emulators', () => {
   })
 
   async function uploaded(ready: boolean): Promise<ImageId> {
-    const created = await api.app.inject({
+    const created = await api.inject({
       method: 'POST',
       url: '/api/image/v1/upload/create-presigned-url',
       payload: { content_type: 'image/png', file_name: 'cat.png' },
@@ -74,7 +74,7 @@ describe('download URLs on the emulators', () => {
   }
 
   async function signedUrl(app: ApiApp, imageId: ImageId): Promise<string> {
-    const response = await app.inject({ method: 'GET', url: `/api/image/v1/download/get-signed-url/${imageId}` })
+    const response = await api.inject({ method: 'GET', url: `/api/image/v1/download/get-signed-url/${imageId}` }, { app })
     expect(response.statusCode).toBe(200)
     const body = response.json()
     expect(Value.Check(SignedDownloadResponse, body)).toBe(true)
@@ -114,11 +114,10 @@ describe('download URLs on the emulators', () => {
 
     it('answers a batch with downloadable items and the not-ready ids', async () => {
       const [ready, pending] = [await uploaded(true), await uploaded(false)]
-      const response = await cloudFrontApp.inject({
-        method: 'POST',
-        url: '/api/image/v1/download/get-signed-urls',
-        payload: { image_ids: [pending, ready, ready] },
-      })
+      const response = await api.inject(
+        { method: 'POST', url: '/api/image/v1/download/get-signed-urls', payload: { image_ids: [pending, ready, ready] } },
+        { app: cloudFrontApp },
+      )
       expect(response.statusCode).toBe(200)
       const body = response.json()
       expect(Value.Check(SignedDownloadsResponse, body)).toBe(true)
@@ -131,7 +130,7 @@ describe('download URLs on the emulators', () => {
 
     it('does not sign a pending image', async () => {
       const imageId = await uploaded(false)
-      const response = await cloudFrontApp.inject({ method: 'GET', url: `/api/image/v1/download/get-signed-url/${imageId}` })
+      const response = await api.inject({ method: 'GET', url: `/api/image/v1/download/get-signed-url/${imageId}` }, { app: cloudFrontApp })
       expect(response.statusCode).toBe(404)
       expect(response.json()).toMatchObject({ code: 'IMAGE_NOT_FOUND' })
     })
@@ -160,7 +159,7 @@ describe('download URLs on the emulators', () => {
   })
 
   it('carries the request id and security headers on the real app', async () => {
-    const response = await api.app.inject({
+    const response = await api.inject({
       method: 'GET',
       url: `/api/image/v1/download/get-signed-url/${await uploaded(true)}`,
       headers: { 'x-request-id': 'e2e-download-1' },

@@ -15,10 +15,10 @@ describe('health and dependency outages', () => {
   })
 
   it('is alive and ready when the database answers', async () => {
-    const live = await api.app.inject({ method: 'GET', url: '/api/health/liveness' })
+    const live = await api.inject({ method: 'GET', url: '/api/health/liveness' })
     expect(live.statusCode).toBe(200)
     expect(live.json()).toEqual({ status: 'ok' })
-    const ready = await api.app.inject({ method: 'GET', url: '/api/health/readiness' })
+    const ready = await api.inject({ method: 'GET', url: '/api/health/readiness' })
     expect(ready.statusCode).toBe(200)
     expect(ready.json()).toEqual({ status: 'ok' })
   })
@@ -33,17 +33,16 @@ describe('health and dependency outages', () => {
 
   it('answers 503 DATABASE_UNAVAILABLE to an upload and a status read when the database is down', async () => {
     const app = await api.variant({ DATABASE_URL: deadDatabaseUrl })
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/image/v1/upload/create-presigned-url',
-      payload: { content_type: 'image/png', file_name: 'a.png' },
-    })
+    const created = await api.inject(
+      { method: 'POST', url: '/api/image/v1/upload/create-presigned-url', payload: { content_type: 'image/png', file_name: 'a.png' } },
+      { app },
+    )
     expect(created.statusCode).toBe(503)
     expect(created.json()).toMatchObject({ statusCode: 503, code: 'DATABASE_UNAVAILABLE' })
     // No URL leaks out of a failed request, so nothing can be uploaded for a record that does not exist.
     expect(created.body).not.toContain('X-Amz-Signature')
 
-    const status = await app.inject({ method: 'GET', url: '/api/image/v1/images/01ARZ3NDEKTSV4RRFFQ69G5FAV' })
+    const status = await api.inject({ method: 'GET', url: '/api/image/v1/images/01ARZ3NDEKTSV4RRFFQ69G5FAV' }, { app })
     expect(status.statusCode).toBe(503)
     expect(status.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE' })
   })
@@ -58,11 +57,10 @@ describe('health and dependency outages', () => {
       },
     )
     const before = await api.countRecords()
-    const created = await app.inject({
-      method: 'POST',
-      url: '/api/image/v1/upload/create-presigned-url',
-      payload: { content_type: 'image/png', file_name: 'a.png' },
-    })
+    const created = await api.inject(
+      { method: 'POST', url: '/api/image/v1/upload/create-presigned-url', payload: { content_type: 'image/png', file_name: 'a.png' } },
+      { app },
+    )
     expect(created.statusCode).toBe(503)
     expect(created.json()).toMatchObject({ statusCode: 503, error: 'Service Unavailable', code: 'STORAGE_UNAVAILABLE' })
     expect(created.json().message).not.toContain('credential provider unreachable')

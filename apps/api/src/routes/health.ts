@@ -10,7 +10,7 @@ export type HealthResponse = Static<typeof HealthResponse>
 export const healthRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContainer, 'ping'> }> = async (app, { container }) => {
   app.get(
     '/api/health/liveness',
-    { schema: { tags: ['health'], summary: 'The process is alive', response: { 200: HealthResponse, ...errorResponses() } } },
+    { schema: { tags: ['health'], security: [], summary: 'The process is alive', response: { 200: HealthResponse, ...errorResponses() } } },
     async () => ({ status: 'ok' as const }),
   )
 
@@ -19,6 +19,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContai
     {
       schema: {
         tags: ['health'],
+        security: [],
         summary: 'The API can serve requests (the database answers)',
         response: { 200: HealthResponse, ...errorResponses(503) },
       },

@@ -17,7 +17,7 @@ describe('POST /api/image/v1/upload/create-presigned-url', () => {
     await api?.close()
   })
 
-  const create = (payload: unknown) => api.app.inject({ method: 'POST', url: URL_PATH, payload: payload as object })
+  const create = (payload: unknown) => api.inject({ method: 'POST', url: URL_PATH, payload: payload as object })
 
   it('answers 201 with a presigned URL that accepts the upload, and saves a pending record', async () => {
     const before = Date.now()
@@ -34,7 +34,7 @@ describe('POST /api/image/v1/upload/create-presigned-url', () => {
     expect(Date.parse(body.expires_at)).toBeLessThanOrEqual(Date.now() + ttlMs + 1000)
     expect(new URL(body.upload_url).pathname).toBe(`/spec-api-upload/uploads/${body.image_id}`)
 
-    const status = await api.app.inject({ method: 'GET', url: `/api/image/v1/images/${body.image_id}` })
+    const status = await api.inject({ method: 'GET', url: `/api/image/v1/images/${body.image_id}` })
     expect(status.json()).toMatchObject({ image_id: body.image_id, status: 'pending', size_bytes: null, file_name: '../../cat photo.png' })
 
     const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47])
@@ -73,7 +73,7 @@ describe('POST /api/image/v1/upload/create-presigned-url', () => {
   })
 
   it('answers 400 to malformed JSON', async () => {
-    const response = await api.app.inject({
+    const response = await api.inject({
       method: 'POST',
       url: URL_PATH,
       headers: { 'content-type': 'application/json' },
@@ -90,7 +90,7 @@ describe('POST /api/image/v1/upload/create-presigned-url', () => {
   })
 
   it.each(['text/plain', 'application/x-www-form-urlencoded', 'application/xml'])('answers 415 to a %s body', async (type) => {
-    const response = await api.app.inject({
+    const response = await api.inject({
       method: 'POST',
       url: URL_PATH,
       headers: { 'content-type': type },

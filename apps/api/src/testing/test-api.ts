@@ -1,4 +1,11 @@
-import { createTestDatabase, type S3Emulator, startS3Emulator, type TestDatabase } from '@image-service/devstack'
+import {
+  createTestDatabase,
+  type DevIdentityProvider,
+  type S3Emulator,
+  startDevIdentityProvider,
+  startS3Emulator,
+  type TestDatabase,
+} from '@image-service/devstack'
 import {
   type ApiConfig,
   createDatabase,
@@ -9,6 +16,7 @@ import {
   type ValidationStorage,
   loadConfig,
 } from '@image-service/foundation'
+import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { type ApiApp, buildApp } from '../app.ts'
 import { type ApiContainerOptions, createApiContainer } from '../container.ts'
 
@@ -20,6 +28,12 @@ export type TestApi = {
   /** Direct access for assertions: the database and the bucket the API uses. */
   database: Database
   storage: ValidationStorage
+  /** The identity provider the API trusts (AUTH_ISSUER, AUTH_JWKS_URL). */
+  idp: DevIdentityProvider
+  /** A bearer token of the test identity provider for this owner (default `owner-a`). */
+  token(subject?: string, options?: { admin?: boolean }): Promise<string>
+  /** app.inject with `authorization: Bearer <token of owner>` added (default owner `owner-a`). */
+  inject(options: InjectOptions, as?: string | { app?: ApiApp; owner?: string; admin?: boolean }): Promise<LightMyRequestResponse>
   countRecords(): Promise<number>
   /** Another app on the same database and bucket, with configuration or wiring changed. */
   variant(env: Record<string, string>, options?: ApiContainerOptions): Promise<ApiApp>
@@ -29,9 +43,10 @@ export type TestApi = {
 export async function startTestApi(serverUrl: string, bucket: string): Promise<TestApi> {
   const testDatabase: TestDatabase = await createTestDatabase(serverUrl)
   const s3 = await startS3Emulator({ buckets: [bucket] })
+  const idp = await startDevIdentityProvider({ audience: 'image-service-test' })
   const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
   const baseEnv: Record<string, string> = {
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: process.env.TEST_API_LOG_LEVEL ?? 'silent',
     DATABASE_URL: testDatabase.url,
     DATABASE_POOL_MAX: '2',
     S3_BUCKET: bucket,
@@ -39,6 +54,9 @@ export async function startTestApi(serverUrl: string, bucket: string): Promise<T
     S3_FORCE_PATH_STYLE: 'true',
     AWS_REGION: s3.region,
     CDN_MODE: 's3-presigned',
+    AUTH_ISSUER: idp.issuer,
+    AUTH_AUDIENCE: idp.audience,
+    AUTH_JWKS_URL: idp.jwksUrl,
     // The emulators speak plain http, which production refuses for the CDN.
     NODE_ENV: 'test',
   }
@@ -58,12 +76,26 @@ export async function startTestApi(serverUrl: string, bucket: string): Promise<T
   const { app, config } = await start({})
   const database = createDatabase({ url: testDatabase.url, poolMax: 1 })
   const client = createS3Client({ ...config.storage, credentials })
+  const tokens = new Map<string, Promise<string>>()
+  const token = (subject = 'owner-a', options: { admin?: boolean } = {}) => {
+    const key = `${subject}:${options.admin === true}`
+    const cached = tokens.get(key) ?? idp.token({ subject, admin: options.admin === true })
+    tokens.set(key, cached)
+    return cached
+  }
   return {
     app,
     config,
     s3,
     database,
     storage: createS3ValidationStorage({ client, bucket }),
+    idp,
+    token,
+    async inject(options, as) {
+      const who = typeof as === 'string' ? { owner: as } : (as ?? {})
+      const authorization = `Bearer ${await token(who.owner, { admin: who.admin === true })}`
+      return (who.app ?? app).inject({ ...options, headers: { authorization, ...options.headers } })
+    },
     async countRecords() {
       const rows = await database.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM image_records`
       return rows[0]?.count ?? 0
@@ -74,6 +106,7 @@ export async function startTestApi(serverUrl: string, bucket: string): Promise<T
       client.destroy()
       await database.close()
       await s3.stop()
+      await idp.stop()
       await testDatabase.drop()
     },
   }

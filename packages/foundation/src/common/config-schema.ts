@@ -162,7 +162,32 @@ const CdnSchema = Type.Transform(CdnVariablesSchema)
   .Decode(decodeCdn)
   .Encode((cdn): CdnVariables => cdn)
 
-const ApiSectionSchema = Type.Object({ http: HttpSchema, upload: UploadSchema, cdn: CdnSchema })
+// Who may call: an external identity provider, built-in accounts, or both (DESIGN, "Identity and access").
+const AuthSchema = Type.Object({
+  issuer: env('AUTH_ISSUER', Type.Optional(Str('`iss` of the external identity provider (Cognito, Auth0, Keycloak, …); its tokens must carry exactly this'))),
+  audience: env('AUTH_AUDIENCE', Type.Optional(Str('`aud` those tokens must carry (the API identifier at the provider); required with AUTH_ISSUER'))),
+  jwksUrl: env(
+    'AUTH_JWKS_URL',
+    Type.Optional(Str('The provider\'s JWKS URL (cached; refetched when a token names an unknown kid); this or AUTH_JWT_SECRET with AUTH_ISSUER')),
+  ),
+  jwtSecret: env(
+    'AUTH_JWT_SECRET',
+    Type.Optional(Type.String({ minLength: 32, description: 'Shared HS256 secret of at least 32 bytes (secret), instead of AUTH_JWKS_URL' })),
+  ),
+  accounts: Type.Object({
+    enabled: env('AUTH_ACCOUNTS', Bool('Built-in accounts (email and password, Better Auth) at /api/auth/*, for apps without an identity provider', false)),
+    secret: env(
+      'AUTH_ACCOUNTS_SECRET',
+      Type.Optional(Type.String({ minLength: 32, description: 'Secret of the built-in accounts (session signing, key encryption; secret); required with AUTH_ACCOUNTS' })),
+    ),
+    baseUrl: env(
+      'AUTH_ACCOUNTS_BASE_URL',
+      Type.Optional(Str('Public URL of this API, the built-in accounts\' issuer (e.g. https://images.example.com); required with AUTH_ACCOUNTS')),
+    ),
+  }),
+})
+
+const ApiSectionSchema = Type.Object({ http: HttpSchema, upload: UploadSchema, cdn: CdnSchema, auth: AuthSchema })
 
 // The processor's own section.
 const ProcessorSectionSchema = Type.Object({

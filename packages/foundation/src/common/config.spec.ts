@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ConfigError, loadConfig } from './config.ts'
 import { shownValue } from './config-problems.ts'
 
-const minimal = { DATABASE_URL: 'postgres://u:p@db:5432/images', S3_BUCKET: 'images', CDN_MODE: 's3-presigned' }
+// The api also needs a way to authenticate callers; a JWKS issuer is the smallest one.
+const issuer = { AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'images', AUTH_JWKS_URL: 'https://idp.example/jwks' }
+const minimal = { DATABASE_URL: 'postgres://u:p@db:5432/images', S3_BUCKET: 'images', CDN_MODE: 's3-presigned', ...issuer }
 const cloudfront = {
   ...minimal,
   CDN_MODE: 'cloudfront',
@@ -33,6 +35,13 @@ describe('loadConfig', () => {
     expect(config.api.cdn).toEqual({ mode: 's3-presigned', ttlSeconds: 600, windowSeconds: 300, cacheSize: 100_000 })
     expect(config.api.http).toEqual({ host: '127.0.0.1', port: 3000, corsOrigins: [], requestTimeoutSeconds: 30, metricsToken: undefined })
     expect(config.storage).toEqual({ region: 'us-east-1', bucket: 'images', endpoint: undefined, forcePathStyle: false })
+    expect(config.api.auth).toEqual({
+      issuer: 'https://idp.example',
+      audience: 'images',
+      jwksUrl: 'https://idp.example/jwks',
+      jwtSecret: undefined,
+      accounts: { enabled: false, secret: undefined, baseUrl: undefined },
+    })
     expect(config.nodeEnv).toBe('production')
     expect(config.log).toEqual({ level: 'info', pretty: false })
     expect(config.database).toEqual({ url: minimal.DATABASE_URL, poolMax: 10 })
@@ -194,5 +203,42 @@ describe('unsafe values refused at start-up', () => {
       loadConfig(copy, 'api')
       expect(copy.CLOUDFRONT_PRIVATE_KEY).toBe('pem')
     })
+  })
+})
+
+describe('authentication settings', () => {
+  const base = { DATABASE_URL: 'postgres://u:p@db:5432/images', S3_BUCKET: 'images', CDN_MODE: 's3-presigned' }
+
+  it('refuses to start the api with no way to authenticate callers', () => {
+    expect(problemsOf(() => loadConfig(base, 'api'))).toEqual([expect.stringContaining('no way to authenticate callers')])
+    // The processor authenticates nobody.
+    expect(loadConfig({ ...base, SQS_QUEUE_URL: 'http://q' }, 'processor').processor.queue.url).toBe('http://q')
+  })
+
+  it('wants an external issuer whole: issuer, audience, and exactly one of JWKS URL or shared secret', () => {
+    expect(problemsOf(() => loadConfig({ ...base, AUTH_JWKS_URL: 'https://idp.example/jwks' }, 'api'))).toEqual([
+      expect.stringContaining('AUTH_ISSUER is required'),
+      expect.stringContaining('AUTH_AUDIENCE is required'),
+    ])
+    const both = { ...base, ...issuer, AUTH_JWT_SECRET: 'x'.repeat(32) }
+    expect(problemsOf(() => loadConfig(both, 'api'))).toEqual([expect.stringContaining('exactly one of AUTH_JWKS_URL or AUTH_JWT_SECRET')])
+    const secret = { ...base, AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'images', AUTH_JWT_SECRET: 's'.repeat(32) }
+    expect(loadConfig(secret, 'api').api.auth.jwtSecret).toBe('s'.repeat(32))
+  })
+
+  it('wants a shared secret of at least 32 bytes, and never shows it', () => {
+    const short = { ...base, AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'images', AUTH_JWT_SECRET: 'short-secret' }
+    const problems = problemsOf(() => loadConfig(short, 'api'))
+    expect(problems.join('\n')).toContain('AUTH_JWT_SECRET')
+    expect(problems.join('\n')).not.toContain('short-secret')
+  })
+
+  it('takes built-in accounts alone, with their secret and base URL', () => {
+    expect(problemsOf(() => loadConfig({ ...base, AUTH_ACCOUNTS: 'true' }, 'api'))).toEqual([
+      expect.stringContaining('AUTH_ACCOUNTS_SECRET is required'),
+      expect.stringContaining('AUTH_ACCOUNTS_BASE_URL'),
+    ])
+    const accounts = { ...base, AUTH_ACCOUNTS: 'true', AUTH_ACCOUNTS_SECRET: 'a'.repeat(32), AUTH_ACCOUNTS_BASE_URL: 'https://images.example' }
+    expect(loadConfig(accounts, 'api').api.auth.accounts).toEqual({ enabled: true, secret: 'a'.repeat(32), baseUrl: 'https://images.example' })
   })
 })

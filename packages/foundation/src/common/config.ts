@@ -82,6 +82,29 @@ const apiRules: Rule<ApiVariables>[] = [
       return ['CORS_ORIGINS=* is refused when NODE_ENV=production; list the allowed origins']
     },
   },
+  {
+    // DESIGN: the api refuses to run unless some issuer can vouch for a caller.
+    reads: ['AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_JWKS_URL', 'AUTH_JWT_SECRET', 'AUTH_ACCOUNTS', 'AUTH_ACCOUNTS_SECRET', 'AUTH_ACCOUNTS_BASE_URL'],
+    check(config) {
+      const { issuer, audience, jwksUrl, jwtSecret, accounts } = config.api.auth
+      const problems: string[] = []
+      const external = issuer !== undefined || audience !== undefined || jwksUrl !== undefined || jwtSecret !== undefined
+      if (external) {
+        if (issuer === undefined) problems.push('AUTH_ISSUER is required with AUTH_AUDIENCE, AUTH_JWKS_URL or AUTH_JWT_SECRET')
+        if (audience === undefined) problems.push('AUTH_AUDIENCE is required with AUTH_ISSUER')
+        if ((jwksUrl === undefined) === (jwtSecret === undefined)) problems.push('exactly one of AUTH_JWKS_URL or AUTH_JWT_SECRET is required with AUTH_ISSUER')
+        if (jwksUrl !== undefined && !URL.canParse(jwksUrl)) problems.push(`AUTH_JWKS_URL must be a URL; got ${JSON.stringify(jwksUrl)}`)
+      }
+      if (accounts.enabled) {
+        if (accounts.secret === undefined) problems.push('AUTH_ACCOUNTS_SECRET is required when AUTH_ACCOUNTS=true')
+        if (accounts.baseUrl === undefined || !URL.canParse(accounts.baseUrl)) problems.push('AUTH_ACCOUNTS_BASE_URL (a URL) is required when AUTH_ACCOUNTS=true')
+      }
+      if (!external && !accounts.enabled) {
+        problems.push('no way to authenticate callers: set AUTH_ISSUER with AUTH_AUDIENCE and AUTH_JWKS_URL (or AUTH_JWT_SECRET), or AUTH_ACCOUNTS=true')
+      }
+      return problems
+    },
+  },
 ]
 
 const rules: Rules = { api: apiRules, processor: [], migrate: [] }
