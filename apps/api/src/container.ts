@@ -1,6 +1,12 @@
 import {
   type ApiConfig,
   createApiKeyCommands,
+  createBatchingCdnInvalidator,
+  createCloudFrontCdnInvalidator,
+  createCloudFrontClient,
+  createDeleteImage,
+  createListImages,
+  noCdnInvalidator,
   createAuthenticate,
   createDatabase,
   createPostgresApiKeyRepository,
@@ -23,6 +29,8 @@ import { type Accounts, createAccounts } from './accounts/index.ts'
 export type ApiContainerOptions = {
   /** S3 credentials; unset uses the SDK's default chain (env, profile, instance role). */
   s3Credentials?: S3CredentialsSource
+  /** CloudFront API credentials for invalidations; unset uses the SDK's default chain. */
+  cloudFrontCredentials?: { accessKeyId: string; secretAccessKey: string }
 }
 
 /**
@@ -51,6 +59,19 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
         })
       : undefined
   const apiKeys = createApiKeyCommands({ keys: createPostgresApiKeyRepository(database.db) })
+  // A delete invalidates the CDN's copy; concurrent deletes share one CreateInvalidation.
+  const invalidation = config.api.cdn.mode === 'cloudfront' ? config.api.cdn.invalidation : undefined
+  const cloudFront =
+    invalidation === undefined
+      ? undefined
+      : createCloudFrontClient({ region: config.storage.region, endpoint: invalidation.endpoint, credentials: options.cloudFrontCredentials })
+  const invalidator =
+    cloudFront === undefined || invalidation === undefined
+      ? noCdnInvalidator
+      : createBatchingCdnInvalidator(createCloudFrontCdnInvalidator({ client: cloudFront, distributionId: invalidation.distributionId }))
+  if (config.api.cdn.mode === 'cloudfront' && invalidation === undefined) {
+    logger.warn('CLOUDFRONT_DISTRIBUTION_ID is not set: deleted images stay in edge caches until their cached copies expire')
+  }
   const authenticate = createAuthenticate({ verifyToken: createTokenVerifier({ issuers: trustedIssuers(config, accounts) }), apiKeys })
 
   return {
@@ -61,12 +82,15 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
     revokeApiKey: apiKeys.revokeApiKey,
     createImageUploadPresignedUrl: createImageUploadPresignedUrl({ images, storage, newId: newImageId, config: config.api.upload }),
     getImageStatus: getImageStatus({ images }),
+    listImages: createListImages({ images }),
+    deleteImage: createDeleteImage({ images, storage, cdn: invalidator, log: logger }),
     getImageDownloadSignedUrl: createGetImageDownloadSignedUrl({ images, cdn }),
     getImageDownloadSignedUrls: createGetImageDownloadSignedUrls({ images, cdn }),
 
     /** Readiness: the database answers (throws DATABASE_UNAVAILABLE otherwise). */
     ping: () => database.ping(),
     async close() {
+      cloudFront?.destroy()
       s3.destroy()
       await database.close()
     },

@@ -56,7 +56,7 @@ describe('OpenAPI document', () => {
   it('documents the image status, health routes and their errors', () => {
     const status = document.paths['/api/image/v1/images/{image_id}']?.get
     expect(status?.responses['200']?.content?.['application/json']?.schema).toEqual(json(ImageStatusResponse))
-    expect(Object.keys(status?.responses ?? {}).sort()).toEqual(['200', '400', '404', '500', '503'])
+    expect(Object.keys(status?.responses ?? {}).sort()).toEqual(['200', '400', '401', '404', '500', '503'])
     expect(document.paths['/api/health/readiness']?.get?.responses['503']).toBeDefined()
     expect(document.paths['/api/health/liveness']?.get?.responses['200']).toBeDefined()
     // The document's own route is not part of the API it describes.

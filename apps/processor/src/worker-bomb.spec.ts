@@ -33,7 +33,7 @@ describe('decompression bombs through the worker', () => {
       for (const id of ids) await spy.waitForMessage((m) => m.subjects.some((s) => s.id === id && s.outcome === 'failed'), 'ack')
       const grownBy = process.memoryUsage().rss - rssBefore
 
-      const records = await stack.images.findByIds(ids)
+      const records = await stack.images.findOwnedByIds('owner-a', ids)
       expect(records.map((r) => [r.status, r.failureReason])).toEqual([
         ['failed', 'too_many_pixels'],
         ['failed', 'too_many_pixels'],

@@ -145,8 +145,8 @@ describe('processor worker on the emulators', () => {
     const acked = () => spy.messages.filter((m) => m.outcome === 'ack')
     await waitFor(() => (acked().length === 18 ? true : undefined), { timeoutMs: 30_000, description: '18 acknowledged messages' })
     expect(await messagesIn(stack.sqsClient, q.queueUrl)).toBe(0)
-    for (const record of await stack.images.findByIds(valid)) expect(record.status).toBe('ready')
-    for (const record of await stack.images.findByIds(invalid)) expect(record).toMatchObject({ status: 'failed', failureReason: 'type_mismatch' })
+    for (const record of await stack.images.findOwnedByIds('owner-a', valid)) expect(record.status).toBe('ready')
+    for (const record of await stack.images.findOwnedByIds('owner-a', invalid)) expect(record).toMatchObject({ status: 'failed', failureReason: 'type_mismatch' })
     // Exactly one transition per record over both workers; every other delivery was skipped.
     expect(tally(acked())).toEqual({ ready: 3, failed: 3, skipped: 12 })
   })
@@ -159,7 +159,7 @@ describe('processor worker on the emulators', () => {
     const sender = createSqsSender({ sqs: stack.sqsClient, queueUrl, schema: ValidateImageMessage })
     const uploaded = await upload(stack, 'image/png', png())
     const notYet = newImageId()
-    await stack.images.save({ id: notYet, contentType: 'image/png', fileName: 'later.png', objectKey: objectKeyFor(notYet) })
+    await stack.images.save({ id: notYet, ownerId: 'owner-a', contentType: 'image/png', fileName: 'later.png', objectKey: objectKeyFor(notYet) })
 
     const first = await sender.sendMessage({ type: 'validate', image_id: uploaded })
     const second = await sender.sendMessage({ type: 'validate', image_id: notYet })
@@ -215,7 +215,7 @@ describe('processor worker on the emulators', () => {
     expect(inFlight.length).toBeGreaterThan(0)
     expect(inFlight.length).toBeLessThanOrEqual(3)
     expect(spy.messages.map((m) => m.outcome)).toEqual(inFlight.map(() => 'ack'))
-    const records = await stack.images.findByIds(ids)
+    const records = await stack.images.findOwnedByIds('owner-a', ids)
     for (const record of records) expect(record.status).toBe(inFlight.includes(record.id) ? 'ready' : 'pending')
     // The finished messages were deleted; the rest wait in the queue for the next worker.
     expect(await messagesIn(stack.sqsClient, q.queueUrl)).toBe(ids.length - inFlight.length)

@@ -67,7 +67,7 @@ describe('createTestDatabase', () => {
 
     const tables = await query(database.url, (sql) => sql<{ table_name: string }[]>`
       SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)
-    expect(tables.map((row) => row.table_name)).toEqual(['image_records', 'schema_migrations'])
+    expect(tables.map((row) => row.table_name)).toEqual(expect.arrayContaining(['api_keys', 'auth_users', 'image_records', 'schema_migrations']))
 
     await database.drop()
     const left = await query(serverUrl, (sql) => sql`SELECT 1 FROM pg_database WHERE datname = ${name}`)

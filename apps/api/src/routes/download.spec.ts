@@ -11,26 +11,30 @@ import {
 } from '@image-service/foundation'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
+import { registerAuthentication } from '../http/authentication.ts'
 import { registerErrorHandling } from '../http/errors.ts'
 import { downloadRoutes } from './download.ts'
 
 /** Read-only repository fake: enough for the download queries. */
-class Images implements Pick<ImageRepository, 'findById' | 'findByIds'> {
+class Images implements Pick<ImageRepository, 'findById' | 'findOwnedByIds'> {
   readonly records = new Map<ImageId, ImageRecord>()
   findByIdsCalls = 0
-  add(id: ImageId, status: ImageStatus): void {
+  add(id: ImageId, status: ImageStatus, ownerId = 'owner-a'): void {
     const at = new Date(0)
     this.records.set(id, {
-      id, status, contentType: 'image/png', fileName: 'a.png', sizeBytes: null,
-      objectKey: objectKeyFor(id), failureReason: null, etag: null, createdAt: at, updatedAt: at,
+      id, ownerId, status, contentType: 'image/png', fileName: 'a.png', sizeBytes: null,
+      objectKey: objectKeyFor(id), failureReason: null, etag: null, labels: {}, sourceImageId: null, jobId: null, createdAt: at, updatedAt: at,
     })
   }
   async findById(id: ImageId) {
     return this.records.get(id) ?? null
   }
-  async findByIds(ids: readonly ImageId[]) {
+  async findOwnedByIds(ownerId: string, ids: readonly ImageId[]) {
     this.findByIdsCalls += 1
-    return ids.flatMap((id) => this.records.get(id) ?? [])
+    return ids.flatMap((id) => {
+      const record = this.records.get(id)
+      return record?.ownerId === ownerId ? [record] : []
+    })
   }
 }
 
@@ -47,6 +51,8 @@ async function setup() {
   const app = Fastify({ ajv: { customOptions: { removeAdditional: false, coerceTypes: false } } }).withTypeProvider<TypeBoxTypeProvider>()
   apps.push(app)
   registerErrorHandling(app)
+  // The bearer credential of these specs is the owner's name itself.
+  registerAuthentication(app, async (owner) => ({ type: 'user', ownerId: owner, admin: false, via: 'jwt' }))
   await app.register(downloadRoutes, {
     container: {
       getImageDownloadSignedUrl: createGetImageDownloadSignedUrl({ images: repo, cdn }),
@@ -56,8 +62,14 @@ async function setup() {
   return { app, images }
 }
 
-const one = (id: string) => ({ method: 'GET' as const, url: `/api/image/v1/download/get-signed-url/${id}` })
-const many = (payload: unknown) => ({ method: 'POST' as const, url: '/api/image/v1/download/get-signed-urls', payload: payload as object })
+const as = (owner: string) => ({ authorization: `Bearer ${owner}` })
+const one = (id: string, owner = 'owner-a') => ({ method: 'GET' as const, url: `/api/image/v1/download/get-signed-url/${id}`, headers: as(owner) })
+const many = (payload: unknown, owner = 'owner-a') => ({
+  method: 'POST' as const,
+  url: '/api/image/v1/download/get-signed-urls',
+  payload: payload as object,
+  headers: as(owner),
+})
 
 describe('GET /api/image/v1/download/get-signed-url/:image_id', () => {
   it('answers 200 with snake_case fields and an RFC 3339 UTC expiry for a ready image', async () => {
@@ -125,5 +137,29 @@ describe('POST /api/image/v1/download/get-signed-urls', () => {
     expect(response.statusCode).toBe(400)
     expect(response.json()).toMatchObject({ statusCode: 400, error: 'Bad Request', code })
     expect(images.findByIdsCalls).toBe(0)
+  })
+})
+
+describe('downloads are for the owner only', () => {
+  it("answers 404 to another owner's ready image, exactly as for a missing one", async () => {
+    const { app, images } = await setup()
+    const id = newImageId()
+    images.add(id, 'ready', 'owner-a')
+    const stranger = await app.inject(one(id, 'owner-b'))
+    const missing = await app.inject(one(newImageId(), 'owner-b'))
+    expect(stranger.statusCode).toBe(404)
+    expect(stranger.json()).toEqual({ ...missing.json(), message: stranger.json().message })
+    expect(stranger.json()).toMatchObject({ code: 'IMAGE_NOT_FOUND' })
+  })
+
+  it("lists another owner's ids under not_found in a batch", async () => {
+    const { app, images } = await setup()
+    const [mine, theirs] = [newImageId(), newImageId()]
+    images.add(mine, 'ready', 'owner-a')
+    images.add(theirs, 'ready', 'owner-b')
+    const response = await app.inject(many({ image_ids: [mine, theirs] }, 'owner-a'))
+    expect(response.statusCode).toBe(200)
+    expect(response.json().items.map((i: { image_id: string }) => i.image_id)).toEqual([mine])
+    expect(response.json().not_found).toEqual([theirs])
   })
 })

@@ -34,6 +34,9 @@ describe('GET /api/image/v1/images/:image_id', () => {
       file_name: 'Фото 🐈.avif',
       size_bytes: null,
       failure_reason: null,
+      labels: {},
+      source_image_id: null,
+      job_id: null,
       created_at: expect.stringMatching(/Z$/),
       updated_at: expect.stringMatching(/Z$/),
     })

@@ -17,6 +17,12 @@ export const CreatePresignedUrlBody = Type.Object(
     file_name: Type.String({
       description: `1..${MAX_FILE_NAME_LENGTH} characters (code points), no control characters; metadata only`,
     }),
+    // Checked by foundation, which answers INVALID_LABELS naming every problem.
+    labels: Type.Optional(
+      Type.Unknown({
+        description: 'At most 10 key/value strings (keys ^[a-z][a-z0-9_]{0,31}$, values 1..128 characters), e.g. {"batch_id":"b42"}',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -55,6 +61,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContai
       const upload = await container.createImageUploadPresignedUrl(requestContext(request), {
         contentType: request.body.content_type,
         fileName: request.body.file_name,
+        labels: request.body.labels,
       })
       return reply.code(201).send({
         image_id: upload.imageId,

@@ -28,6 +28,8 @@ export type TestApi = {
   /** Direct access for assertions: the database and the bucket the API uses. */
   database: Database
   storage: ValidationStorage
+  /** The emulator's keys, for variants that replace the container options. */
+  s3Credentials: { accessKeyId: string; secretAccessKey: string }
   /** The identity provider the API trusts (AUTH_ISSUER, AUTH_JWKS_URL). */
   idp: DevIdentityProvider
   /** A bearer token of the test identity provider for this owner (default `owner-a`). */
@@ -89,6 +91,7 @@ export async function startTestApi(serverUrl: string, bucket: string): Promise<T
     s3,
     database,
     storage: createS3ValidationStorage({ client, bucket }),
+    s3Credentials: credentials,
     idp,
     token,
     async inject(options, as) {

@@ -118,6 +118,11 @@ const CdnVariablesSchema = Type.Object({
       Str('Path of a mounted secret file holding that PEM key: the production way, the key never sits in the environment. This or CLOUDFRONT_PRIVATE_KEY is required in cloudfront mode'),
     ),
   ),
+  distributionId: env(
+    'CLOUDFRONT_DISTRIBUTION_ID',
+    Type.Optional(Str('Distribution whose cached copies a delete invalidates (CreateInvalidation); unset: deleted images stay in edge caches until they expire')),
+  ),
+  apiEndpoint: env('CLOUDFRONT_ENDPOINT', Type.Optional(Str('Custom endpoint of the CloudFront API (an emulator); unset for AWS'))),
   ttlSeconds: env('DOWNLOAD_URL_TTL_SECONDS', Int('Lifetime of a signed download URL', { default: 600, minimum: 1, maximum: 604_800 })),
   windowSeconds: env(
     'SIGNED_URL_WINDOW_SECONDS',
@@ -134,13 +139,14 @@ export type CdnVariables = Static<typeof CdnVariablesSchema>
  * config always has its URL, key id and key: no placeholders, no `!` at the use sites, and
  * the type is still the schema's own (StaticDecode), not a second declaration.
  */
-function decodeCdn({ mode, baseUrl, keyPairId, privateKey, privateKeyFile, ...expiry }: CdnVariables) {
+function decodeCdn({ mode, baseUrl, keyPairId, privateKey, privateKeyFile, distributionId, apiEndpoint, ...expiry }: CdnVariables) {
   if (mode === 's3-presigned') return { mode, ...expiry }
   return {
     mode,
     baseUrl: present(baseUrl, 'CDN_BASE_URL').replace(/\/+$/, ''),
     keyPairId: present(keyPairId, 'CLOUDFRONT_KEY_PAIR_ID'),
     privateKey: privateKey ?? readPrivateKey(present(privateKeyFile, 'CLOUDFRONT_PRIVATE_KEY_FILE')),
+    invalidation: distributionId === undefined ? undefined : { distributionId, endpoint: apiEndpoint },
     ...expiry,
   }
 }

@@ -127,10 +127,13 @@ describe('loadConfig', () => {
       baseUrl: 'https://cdn.example',
       keyPairId: 'K1',
       privateKey: 'pem',
+      invalidation: undefined,
       ttlSeconds: 600,
       windowSeconds: 300,
       cacheSize: 100_000,
     })
+    const withDistribution = loadConfig({ ...cloudfront, CLOUDFRONT_DISTRIBUTION_ID: 'E1', CLOUDFRONT_ENDPOINT: 'http://127.0.0.1:9' }, 'api')
+    expect(withDistribution.api.cdn).toMatchObject({ invalidation: { distributionId: 'E1', endpoint: 'http://127.0.0.1:9' } })
     const keyFile = join(mkdtempSync(join(tmpdir(), 'config-spec-')), 'key.pem')
     writeFileSync(keyFile, 'pem from file')
     const fromFile = loadConfig({ ...cloudfront, CLOUDFRONT_PRIVATE_KEY: '', CLOUDFRONT_PRIVATE_KEY_FILE: keyFile }, 'api')

@@ -1,12 +1,13 @@
-import { bigint, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
-import { ALLOWED_CONTENT_TYPES, IMAGE_STATUSES, type FailureReason, type ImageId } from '../image/image.ts'
+import { bigint, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
+import { ALLOWED_CONTENT_TYPES, IMAGE_STATUSES, type FailureReason, type ImageId, type Labels } from '../image/image.ts'
 
 /**
- * Mirror of migrations/0001_images.sql, 0002_failure_reason.sql and 0003_image_etag.sql for typed queries.
+ * Mirror of migrations/0001_images.sql, 0002_failure_reason.sql, 0003_image_etag.sql and 0006_ownership.sql for typed queries.
  * The SQL files own the schema (constraints, defaults); this file must follow them.
  */
 export const imageRecords = pgTable('image_records', {
   id: text('id').$type<ImageId>().primaryKey(),
+  ownerId: text('owner_id').notNull(),
   status: text('status', { enum: IMAGE_STATUSES }).notNull(),
   contentType: text('content_type', { enum: ALLOWED_CONTENT_TYPES }).notNull(),
   fileName: text('file_name').notNull(),
@@ -15,6 +16,9 @@ export const imageRecords = pgTable('image_records', {
   objectKey: text('object_key').notNull().unique(),
   failureReason: text('failure_reason').$type<FailureReason>(),
   etag: text('etag'),
+  labels: jsonb('labels').$type<Labels>().notNull().default({}),
+  sourceImageId: text('source_image_id').$type<ImageId>(),
+  jobId: text('job_id'),
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 })

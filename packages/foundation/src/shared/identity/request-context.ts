@@ -33,3 +33,8 @@ export function requireUser(ctx: RequestContext): UserActor {
   if (ctx.actor.type !== 'user') throw new AuthenticationError('this action needs an authenticated caller')
   return ctx.actor
 }
+
+/** A user's context, for tests and tools that act for one owner (the api builds it from the credential). */
+export function userContext(ownerId: string, options: { admin?: boolean; requestId?: string } = {}): RequestContext {
+  return { actor: { type: 'user', ownerId, admin: options.admin === true, via: 'jwt' }, requestId: options.requestId ?? 'local' }
+}

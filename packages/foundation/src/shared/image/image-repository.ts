@@ -1,12 +1,26 @@
-import type { ImageId, ImageRecord, ImageTransition, NewImageRecord } from './image.ts'
+import type { ImageId, ImageRecord, ImageStatus, ImageTransition, Labels, NewImageRecord } from './image.ts'
+
+/** One page of an owner's images, newest first; `before` is the keyset cursor (the last id seen). */
+export type ImageListQuery = {
+  ownerId: string
+  /** Deleted images are left out unless asked for by status. */
+  status?: ImageStatus | undefined
+  sourceImageId?: ImageId | undefined
+  /** Every pair must match (labels @> …). */
+  labels?: Labels | undefined
+  before?: ImageId | undefined
+  limit: number
+}
 
 /** Port: where image records live. The PostgreSQL implementation is the production one. */
 export interface ImageRepository {
   /** Inserts a new `pending` record with unknown size. */
   save(record: NewImageRecord): Promise<ImageRecord>
+  /** Any owner's record: callers decide who may see it (shared/image/ownership.ts). */
   findById(id: ImageId): Promise<ImageRecord | null>
-  /** One query for any number of ids; missing ids are simply absent from the result. */
-  findByIds(ids: readonly ImageId[]): Promise<ImageRecord[]>
+  /** One query for any number of ids, of this owner only; the others are simply absent. */
+  findOwnedByIds(ownerId: string, ids: readonly ImageId[]): Promise<ImageRecord[]>
+  list(query: ImageListQuery): Promise<ImageRecord[]>
   /**
    * Moves a `pending` record to a final state and sets `updated_at = now()`.
    * Returns the updated record, or null when the record is missing or no longer pending
@@ -19,4 +33,6 @@ export interface ImageRepository {
    * record, or null when another delivery changed it first.
    */
   failReplaced(id: ImageId, approvedEtag: string): Promise<ImageRecord | null>
+  /** Any status but `deleted` -> `deleted`. Returns the record, or null when it already was (or is missing). */
+  markDeleted(id: ImageId): Promise<ImageRecord | null>
 }

@@ -40,7 +40,7 @@ export function newImageId(): ImageId {
   return ulid(undefined, pooledRandom) as ImageId
 }
 
-export const IMAGE_STATUSES = ['pending', 'ready', 'failed'] as const
+export const IMAGE_STATUSES = ['pending', 'ready', 'failed', 'deleted'] as const
 export type ImageStatus = (typeof IMAGE_STATUSES)[number]
 
 export const ALLOWED_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/avif', 'image/gif'] as const
@@ -90,8 +90,13 @@ export class ImageNotFoundError extends AppError {
   }
 }
 
+/** The caller's own key/value strings, given at issuance; never part of an object key. */
+export type Labels = Readonly<Record<string, string>>
+
 export type ImageRecord = {
   id: ImageId
+  /** The `sub` of the token (or the API key's owner) that issued it; every query is scoped to it. */
+  ownerId: string
   status: ImageStatus
   contentType: ImageContentType
   fileName: string
@@ -101,11 +106,16 @@ export type ImageRecord = {
   failureReason: FailureReason | null
   /** The ETag of the object approved when the record turned ready; null before that. */
   etag: string | null
+  labels: Labels
+  /** For a derived image (an AI result): the image it came from, and the job. */
+  sourceImageId: ImageId | null
+  jobId: string | null
   createdAt: Date
   updatedAt: Date
 }
 
-export type NewImageRecord = Pick<ImageRecord, 'id' | 'contentType' | 'fileName' | 'objectKey'>
+export type NewImageRecord = Pick<ImageRecord, 'id' | 'ownerId' | 'contentType' | 'fileName' | 'objectKey'> &
+  Partial<Pick<ImageRecord, 'labels' | 'sourceImageId' | 'jobId'>>
 
 /** Final states a pending record may move to. */
 export type ImageTransition =

@@ -26,7 +26,7 @@ const repository = () => createPostgresImageRepository(database.db)
 
 function newRecord(overrides: Partial<NewImageRecord> = {}): NewImageRecord {
   const id = newImageId()
-  return { id, contentType: 'image/png', fileName: 'cat photo.png', objectKey: objectKeyFor(id), ...overrides }
+  return { id, ownerId: 'owner-a', contentType: 'image/png', fileName: 'cat photo.png', objectKey: objectKeyFor(id), ...overrides }
 }
 
 /** Moves both timestamps an hour back, so a later now() is strictly greater without waiting. */
@@ -61,7 +61,7 @@ describe('save and find', () => {
     await repository().save(a)
     await repository().save(b)
 
-    const found = await repository().findByIds([a.id, newImageId(), b.id, a.id, a.id])
+    const found = await repository().findOwnedByIds('owner-a', [a.id, newImageId(), b.id, a.id, a.id])
 
     expect(found.map((record) => record.id).sort()).toEqual([a.id, b.id].sort())
   })
@@ -72,18 +72,18 @@ describe('save and find', () => {
     const images = createPostgresImageRepository(logged)
     const ids = [newImageId(), newImageId(), newImageId()]
 
-    await images.findByIds([])
+    await images.findOwnedByIds('owner-a', [])
     expect(queries).toEqual([])
-    await images.findByIds([...ids, ids[0]!])
+    await images.findOwnedByIds('owner-a', [...ids, ids[0]!])
 
     expect(queries).toHaveLength(1)
-    expect(queries[0]?.query).toMatch(/= ANY\(\$1::text\[\]\)$/)
-    expect(queries[0]?.params).toEqual([ids])
+    expect(queries[0]?.query).toMatch(/= ANY\(\$1::text\[\]\) and "image_records"."owner_id" = \$2\)$/)
+    expect(queries[0]?.params).toEqual([ids, 'owner-a'])
   })
 
   it('returns nothing for no ids or only unknown ids', async () => {
-    expect(await repository().findByIds([])).toEqual([])
-    expect(await repository().findByIds([newImageId(), newImageId()])).toEqual([])
+    expect(await repository().findOwnedByIds('owner-a', [])).toEqual([])
+    expect(await repository().findOwnedByIds('owner-a', [newImageId(), newImageId()])).toEqual([])
   })
 })
 
@@ -200,7 +200,7 @@ describe('during a database outage', () => {
     const down = createDatabase({ url: `postgres://postgres@127.0.0.1:${port}/images`, poolMax: 1, connectTimeoutSeconds: 1 })
     try {
       const images = createPostgresImageRepository(down.db, { deadlineMs: 2000 })
-      for (const call of [() => images.findById(newImageId()), () => images.save(newRecord()), () => images.findByIds([newImageId()])]) {
+      for (const call of [() => images.findById(newImageId()), () => images.save(newRecord()), () => images.findOwnedByIds('owner-a', [newImageId()])]) {
         await expect(call()).rejects.toBeInstanceOf(DependencyUnavailableError)
       }
       await expect(images.transitionFromPending(newImageId(), { status: 'ready', sizeBytes: 1, etag: '"e"' })).rejects.toMatchObject({
@@ -210,5 +210,52 @@ describe('during a database outage', () => {
     } finally {
       await down.sql.end({ timeout: 0 })
     }
+  })
+})
+
+describe('ownership, labels and listing', () => {
+  it('finds a batch of one owner only', async () => {
+    const [mine, theirs] = [newRecord({ ownerId: 'lister-a' }), newRecord({ ownerId: 'lister-b' })]
+    await repository().save(mine)
+    await repository().save(theirs)
+    expect((await repository().findOwnedByIds('lister-a', [mine.id, theirs.id])).map((r) => r.id)).toEqual([mine.id])
+  })
+
+  it('lists an owner newest first, filtered by status, source and labels, one keyset page at a time', async () => {
+    const owner = `lister-${newImageId()}`
+    const saved: ImageId[] = []
+    const pages: Record<string, string>[] = [{ feature: 'templates' }, { feature: 'cards', batch_id: 'b42' }, { feature: 'cards', batch_id: 'b43' }]
+    for (const labels of pages) {
+      const record = newRecord({ ownerId: owner, labels })
+      await repository().save(record)
+      saved.push(record.id)
+    }
+    const [templates, b42, b43] = saved as [ImageId, ImageId, ImageId]
+    await repository().save(newRecord({ ownerId: 'someone-else', labels: { feature: 'cards' } }))
+
+    const all = await repository().list({ ownerId: owner, limit: 10 })
+    expect(all.map((r) => r.id)).toEqual([b43, b42, templates])
+    expect(all[1]?.labels).toEqual({ feature: 'cards', batch_id: 'b42' })
+    expect((await repository().list({ ownerId: owner, labels: { feature: 'cards' }, limit: 10 })).map((r) => r.id)).toEqual([b43, b42])
+    expect((await repository().list({ ownerId: owner, labels: { feature: 'cards', batch_id: 'b42' }, limit: 10 })).map((r) => r.id)).toEqual([b42])
+    expect((await repository().list({ ownerId: owner, before: b43, limit: 1 })).map((r) => r.id)).toEqual([b42])
+
+    await repository().markDeleted(b42)
+    expect((await repository().list({ ownerId: owner, limit: 10 })).map((r) => r.id)).toEqual([b43, templates])
+    expect((await repository().list({ ownerId: owner, status: 'deleted', limit: 10 })).map((r) => r.id)).toEqual([b42])
+
+    const derived = newRecord({ ownerId: owner, sourceImageId: templates, jobId: 'job-1' })
+    await repository().save(derived)
+    expect(await repository().list({ ownerId: owner, sourceImageId: templates, limit: 10 })).toEqual([
+      expect.objectContaining({ id: derived.id, sourceImageId: templates, jobId: 'job-1' }),
+    ])
+  })
+
+  it('marks a record deleted once; a second time answers null', async () => {
+    const record = newRecord()
+    await repository().save(record)
+    expect(await repository().markDeleted(record.id)).toMatchObject({ id: record.id, status: 'deleted' })
+    expect(await repository().markDeleted(record.id)).toBeNull()
+    expect(await repository().markDeleted(newImageId())).toBeNull()
   })
 })

@@ -1,9 +1,9 @@
-import { and, eq, type SQL, sql } from 'drizzle-orm'
+import { and, desc, eq, lt, ne, type SQL, sql } from 'drizzle-orm'
 import type { DrizzleDatabase } from '../database/database.ts'
 import { withDatabaseErrors } from '../database/database-errors.ts'
 import { imageRecords, type ImageRecordRow } from '../database/schema.ts'
 import type { ImageId, ImageRecord, ImageTransition, NewImageRecord } from './image.ts'
-import type { ImageRepository } from './image-repository.ts'
+import type { ImageListQuery, ImageRepository } from './image-repository.ts'
 
 /** The production ImageRepository. Database outages surface as DependencyUnavailableError. */
 export function createPostgresImageRepository(db: DrizzleDatabase, options: { deadlineMs?: number } = {}): ImageRepository {
@@ -17,21 +17,31 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     .insert(imageRecords)
     .values({
       id: sql.placeholder('id'),
+      ownerId: sql.placeholder('ownerId'),
       status: 'pending',
       contentType: sql.placeholder('contentType'),
       fileName: sql.placeholder('fileName'),
       objectKey: sql.placeholder('objectKey'),
+      labels: sql`${sql.placeholder('labels')}::jsonb`,
+      sourceImageId: sql.placeholder('sourceImageId'),
+      jobId: sql.placeholder('jobId'),
     })
     .returning()
     .prepare('image_records_insert_pending')
   const selectById = db.select().from(imageRecords).where(eq(imageRecords.id, sql.placeholder('id'))).prepare('image_records_by_id')
   // One array parameter (= ANY($1)) rather than IN ($1, ..., $n): a single prepared
   // statement serves every batch size.
-  const selectByIds = db
+  const selectOwnedByIds = db
     .select()
     .from(imageRecords)
-    .where(sql`${imageRecords.id} = ANY(${sql.placeholder('ids')}::text[])`)
-    .prepare('image_records_by_ids')
+    .where(and(sql`${imageRecords.id} = ANY(${sql.placeholder('ids')}::text[])`, eq(imageRecords.ownerId, sql.placeholder('ownerId'))))
+    .prepare('image_records_owned_by_ids')
+  const toDeleted = db
+    .update(imageRecords)
+    .set({ status: 'deleted', updatedAt: sql`now()` })
+    .where(and(eq(imageRecords.id, sql.placeholder('id')), ne(imageRecords.status, 'deleted')))
+    .returning()
+    .prepare('image_records_mark_deleted')
 
   // The status predicate makes the move atomic: of racing duplicate deliveries exactly one
   // UPDATE matches; the others see zero rows and final states never change.
@@ -64,8 +74,19 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
 
   return {
     async save(record: NewImageRecord) {
-      const { id, contentType, fileName, objectKey } = record
-      const rows = await guarded(() => insertPending.execute({ id, contentType, fileName, objectKey }))
+      const { id, ownerId, contentType, fileName, objectKey } = record
+      const rows = await guarded(() =>
+        insertPending.execute({
+          id,
+          ownerId,
+          contentType,
+          fileName,
+          objectKey,
+          labels: JSON.stringify(record.labels ?? {}),
+          sourceImageId: record.sourceImageId ?? null,
+          jobId: record.jobId ?? null,
+        }),
+      )
       return toImageRecord(single(rows))
     },
 
@@ -75,11 +96,32 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
       return row === undefined ? null : toImageRecord(row)
     },
 
-    async findByIds(ids: readonly ImageId[]) {
+    async findOwnedByIds(ownerId: string, ids: readonly ImageId[]) {
       const unique = [...new Set(ids)]
       if (unique.length === 0) return []
-      const rows = await guarded(() => selectByIds.execute({ ids: unique }))
+      const rows = await guarded(() => selectOwnedByIds.execute({ ids: unique, ownerId }))
       return rows.map(toImageRecord)
+    },
+
+    async list(query: ImageListQuery) {
+      // Served by image_records_owner_id (owner_id, id DESC); labels by the GIN index.
+      const where = and(
+        eq(imageRecords.ownerId, query.ownerId),
+        query.status === undefined ? ne(imageRecords.status, 'deleted') : eq(imageRecords.status, query.status),
+        query.sourceImageId === undefined ? undefined : eq(imageRecords.sourceImageId, query.sourceImageId),
+        query.labels === undefined || Object.keys(query.labels).length === 0
+          ? undefined
+          : sql`${imageRecords.labels} @> ${JSON.stringify(query.labels)}::jsonb`,
+        query.before === undefined ? undefined : lt(imageRecords.id, query.before),
+      )
+      const rows = await guarded(() => db.select().from(imageRecords).where(where).orderBy(desc(imageRecords.id)).limit(query.limit))
+      return rows.map(toImageRecord)
+    },
+
+    async markDeleted(id: ImageId) {
+      const rows = await guarded(() => toDeleted.execute({ id }))
+      const row = rows[0]
+      return row === undefined ? null : toImageRecord(row)
     },
 
     async transitionFromPending(id: ImageId, transition: ImageTransition) {
@@ -109,6 +151,7 @@ function single(rows: ImageRecordRow[]): ImageRecordRow {
 function toImageRecord(row: ImageRecordRow): ImageRecord {
   return {
     id: row.id,
+    ownerId: row.ownerId,
     status: row.status,
     contentType: row.contentType,
     fileName: row.fileName,
@@ -116,6 +159,9 @@ function toImageRecord(row: ImageRecordRow): ImageRecord {
     objectKey: row.objectKey,
     failureReason: row.failureReason,
     etag: row.etag,
+    labels: row.labels,
+    sourceImageId: row.sourceImageId,
+    jobId: row.jobId,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   }

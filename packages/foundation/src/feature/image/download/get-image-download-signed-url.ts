@@ -1,4 +1,5 @@
 import type { RequestContext } from '../../../shared/identity/request-context.ts'
+import { ownedBy } from '../../../shared/image/ownership.ts'
 import { type ImageId, ImageNotFoundError } from '../../../shared/image/image.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
 import type { ImageAccess } from './image-access.ts'
@@ -6,10 +7,10 @@ import type { ImageCdn } from './image-cdn.ts'
 
 /** Query: a signed download URL for one image, issued only when the image is `ready`. */
 export function createGetImageDownloadSignedUrl(deps: { images: ImageRepository; cdn: ImageCdn }) {
-  return async (_ctx: RequestContext, query: { imageId: ImageId }): Promise<ImageAccess> => {
+  return async (ctx: RequestContext, query: { imageId: ImageId }): Promise<ImageAccess> => {
     const { imageId } = query
     const record = await deps.images.findById(imageId)
-    if (record === null || record.status !== 'ready') throw new ImageNotFoundError(imageId, 'does not exist or is not ready')
+    if (record === null || !ownedBy(ctx.actor, record) || record.status !== 'ready') throw new ImageNotFoundError(imageId, 'does not exist or is not ready')
     const signed = await deps.cdn.signDownloadUrl(record.objectKey)
     return { imageId, downloadUrl: signed.url, expiresAt: signed.expiresAt }
   }

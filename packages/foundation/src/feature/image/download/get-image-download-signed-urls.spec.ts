@@ -1,4 +1,4 @@
-import { systemContext } from '../../../shared/identity/request-context.ts'
+import { userContext } from '../../../shared/identity/request-context.ts'
 import { describe, expect, it } from 'vitest'
 import { type ImageId, ImageNotFoundError, newImageId } from '../../../shared/image/image.ts'
 import { createGetImageDownloadSignedUrl } from './get-image-download-signed-url.ts'
@@ -7,7 +7,7 @@ import { ServeError } from './serve-error.ts'
 import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
 import { FakeImageCdn } from './testing/fakes.ts'
 
-const ctx = systemContext('spec', 'spec-request')
+const ctx = userContext('owner-a', { requestId: 'spec-request' })
 
 function setup() {
   const images = new InMemoryImageRepository()

@@ -1,4 +1,4 @@
-import type { RequestContext } from '../../../shared/identity/request-context.ts'
+import { type RequestContext, requireUser } from '../../../shared/identity/request-context.ts'
 import type { ImageId } from '../../../shared/image/image.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
 import type { ImageAccess, ImageAccessBatch } from './image-access.ts'
@@ -13,13 +13,15 @@ export const MAX_IDS_PER_BATCH = 50
  * both result lists keep the order in which ids first appeared.
  */
 export function createGetImageDownloadSignedUrls(deps: { images: ImageRepository; cdn: ImageCdn }) {
-  return async (_ctx: RequestContext, query: { imageIds: readonly ImageId[] }): Promise<ImageAccessBatch> => {
+  return async (ctx: RequestContext, query: { imageIds: readonly ImageId[] }): Promise<ImageAccessBatch> => {
+    // Only the owner signs: another owner's id is `not_found`, like a missing one (an admin reads, never signs).
+    const { ownerId } = requireUser(ctx)
     // The bound applies to the request as sent: it caps the work a single call can ask for.
     if (query.imageIds.length === 0) throw ServeError.emptyIdList()
     if (query.imageIds.length > MAX_IDS_PER_BATCH) throw ServeError.tooManyIds(query.imageIds.length, MAX_IDS_PER_BATCH)
     const ids = [...new Set(query.imageIds)]
 
-    const records = new Map((await deps.images.findByIds(ids)).map((r) => [r.id, r]))
+    const records = new Map((await deps.images.findOwnedByIds(ownerId, ids)).map((r) => [r.id, r]))
     const notFound: ImageId[] = []
     const pending: Promise<ImageAccess>[] = []
     for (const imageId of ids) {

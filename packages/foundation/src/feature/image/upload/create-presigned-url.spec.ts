@@ -1,4 +1,4 @@
-import { systemContext } from '../../../shared/identity/request-context.ts'
+import { userContext } from '../../../shared/identity/request-context.ts'
 import { describe, expect, it } from 'vitest'
 import { AppError } from '../../../common/errors.ts'
 import { ALLOWED_CONTENT_TYPES, type ImageId, isImageId, newImageId } from '../../../shared/image/image.ts'
@@ -7,7 +7,7 @@ import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory
 import { InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
 import { UploadError } from './upload-error.ts'
 
-const ctx = systemContext('spec', 'spec-request')
+const ctx = userContext('owner-a', { requestId: 'spec-request' })
 
 function setup() {
   const events: string[] = []
@@ -146,4 +146,32 @@ describe('createImageUploadPresignedUrl', () => {
     expect(storage.presigned[0]?.objectKey).toBe(`uploads/${ids[0]}`)
     expect(result.uploadUrl).not.toContain('..')
   })
+
+  it('saves the caller as the owner, with the labels given, never anything else', async () => {
+    const { images, create } = labelled()
+    const result = await create(ctx, { contentType: 'image/png', fileName: 'card.png', labels: { batch_id: 'b42', record_id: 'r7' } })
+    expect(images.records.get(result.imageId)).toMatchObject({ ownerId: 'owner-a', labels: { batch_id: 'b42', record_id: 'r7' } })
+  })
+
+  it('refuses bad labels with INVALID_LABELS and saves nothing', async () => {
+    const { images, create } = labelled()
+    await expect(create(ctx, { contentType: 'image/png', fileName: 'a.png', labels: { 'Bad Key': 'x' } })).rejects.toMatchObject({
+      code: 'INVALID_LABELS',
+    })
+    expect(images.records.size).toBe(0)
+  })
+
+  it('refuses an anonymous caller with UNAUTHENTICATED', async () => {
+    const { create } = labelled()
+    await expect(create({ actor: { type: 'anonymous' }, requestId: 'r' }, { contentType: 'image/png', fileName: 'a.png' })).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    })
+  })
 })
+
+function labelled() {
+  const images = new InMemoryImageRepository()
+  const create = createImageUploadPresignedUrl({ images, storage: new InMemoryImageStorage(), newId: newImageId, config: { urlTtlSeconds: 300 } })
+  return { images, create }
+}
+

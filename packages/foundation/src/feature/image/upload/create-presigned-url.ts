@@ -1,11 +1,12 @@
 import type { UploadConfig } from '../../../common/config.ts'
-import type { RequestContext } from '../../../shared/identity/request-context.ts'
+import { type RequestContext, requireUser } from '../../../shared/identity/request-context.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
 import { type ImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import type { UploadStorage } from './upload-storage.ts'
+import { parseLabels } from './labels.ts'
 import { parseAllowedContentType, parseFileName } from './upload-rules.ts'
 
-export type CreateImageUploadPresignedUrlInput = { contentType: string; fileName: string }
+export type CreateImageUploadPresignedUrlInput = { contentType: string; fileName: string; labels?: unknown }
 
 export type ImageUploadPresignedUrl = {
   imageId: ImageId
@@ -35,9 +36,12 @@ export function createImageUploadPresignedUrl(deps: {
   newId: () => ImageId
   config: UploadConfig
 }): CreateImageUploadPresignedUrl {
-  return async (_ctx, input) => {
+  return async (ctx, input) => {
+    // The owner of the image is whoever asked; nothing in the input can name another one.
+    const { ownerId } = requireUser(ctx)
     const contentType = parseAllowedContentType(input.contentType)
     const fileName = parseFileName(input.fileName)
+    const labels = parseLabels(input.labels)
     const imageId = deps.newId()
     const objectKey = objectKeyFor(imageId)
     const presigned = await deps.storage.generatePresignedUploadUrl({
@@ -45,7 +49,7 @@ export function createImageUploadPresignedUrl(deps: {
       contentType,
       expiresInSeconds: deps.config.urlTtlSeconds,
     })
-    await deps.images.save({ id: imageId, contentType, fileName, objectKey })
+    await deps.images.save({ id: imageId, ownerId, contentType, fileName, objectKey, labels })
     return { imageId, uploadUrl: presigned.url, expiresAt: presigned.expiresAt, uploadHeaders: presigned.headers }
   }
 }

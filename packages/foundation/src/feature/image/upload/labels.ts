@@ -1,7 +1,6 @@
 import { AppError } from '../../../common/errors.ts'
+import type { Labels } from '../../../shared/image/image.ts'
 
-/** The caller's own key/value strings, given at issuance; never part of an object key. */
-export type Labels = Readonly<Record<string, string>>
 
 export const MAX_LABELS = 10
 export const LABEL_KEY_PATTERN = '^[a-z][a-z0-9_]{0,31}$'

@@ -166,7 +166,7 @@ describe('APNG frames in ValidateImage', () => {
     const images = new InMemoryImageRepository()
     const storage = new InMemoryImageStorage()
     const id = newImageId()
-    await images.save({ id, contentType: 'image/png', fileName: 'animation.png', objectKey: objectKeyFor(id) })
+    await images.save({ id, ownerId: 'owner-a', contentType: 'image/png', fileName: 'animation.png', objectKey: objectKeyFor(id) })
     storage.objects.set(objectKeyFor(id), bytes)
     const outcome = await createValidateImage({ images, storage, limits })(ctx, id)
     return { outcome, record: await images.findById(id), storage, key: objectKeyFor(id) }

@@ -28,7 +28,7 @@ describe('ValidateImage on the upload corpus', () => {
     const storage = new InMemoryImageStorage()
     const id = newImageId()
     const objectKey = objectKeyFor(id)
-    await images.save({ id, contentType: c.declared_content_type, fileName: c.file, objectKey })
+    await images.save({ id, ownerId: 'owner-a', contentType: c.declared_content_type, fileName: c.file, objectKey })
     storage.objects.set(objectKey, readCorpusFile(c.file))
 
     const started = performance.now()

@@ -50,7 +50,7 @@ afterAll(async () => {
 
 async function pendingRecord(contentType: ImageContentType = 'image/png'): Promise<ImageId> {
   const id = newImageId()
-  await images.save({ id, contentType, fileName: 'spec', objectKey: objectKeyFor(id) })
+  await images.save({ id, ownerId: 'owner-a', contentType, fileName: 'spec', objectKey: objectKeyFor(id) })
   return id
 }
 

@@ -41,7 +41,7 @@ describe('createValidateImage', () => {
 
   async function upload(contentType: ImageContentType, bytes: Uint8Array | null): Promise<ImageId> {
     const id = newImageId()
-    await images.save({ id, contentType, fileName: 'photo', objectKey: objectKeyFor(id) })
+    await images.save({ id, ownerId: 'owner-a', contentType, fileName: 'photo', objectKey: objectKeyFor(id) })
     if (bytes !== null) storage.objects.set(objectKeyFor(id), bytes)
     return id
   }
@@ -155,6 +155,15 @@ describe('createValidateImage', () => {
     expect(await images.findById(id)).toMatchObject({ status: 'failed', failureReason: 'corrupt' })
   })
 
+  it('deletes bytes that reach a deleted image later (an S3 event after the delete, or a PUT with a URL still valid)', async () => {
+    const id = await upload('image/png', png)
+    await images.markDeleted(id)
+    storage.objects.set(objectKeyFor(id), png)
+    expect(await validate(ctx, id)).toEqual({ outcome: 'skipped', status: 'deleted' })
+    expect(storage.objects.has(objectKeyFor(id))).toBe(false)
+    expect(await images.findById(id)).toMatchObject({ status: 'deleted' })
+  })
+
   it('fails the record before deleting; when the delete fails it asks for a retry, whose delivery deletes', async () => {
     const id = await upload('image/jpeg', png)
     storage.failDeletes = true
@@ -176,7 +185,9 @@ describe('createValidateImage', () => {
     const brokenImages: ImageRepository = {
       save: (record) => images.save(record),
       findById: (imageId) => images.findById(imageId),
-      findByIds: (ids) => images.findByIds(ids),
+      findOwnedByIds: (ownerId, ids) => images.findOwnedByIds(ownerId, ids),
+      list: (query) => images.list(query),
+      markDeleted: (imageId) => images.markDeleted(imageId),
       transitionFromPending: () => Promise.reject(dbDown),
       failReplaced: () => Promise.reject(dbDown),
     }

@@ -81,9 +81,10 @@ export function createValidateImage(deps: {
     const record = await images.findById(imageId)
     // An image we never issued, or not visible yet: SQS redelivers, then the DLQ.
     if (record === null) return { outcome: 'retry', reason: 'IMAGE_RECORD_NOT_FOUND' }
-    if (record.status === 'failed') {
-      // A failed record never has bytes: the upload URL can outlive the rejection, so a second
-      // PUT may have stored something again. Deleting is idempotent for duplicate deliveries.
+    if (record.status === 'failed' || record.status === 'deleted') {
+      // A failed or deleted record never has bytes: the upload URL can outlive the rejection
+      // or the delete, so a later PUT may have stored something again. Deleting is idempotent
+      // for duplicate deliveries.
       await storage.deleteObject(record.objectKey)
     }
     if (record.status === 'ready') return recheckReady(record)

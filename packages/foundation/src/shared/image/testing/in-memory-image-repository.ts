@@ -1,4 +1,4 @@
-import type { ImageRepository } from '../image-repository.ts'
+import type { ImageListQuery, ImageRepository } from '../image-repository.ts'
 import { type ImageId, type ImageRecord, type ImageStatus, type ImageTransition, type NewImageRecord, objectKeyFor } from '../image.ts'
 
 /**
@@ -19,11 +19,12 @@ export class InMemoryImageRepository implements ImageRepository {
     this.events = events
   }
 
-  /** Seeds a record in the given status (fixed timestamps, PNG, size 10 and ETag "approved" when ready). */
-  add(id: ImageId, status: ImageStatus): this {
+  /** Seeds a record in the given status (fixed timestamps, PNG, size 10 and ETag "approved" when ready), of `owner-a` unless said. */
+  add(id: ImageId, status: ImageStatus, ownerId = 'owner-a'): this {
     const at = new Date('2025-01-01T00:00:00Z')
     this.records.set(id, {
       id,
+      ownerId,
       status,
       contentType: 'image/png',
       fileName: 'a.png',
@@ -31,6 +32,9 @@ export class InMemoryImageRepository implements ImageRepository {
       objectKey: objectKeyFor(id),
       failureReason: status === 'failed' ? 'corrupt' : null,
       etag: status === 'ready' ? '"approved"' : null,
+      labels: {},
+      sourceImageId: null,
+      jobId: null,
       createdAt: at,
       updatedAt: at,
     })
@@ -42,7 +46,18 @@ export class InMemoryImageRepository implements ImageRepository {
     if (this.saveGate !== undefined) await this.saveGate
     if (this.failSave !== undefined) throw this.failSave
     const now = new Date()
-    const saved: ImageRecord = { ...record, status: 'pending', sizeBytes: null, failureReason: null, etag: null, createdAt: now, updatedAt: now }
+    const saved: ImageRecord = {
+      labels: {},
+      sourceImageId: null,
+      jobId: null,
+      ...record,
+      status: 'pending',
+      sizeBytes: null,
+      failureReason: null,
+      etag: null,
+      createdAt: now,
+      updatedAt: now,
+    }
     this.records.set(record.id, saved)
     this.events.push(`saved:${record.id}`)
     return saved
@@ -52,9 +67,31 @@ export class InMemoryImageRepository implements ImageRepository {
     return this.records.get(id) ?? null
   }
 
-  async findByIds(ids: readonly ImageId[]): Promise<ImageRecord[]> {
+  async findOwnedByIds(ownerId: string, ids: readonly ImageId[]): Promise<ImageRecord[]> {
     this.findByIdsCalls.push([...ids])
-    return ids.flatMap((id) => this.records.get(id) ?? [])
+    return ids.flatMap((id) => {
+      const record = this.records.get(id)
+      return record !== undefined && record.ownerId === ownerId ? [record] : []
+    })
+  }
+
+  async list(query: ImageListQuery): Promise<ImageRecord[]> {
+    return [...this.records.values()]
+      .filter((r) => r.ownerId === query.ownerId)
+      .filter((r) => (query.status === undefined ? r.status !== 'deleted' : r.status === query.status))
+      .filter((r) => query.sourceImageId === undefined || r.sourceImageId === query.sourceImageId)
+      .filter((r) => Object.entries(query.labels ?? {}).every(([k, v]) => r.labels[k] === v))
+      .filter((r) => query.before === undefined || r.id < query.before)
+      .sort((a, b) => (a.id < b.id ? 1 : -1))
+      .slice(0, query.limit)
+  }
+
+  async markDeleted(id: ImageId): Promise<ImageRecord | null> {
+    const current = this.records.get(id)
+    if (current === undefined || current.status === 'deleted') return null
+    const next: ImageRecord = { ...current, status: 'deleted', updatedAt: new Date() }
+    this.records.set(id, next)
+    return next
   }
 
   async transitionFromPending(id: ImageId, transition: ImageTransition): Promise<ImageRecord | null> {
