@@ -19,7 +19,7 @@ const stack = await startDevStack({
     sqs: port('DEV_SQS_PORT', 4576),
     cdn: port('DEV_CDN_PORT', 4580),
     // A fixed port keeps the issuer (http://127.0.0.1:<port>) the same across restarts, so
-    // tokens printed earlier, and those of `pnpm token`, stay valid.
+    // tokens printed earlier, and those of `pnpm run token`, stay valid.
     identity: port('DEV_IDP_PORT', 4590),
   },
 })

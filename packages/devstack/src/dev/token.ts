@@ -1,5 +1,7 @@
-// `pnpm token [subject] [--admin] [--hours N]`: a token from the dev identity provider that
-// `pnpm dev` runs, signed with its saved key, so the running api accepts it.
+// `pnpm -s run token [subject] [--admin] [--hours N]`: a token from the dev identity provider
+// that `pnpm dev` runs, signed with its saved key, so the running api accepts it. `run` is
+// needed: pnpm hands a bare `pnpm token` to npm's own `token` command. `-s` keeps pnpm's
+// banner out of stdout, so `TOKEN=$(pnpm -s run token)` holds the token alone.
 import { parseArgs } from 'node:util'
 import { readDevIdentityState, signTokenFromState } from '../dev-identity-provider.ts'
 import { devIdentityStateFile } from './paths.ts'
