@@ -5,11 +5,15 @@ import { startTestApi, type TestApi } from './testing/test-api.ts'
 import { ImageStatusResponse } from './routes/images.ts'
 import { CreatePresignedUrlBody, CreatePresignedUrlResponse } from './routes/upload.ts'
 
+type Security = Record<string, string[]>[]
 type Document = {
   openapi: string
   paths: Record<string, Record<string, Operation>>
+  components?: { securitySchemes?: Record<string, { type: string; scheme?: string }> }
+  security?: Security
 }
 type Operation = {
+  security?: Security
   requestBody?: { content: Record<string, { schema: unknown }> }
   responses: Record<string, { content?: Record<string, { schema: unknown }> }>
 }
@@ -61,6 +65,19 @@ describe('OpenAPI document', () => {
     expect(document.paths['/api/health/liveness']?.get?.responses['200']).toBeDefined()
     // The document's own route is not part of the API it describes.
     expect(document.paths['/api/openapi.json']).toBeUndefined()
+  })
+
+  it('declares bearer authentication for every route, and lifts it for the health routes only', () => {
+    expect(document.components?.securitySchemes?.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' })
+    expect(document.security).toEqual([{ bearerAuth: [] }])
+    const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, op]) => ({ path, method, op })),
+    )
+    // An operation without `security` inherits the global bearerAuth; an open one says so.
+    const open = operations.filter(({ op }) => op.security !== undefined && !op.security.some((s) => 'bearerAuth' in s))
+    expect(open.map(({ path, method }) => `${method} ${path}`).sort()).toEqual(['get /api/health/liveness', 'get /api/health/readiness'])
+    for (const { op } of open) expect(op.security).toEqual([])
+    expect(operations.filter(({ path }) => path.startsWith('/api/image/')).length).toBeGreaterThan(0)
   })
 
   it('serves the interactive documentation at /docs', async () => {

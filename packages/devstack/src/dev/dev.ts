@@ -4,22 +4,38 @@ import { join } from 'node:path'
 import { redactUrl } from '@image-service/foundation'
 import { type AppProcess, startAppProcess } from '../app-process.ts'
 import { startDevStack } from '../dev-stack.ts'
-import { repoRoot } from '../repo-root.ts'
+import { loadOrCreateDevAccountsSecret } from './accounts-secret.ts'
+import { devDataDir as dataDir } from './paths.ts'
 
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 
-const dataDir = join(repoRoot, '.data', 'dev')
 await mkdir(dataDir, { recursive: true })
+const accountsSecret = await loadOrCreateDevAccountsSecret(join(dataDir, 'accounts-secret'))
 const stack = await startDevStack({
   dataDir,
-  ports: { postgres: port('DEV_POSTGRES_PORT', 54320), s3: port('DEV_S3_PORT', 4569), sqs: port('DEV_SQS_PORT', 4576), cdn: port('DEV_CDN_PORT', 4580) },
+  ports: {
+    postgres: port('DEV_POSTGRES_PORT', 54320),
+    s3: port('DEV_S3_PORT', 4569),
+    sqs: port('DEV_SQS_PORT', 4576),
+    cdn: port('DEV_CDN_PORT', 4580),
+    // A fixed port keeps the issuer (http://127.0.0.1:<port>) the same across restarts, so
+    // tokens printed earlier, and those of `pnpm run token`, stay valid.
+    identity: port('DEV_IDP_PORT', 4590),
+  },
 })
 
 const apiPort = port('PORT', 3000)
+const processorPort = port('PROCESSOR_HTTP_PORT', 3001)
+const apiUrl = `http://127.0.0.1:${apiPort}`
 const appEnv = {
   ...process.env,
   ...stack.env,
   PORT: String(apiPort),
+  PROCESSOR_HTTP_PORT: String(processorPort),
+  // The built-in accounts next to the dev issuer, so both sign-in paths can be tried locally.
+  AUTH_ACCOUNTS: 'true',
+  AUTH_ACCOUNTS_SECRET: accountsSecret,
+  AUTH_ACCOUNTS_BASE_URL: apiUrl,
   // Any origin, so a front end on another local port just works; production lists origins.
   CORS_ORIGINS: process.env.CORS_ORIGINS ?? '*',
   LOG_PRETTY: process.env.LOG_PRETTY ?? 'true',
@@ -54,20 +70,28 @@ process.on('SIGTERM', () => void shutdown(0))
 const api = run('api', 'apps/api/src/main.ts')
 run('processor', 'apps/processor/src/main.ts')
 
-const apiUrl = `http://127.0.0.1:${apiPort}`
 // An api that does not come up has said why on this terminal; the summary below is printed anyway.
 await api.waitForHttp(`${apiUrl}/api/health/readiness`).catch(() => undefined)
 
+const tokenHours = 12
+const token = await stack.identity.token({ subject: 'dev-user', expiresInSeconds: tokenHours * 3600 })
+const processorUrl = `http://127.0.0.1:${processorPort}`
 console.log(
   [
     '',
-    `api        ${apiUrl}   (OpenAPI ${apiUrl}/api/openapi.json, docs ${apiUrl}/docs)`,
-    `processor  polling ${stack.sqs.queueUrl}`,
+    `api        ${apiUrl}   (OpenAPI ${apiUrl}/api/openapi.json, docs ${apiUrl}/docs, metrics ${apiUrl}/metrics)`,
+    `accounts   ${apiUrl}/api/auth/*   (built-in accounts: sign up with an email and a password)`,
+    `identity   ${stack.identity.issuer}   (dev issuer, audience ${stack.identity.audience}, JWKS ${stack.identity.jwksUrl})`,
+    `processor  polling ${stack.sqs.queueUrl}   (metrics ${processorUrl}/metrics, health ${processorUrl}/health/readiness)`,
     `postgres   ${redactUrl(stack.database.url)}`,
     `s3         ${stack.s3.endpoint}   bucket ${stack.s3.bucket}`,
     `sqs        ${stack.sqs.endpoint}   dlq ${stack.sqs.dlqUrl}`,
     `cdn        ${stack.cdn.baseUrl}   (CloudFront signed URLs, key pair ${stack.cdn.keyPairId})`,
     `data       ${dataDir}`,
+    '',
+    `A token for subject dev-user, valid ${tokenHours} hours (more: pnpm -s run token <subject> [--admin]):`,
+    `export TOKEN=${token}`,
+    '',
     'Ctrl-C stops everything.',
     '',
   ].join('\n'),

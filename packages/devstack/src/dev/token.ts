@@ -1,11 +1,10 @@
-// `pnpm token [subject] [--admin] [--hours N]`: a token from the dev identity provider that
-// `pnpm dev` runs, signed with its saved key, so the running api accepts it.
-import { join } from 'node:path'
+// `pnpm -s run token [subject] [--admin] [--hours N]`: a token from the dev identity provider
+// that `pnpm dev` runs, signed with its saved key, so the running api accepts it. `run` is
+// needed: pnpm hands a bare `pnpm token` to npm's own `token` command. `-s` keeps pnpm's
+// banner out of stdout, so `TOKEN=$(pnpm -s run token)` holds the token alone.
 import { parseArgs } from 'node:util'
 import { readDevIdentityState, signTokenFromState } from '../dev-identity-provider.ts'
-
-const root = new URL('../../../../', import.meta.url).pathname
-export const DEV_IDENTITY_STATE_FILE = join(root, '.data', 'dev', 'identity-provider.json')
+import { devIdentityStateFile } from './paths.ts'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -16,9 +15,10 @@ if (!Number.isFinite(hours) || hours <= 0) {
   process.stderr.write('--hours must be a positive number\n')
   process.exit(2)
 }
-const state = await readDevIdentityState(DEV_IDENTITY_STATE_FILE)
+const stateFile = devIdentityStateFile()
+const state = await readDevIdentityState(stateFile)
 if (state === undefined) {
-  process.stderr.write(`no dev identity provider yet (${DEV_IDENTITY_STATE_FILE}): run \`pnpm dev\` once first\n`)
+  process.stderr.write(`no dev identity provider yet (${stateFile}): run \`pnpm dev\` once first\n`)
   process.exit(1)
 }
 const token = await signTokenFromState(state, {
