@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3'
-import { type S3Emulator, startS3Emulator } from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type SpecBucket, startSpecBucket } from '../testing/spec-bucket.ts'
 import { DependencyUnavailableError } from '../../../common/errors.ts'
 import { newImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import { createS3Client } from '../../../shared/storage/s3-client.ts'
@@ -10,22 +10,15 @@ import { createS3UploadStorage } from './s3-upload-storage.ts'
 const BUCKET = 'spec-s3-image-storage'
 
 describe('S3UploadStorage against the S3 emulator', () => {
-  let s3: S3Emulator
+  let bucket: SpecBucket
   let client: S3Client
 
   beforeAll(async () => {
-    s3 = await startS3Emulator({ buckets: [BUCKET] })
-    client = createS3Client({
-      region: s3.region,
-      bucket: BUCKET,
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    })
+    bucket = await startSpecBucket(BUCKET)
+    ;({ client } = bucket)
   })
   afterAll(async () => {
-    client.destroy()
-    await s3.stop()
+    await bucket?.stop()
   })
 
   const storage = () => createS3UploadStorage({ client, bucket: BUCKET })

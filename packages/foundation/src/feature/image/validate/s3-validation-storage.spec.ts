@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { S3Client } from '@aws-sdk/client-s3'
-import { closedPort, type S3Emulator, startS3Emulator } from '@image-service/devstack'
+import { closedPort, type S3Emulator } from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type SpecBucket, startSpecBucket } from '../testing/spec-bucket.ts'
 import { DependencyUnavailableError } from '../../../common/errors.ts'
 import { newImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import { createS3Client } from '../../../shared/storage/s3-client.ts'
@@ -13,22 +14,15 @@ const BUCKET = 'spec-s3-image-storage'
 
 // Reads, metadata and deletes on the emulator: testing/image-storage.contract.spec.ts.
 describe('S3ValidationStorage against the S3 emulator', () => {
+  let bucket: SpecBucket
   let s3: S3Emulator
-  let client: S3Client
 
   beforeAll(async () => {
-    s3 = await startS3Emulator({ buckets: [BUCKET] })
-    client = createS3Client({
-      region: s3.region,
-      bucket: BUCKET,
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-    })
+    bucket = await startSpecBucket(BUCKET)
+    ;({ s3 } = bucket)
   })
   afterAll(async () => {
-    client.destroy()
-    await s3.stop()
+    await bucket?.stop()
   })
 
   const freshKey = () => objectKeyFor(newImageId())
