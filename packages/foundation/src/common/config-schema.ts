@@ -82,12 +82,51 @@ const HttpSchema = Type.Object({
     'REQUEST_TIMEOUT_SECONDS',
     Int('Longest time the API waits for a whole request (headers and body) before answering 408', { default: 30, minimum: 1 }),
   ),
+  trustProxy: env(
+    'TRUST_PROXY',
+    Type.Transform(
+      Type.String({
+        default: 'false',
+        description:
+          'Whose X-Forwarded-For to believe for the client IP (rate limits, logs): `false` nobody (the API faces clients directly), `true` every peer (only when nothing but the load balancer can reach the API), or the comma-separated addresses or CIDRs of the proxies (e.g. `10.0.0.0/8`)',
+      }),
+    )
+      .Decode(decodeTrustProxy)
+      .Encode((trusted) => (typeof trusted === 'boolean' ? String(trusted) : trusted.join(','))),
+  ),
   // RFC 6750's token characters: a token with a space or a stray newline could never be sent.
   metricsToken: env(
     'METRICS_TOKEN',
     Type.Optional(Str('Bearer token that GET /metrics requires (secret); unset leaves /metrics public', { pattern: '^[A-Za-z0-9._~+/-]+=*$' })),
   ),
 })
+/**
+ * Fastify's trustProxy: a boolean or the addresses of the proxies. Not a hop count: Fastify
+ * trusts no peer for a number, since a direct client could send enough hops of its own.
+ */
+function decodeTrustProxy(text: string): boolean | string[] {
+  if (text === 'true' || text === 'false') return text === 'true'
+  return commaList(text)
+}
+
+// DESIGN, "Quotas, rate limits, audit": per owner, or per client IP before authentication.
+const RateLimitSchema = Type.Object({
+  perMinute: env('RATE_LIMIT_PER_MINUTE', Int('Requests per window an owner (or, unauthenticated, a client IP) may make to the API as a whole', { default: 600, minimum: 1 })),
+  issuancePerMinute: env(
+    'RATE_LIMIT_ISSUANCE_PER_MINUTE',
+    Int('Requests per window an owner may make to the issuing routes (presign, multipart, processing/start), within the overall limit', { default: 120, minimum: 1 }),
+  ),
+  windowSeconds: env('RATE_LIMIT_WINDOW_SECONDS', Int('Length of the rate-limit window; the limits above count per window', { default: 60, minimum: 1 })),
+  redisUrl: env(
+    'REDIS_URL',
+    Type.Optional(Str('Redis that holds the rate-limit counters, so every replica shares one budget (redis://[:password@]host:port[/db]); unset keeps them in memory per process', { pattern: '^rediss?://' })),
+  ),
+  redisKeyPrefix: env(
+    'RATE_LIMIT_REDIS_PREFIX',
+    Str('Prefix of the counters\' keys in REDIS_URL: deployments sharing one Redis need different prefixes to keep separate budgets', { default: 'image-service:rate-limit:' }),
+  ),
+})
+
 const UploadSchema = Type.Object({
   urlTtlSeconds: env('UPLOAD_URL_TTL_SECONDS', Int('Lifetime of a presigned upload URL', { default: 300, minimum: 1, maximum: 604_800 })),
 })
@@ -193,7 +232,7 @@ const AuthSchema = Type.Object({
   }),
 })
 
-const ApiSectionSchema = Type.Object({ http: HttpSchema, upload: UploadSchema, cdn: CdnSchema, auth: AuthSchema })
+const ApiSectionSchema = Type.Object({ http: HttpSchema, upload: UploadSchema, cdn: CdnSchema, auth: AuthSchema, rateLimit: RateLimitSchema })
 
 // The processor's own section.
 const ProcessorSectionSchema = Type.Object({
@@ -236,6 +275,7 @@ export type MigrateConfig = ConfigOf['migrate']
 export type StorageConfig = ApiConfig['storage']
 export type UploadConfig = ApiConfig['api']['upload']
 export type CdnConfig = ApiConfig['api']['cdn']
+export type RateLimitConfig = ApiConfig['api']['rateLimit']
 export type ImageLimits = ProcessorConfig['limits'] & ProcessorConfig['processor']['limits']
 
 export type ConfigVariable = {

@@ -33,7 +33,8 @@ describe('loadConfig', () => {
     expect(config.api.upload).toEqual({ urlTtlSeconds: 300 })
     expect(config.limits).toEqual({ maxUploadBytes: 10_485_760 })
     expect(config.api.cdn).toEqual({ mode: 's3-presigned', ttlSeconds: 600, windowSeconds: 300, cacheSize: 100_000 })
-    expect(config.api.http).toEqual({ host: '127.0.0.1', port: 3000, corsOrigins: [], requestTimeoutSeconds: 30, metricsToken: undefined })
+    expect(config.api.http).toEqual({ host: '127.0.0.1', port: 3000, corsOrigins: [], requestTimeoutSeconds: 30, trustProxy: false, metricsToken: undefined })
+    expect(config.api.rateLimit).toEqual({ perMinute: 600, issuancePerMinute: 120, windowSeconds: 60, redisUrl: undefined, redisKeyPrefix: 'image-service:rate-limit:' })
     expect(config.storage).toEqual({ region: 'us-east-1', bucket: 'images', endpoint: undefined, forcePathStyle: false })
     expect(config.api.auth).toEqual({
       issuer: 'https://idp.example',
@@ -141,6 +142,24 @@ describe('loadConfig', () => {
     expect(
       problemsOf(() => loadConfig({ ...cloudfront, CLOUDFRONT_PRIVATE_KEY: '', CLOUDFRONT_PRIVATE_KEY_FILE: '/nonexistent/key.pem' }, 'api')),
     ).toEqual(['CLOUDFRONT_PRIVATE_KEY_FILE cannot be read (ENOENT)'])
+  })
+})
+
+describe('rate-limit settings', () => {
+  it('reads TRUST_PROXY as a boolean or a list of proxy addresses', () => {
+    const trustProxy = (value: string) => loadConfig({ ...minimal, TRUST_PROXY: value }, 'api').api.http.trustProxy
+    expect(trustProxy('true')).toBe(true)
+    expect(trustProxy('false')).toBe(false)
+    expect(trustProxy('10.0.0.0/8, 127.0.0.1')).toEqual(['10.0.0.0/8', '127.0.0.1'])
+  })
+
+  it('wants a redis:// or rediss:// REDIS_URL and positive limits, never showing a password', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ ...minimal, REDIS_URL: 'http://:hunter2@cache:6379', RATE_LIMIT_PER_MINUTE: '0', RATE_LIMIT_WINDOW_SECONDS: 'soon' }, 'api'),
+    )
+    expect(problems.map((p) => p.split(' ')[0]).sort()).toEqual(['RATE_LIMIT_PER_MINUTE', 'RATE_LIMIT_WINDOW_SECONDS', 'REDIS_URL'])
+    expect(problems.join('\n')).not.toContain('hunter2')
+    expect(loadConfig({ ...minimal, REDIS_URL: 'rediss://cache:6380/2' }, 'api').api.rateLimit.redisUrl).toBe('rediss://cache:6380/2')
   })
 })
 
