@@ -10,6 +10,7 @@ import { createClientErrorHandler } from './http/client-errors.ts'
 import { registerErrorHandling } from './http/errors.ts'
 import { createHttpMetrics, registerHttpMetrics } from './http/metrics.ts'
 import { registerHttpMiddleware, requestIdServerOptions } from './http/middleware.ts'
+import { registerRateLimit } from './http/rate-limit.ts'
 import { requestLogController } from './http/request-log.ts'
 import { serverOptions } from './http/server-options.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
@@ -38,6 +39,8 @@ export async function buildApp(deps: { container: ApiContainer; config: ApiConfi
       onRefused: (code) => metrics.countParserRefusal(code),
     }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Whose X-Forwarded-For gives request.ip, which rate limits and logs use.
+    trustProxy: deps.config.api.http.trustProxy,
     ajv: {
       // Unknown fields are refused (additionalProperties: false), never silently dropped;
       // no type coercion, so `"file_name": 5` is a 400 rather than the name "5".
@@ -51,6 +54,8 @@ export async function buildApp(deps: { container: ApiContainer; config: ApiConfi
 
   await registerHttpMiddleware(app, { corsOrigins: deps.config.api.http.corsOrigins })
   registerHttpMetrics(app, { metrics, token: deps.config.api.http.metricsToken })
+  // Before authentication, whose refusals it counts, and before every limited route.
+  await registerRateLimit(app, { ...deps.config.api.rateLimit, redis: container.rateLimitRedis })
   registerAuthentication(app, container.authenticate)
 
   // Registered before the routes, so it sees every route's schema.

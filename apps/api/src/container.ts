@@ -24,6 +24,7 @@ import {
   newImageId,
   type S3CredentialsSource,
 } from '@image-service/foundation'
+import { Redis } from 'ioredis'
 import { type Accounts, createAccounts } from './accounts/index.ts'
 
 export type ApiContainerOptions = {
@@ -72,6 +73,7 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
   if (config.api.cdn.mode === 'cloudfront' && invalidation === undefined) {
     logger.warn('CLOUDFRONT_DISTRIBUTION_ID is not set: deleted images stay in edge caches until their cached copies expire')
   }
+  const rateLimitRedis = createRateLimitRedis(config.api.rateLimit.redisUrl, logger)
   const authenticate = createAuthenticate({ verifyToken: createTokenVerifier({ issuers: trustedIssuers(config, accounts) }), apiKeys })
 
   return {
@@ -89,7 +91,10 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
 
     /** Readiness: the database answers (throws DATABASE_UNAVAILABLE otherwise). */
     ping: () => database.ping(),
+    /** The rate-limit counters shared by every replica (REDIS_URL); unset keeps them per process. */
+    rateLimitRedis,
     async close() {
+      rateLimitRedis?.disconnect()
       cloudFront?.destroy()
       s3.destroy()
       await database.close()
@@ -98,6 +103,20 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
 }
 
 export type ApiContainer = ReturnType<typeof createApiContainer>
+
+/**
+ * A rate-limit check must not hold a request for long while Redis is away: a command waits
+ * for the connection at most 500 ms, then fails and the request goes through (skipOnError).
+ * Commands do wait that long (the offline queue) so that the first requests after start-up
+ * are counted too. ioredis reconnects on its own; each failed attempt is one warning (the URL,
+ * which may hold a password, is not logged).
+ */
+function createRateLimitRedis(url: string | undefined, logger: Logger): Redis | undefined {
+  if (url === undefined) return undefined
+  const redis = new Redis(url, { commandTimeout: 500, connectTimeout: 2000 })
+  redis.on('error', (error: Error) => logger.warn({ code: (error as NodeJS.ErrnoException).code, reason: error.message }, 'rate-limit redis unavailable'))
+  return redis
+}
 
 /**
  * The external identity provider (JWKS or shared secret) and the built-in accounts. The
