@@ -10,6 +10,7 @@ export type Report = {
   load: { connections: number; warmupSeconds: number; durationSeconds: number }
   loadAverage: { before: number; after: number }
   http: HttpRow[]
+  owners: number
   /** Per log level: time to sign the whole working set once (cold cache), before the runs. */
   primeMs: Record<string, number>
   processor: ProcessorResult | undefined
@@ -39,6 +40,7 @@ export function renderReport(report: Report): string {
     `- Node: ${machine.node}`,
     `- Load: ${load.connections} connections, ${load.warmupSeconds} s warm-up then ${load.durationSeconds} s measured (autocannon, in the same machine)`,
     `- 1-minute load average: ${report.loadAverage.before} before, ${report.loadAverage.after} after`,
+    `- Owners: ${report.owners}, each with its own token from the dev identity provider; every scenario's requests take the owners in turn, and downloads ask only for the images of the token's owner`,
     '',
     '| scenario | log level | req/s | p50 | p99 | errors | target | met? | CPU per request: app / PostgreSQL / bench process (load gen, emulators) / rest of machine |',
     '|---|---|---:|---:|---:|---:|---|---|---|',
@@ -57,7 +59,7 @@ export function renderReport(report: Report): string {
     )
   }
   for (const [level, primed] of Object.entries(report.primeMs)) {
-    lines.push('', `Cold cache: signing the 5,000-image working set once (100 batches, 4 at a time) took ${primed} ms at ${level}; the download rows above are measured after it, with every URL of the current expiry window cached.`)
+    lines.push('', `Cold cache: signing the 5,000-image working set once (batches of up to 50 per owner, 4 at a time) took ${primed} ms at ${level}; the download rows above are measured after it, with every URL of the current expiry window cached.`)
   }
   lines.push('', '## Notes', '', report.notes.trim(), '')
   return lines.join('\n')
