@@ -1,6 +1,6 @@
 import type autocannon from 'autocannon'
 import { describe, expect, it } from 'vitest'
-import { httpScenarios } from './http-scenarios.ts'
+import { httpScenarios, referenceScenarios } from './http-scenarios.ts'
 import type { BenchOwner } from './owners.ts'
 
 const owner = (n: number): BenchOwner => ({
@@ -10,7 +10,7 @@ const owner = (n: number): BenchOwner => ({
 })
 const owners = [owner(1), owner(2)]
 const scenario = (key: string) => {
-  const found = httpScenarios.find((s) => s.key === key)
+  const found = [...httpScenarios, ...referenceScenarios].find((s) => s.key === key)
   if (!found) throw new Error(`no scenario ${key}`)
   return found
 }
@@ -19,7 +19,7 @@ const sent = (request: autocannon.Request): autocannon.Request =>
   typeof request.setupRequest === 'function' ? request.setupRequest({ ...request }, {}) : request
 
 describe('bench HTTP scenarios', () => {
-  it.each(['presign', 'single', 'batch'])("%s: each owner's request carries that owner's token", (key) => {
+  it.each(['presign', 'single', 'batch', 'ceiling', 'naive'])("%s: each owner's request carries that owner's token", (key) => {
     for (const o of owners) expect(sent(scenario(key).request(o)).headers).toMatchObject({ authorization: o.authorization })
   })
 
@@ -38,4 +38,10 @@ describe('bench HTTP scenarios', () => {
     }
   })
 
+  it('the references get the presign request, headers and body, at their own path', () => {
+    const presign = scenario('presign').request(owner(1))
+    for (const [key, path] of [['ceiling', '/ceiling'], ['naive', '/naive']] as const) {
+      expect(scenario(key).request(owner(1))).toEqual({ ...presign, path })
+    }
+  })
 })

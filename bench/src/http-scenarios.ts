@@ -3,12 +3,13 @@ import { type CpuSplit, startCpuAccounting } from './cpu.ts'
 import type { BenchOwner } from './owners.ts'
 import { pickDistinct } from './seed.ts'
 
-export type ScenarioKey = 'presign' | 'single' | 'batch'
+export type ScenarioKey = 'presign' | 'single' | 'batch' | 'ceiling' | 'naive'
 
 export type HttpScenario = {
   key: ScenarioKey
   name: string
-  target: { reqPerSec: number; p99Ms?: number }
+  /** None for the references: they measure the machine and the framework, not the service. */
+  target?: { reqPerSec: number; p99Ms?: number }
   expectStatus: number
   /** The request of one owner: it carries that owner's token and asks for that owner's images. */
   request: (owner: BenchOwner) => autocannon.Request
@@ -28,6 +29,13 @@ export type HttpResult = {
 const json = { 'content-type': 'application/json' }
 const presignBody = JSON.stringify({ content_type: 'image/png', file_name: 'holiday photo.png' })
 
+/** The presign request, sent to the api and, unchanged but for the path, to both references. */
+const presignRequest = (path: string) => (owner: BenchOwner): autocannon.Request => ({
+  method: 'POST',
+  path,
+  headers: { ...json, authorization: owner.authorization },
+  body: presignBody,
+})
 
 export const httpScenarios: HttpScenario[] = [
   {
@@ -35,12 +43,7 @@ export const httpScenarios: HttpScenario[] = [
     name: 'presign (POST create-presigned-url, with the INSERT)',
     target: { reqPerSec: 3500, p99Ms: 50 },
     expectStatus: 201,
-    request: (owner) => ({
-      method: 'POST',
-      path: '/api/image/v1/upload/create-presigned-url',
-      headers: { ...json, authorization: owner.authorization },
-      body: presignBody,
-    }),
+    request: presignRequest('/api/image/v1/upload/create-presigned-url'),
   },
   {
     key: 'single',
@@ -64,6 +67,22 @@ export const httpScenarios: HttpScenario[] = [
       headers: { ...json, authorization: owner.authorization },
       setupRequest: (req) => ({ ...req, body: JSON.stringify({ image_ids: pickDistinct(owner.imageIds, 50) }) }),
     }),
+  },
+]
+
+/** Served by bench/src/reference-servers.ts; the same request as presign, the same load. */
+export const referenceScenarios: HttpScenario[] = [
+  {
+    key: 'ceiling',
+    name: 'reference ceiling (bare Fastify route, constant body the size of a presign answer)',
+    expectStatus: 201,
+    request: presignRequest('/ceiling'),
+  },
+  {
+    key: 'naive',
+    name: 'reference naive presign (Fastify + getSignedUrl(PutObjectCommand), no database)',
+    expectStatus: 201,
+    request: presignRequest('/naive'),
   },
 ]
 
@@ -99,7 +118,9 @@ export async function runHttpScenario(
   }
 }
 
-export function meetsTarget(scenario: HttpScenario, result: HttpResult): boolean {
+/** undefined for a reference, which has no target. */
+export function meetsTarget(scenario: HttpScenario, result: HttpResult): boolean | undefined {
+  if (scenario.target === undefined) return undefined
   const fast = scenario.target.p99Ms === undefined || result.p99Ms <= scenario.target.p99Ms
   return result.reqPerSec >= scenario.target.reqPerSec && fast && result.errors === 0
 }

@@ -1,21 +1,21 @@
-// `pnpm bench`: dev stack, seeded working set of several owners, the real api and processor
-// as processes, autocannon scenarios, then docs/benchmarks.md.
+// `pnpm bench`: dev stack, seeded working set of several owners, the two references and the
+// real api and processor as processes, autocannon scenarios, then docs/benchmarks.md.
 // Everything started here is stopped here.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findFreePort, repoRoot, startDevStack } from '@image-service/devstack'
 import postgres from 'postgres'
 import { startApp } from './app-process.ts'
-import { type HttpResult, httpScenarios, meetsTarget, primeSignedUrlCache, runHttpScenario } from './http-scenarios.ts'
+import { type HttpResult, httpScenarios, meetsTarget, primeSignedUrlCache, referenceScenarios, runHttpScenario } from './http-scenarios.ts'
 import { currentLoad, describeMachine } from './machine.ts'
-import { seedOwners } from './owners.ts'
+import { type BenchOwner, seedOwners } from './owners.ts'
 import { type ProcessorResult, runProcessorScenario } from './processor-scenario.ts'
-import { renderReport, type HttpRow } from './report.ts'
+import { renderReport, type HttpRow, type Report } from './report.ts'
 import { createSeeder } from './seed.ts'
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const load = { connections: num('BENCH_CONNECTIONS', 50), warmupSeconds: num('BENCH_WARMUP', 3), durationSeconds: num('BENCH_DURATION', 10) }
-// BENCH_ONLY=presign,single,batch,processor narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
+// BENCH_ONLY=ceiling,naive,presign,single,batch,processor narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
 const only = process.env.BENCH_ONLY?.split(',')
 const logLevels = (process.env.BENCH_LOG_LEVELS ?? 'warn,info').split(',')
 const profileDir = process.env.BENCH_CPU_PROF === '1' ? join(repoRoot, 'bench', '.profiles') : undefined
@@ -35,9 +35,28 @@ const postgresPort = Number(new URL(stack.database.url).port) || undefined
 const rows: HttpRow[] = []
 let processor: ProcessorResult | undefined
 const primeMs: Record<string, number> = {}
+const answerBytes: Report['answerBytes'] = {}
 try {
   const seeder = await createSeeder(sql)
   const owners = await seedOwners(stack.identity, seeder, { ownerCount, imageCount: IMAGE_COUNT })
+  const references = referenceScenarios.filter((scenario) => wanted(scenario.key))
+  if (references.length > 0) {
+    const port = await findFreePort()
+    const server = startApp({ name: 'reference-servers', entry: 'bench/src/reference-servers.ts', env: { ...stack.env, PORT: String(port) } })
+    try {
+      const baseUrl = `http://127.0.0.1:${port}`
+      await server.waitForHttp(`${baseUrl}/health`)
+      answerBytes.ceiling = await answerSize(`${baseUrl}/ceiling`, owners)
+      answerBytes.naive = await answerSize(`${baseUrl}/naive`, owners)
+      for (const scenario of references) {
+        const result = await runHttpScenario(baseUrl, scenario, owners, load, { apiPid: server.pid, postgresPort })
+        rows.push({ scenario, logLevel: undefined, result, met: undefined })
+        logResult(scenario.name, result)
+      }
+    } finally {
+      await server.stop()
+    }
+  }
   for (const logLevel of logLevels) {
     const scenarios = httpScenarios.filter((scenario) => wanted(scenario.key))
     if (scenarios.length === 0) break
@@ -51,6 +70,7 @@ try {
     try {
       const baseUrl = `http://127.0.0.1:${port}`
       await api.waitForHttp(`${baseUrl}/api/health/readiness`)
+      if (wanted('presign')) answerBytes.presign ??= await answerSize(`${baseUrl}/api/image/v1/upload/create-presigned-url`, owners)
       if (wanted('single') || wanted('batch')) {
         primeMs[logLevel] = await primeSignedUrlCache(baseUrl, owners)
         console.log(`signed the working set of ${IMAGE_COUNT} URLs in ${primeMs[logLevel]} ms [${logLevel}]`)
@@ -87,6 +107,7 @@ const report = renderReport({
   loadAverage: { before: loadBefore, after: currentLoad() },
   owners: ownerCount,
   http: rows,
+  answerBytes,
   primeMs,
   processor,
   processorTarget: PROCESSOR_TARGET,
@@ -105,3 +126,14 @@ function logResult(name: string, result: HttpResult): void {
   console.log(`${name}: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.errors} errors; CPU s app ${cpu.apiSeconds}, postgres ${cpu.postgresSeconds}, bench ${cpu.benchSeconds}, others ${cpu.otherSeconds} in ${cpu.wallSeconds} s`)
 }
 
+/** Body bytes of one presign-shaped answer (the first owner's request), to compare the references with the api. */
+async function answerSize(url: string, owners: readonly BenchOwner[]): Promise<number> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: owners[0]?.authorization ?? '' },
+    body: JSON.stringify({ content_type: 'image/png', file_name: 'holiday photo.png' }),
+  })
+  const body = await response.text()
+  if (response.status !== 201) throw new Error(`${url} answered ${response.status}: ${body}`)
+  return Buffer.byteLength(body)
+}
