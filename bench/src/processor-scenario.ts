@@ -5,7 +5,7 @@ import { readCorpusFile } from '@image-service/devstack/corpus'
 import type postgres from 'postgres'
 import { startApp } from './app-process.ts'
 import { type CpuSplit, startCpuAccounting } from './cpu.ts'
-import { seedPendingImages } from './seed.ts'
+import { roundRobin, type Seeder } from './seed.ts'
 
 export type ProcessorResult = {
   count: number
@@ -20,7 +20,15 @@ export type ProcessorResult = {
   cpu: CpuSplit
 }
 
-export type ProcessorScenarioOptions = { count: number; concurrency: number; postgresPort: number | undefined; cpuProfileDir?: string }
+export type ProcessorScenarioOptions = {
+  count: number
+  concurrency: number
+  postgresPort: number | undefined
+  /** The uploads are dealt out among these owners in turn. */
+  owners: readonly string[]
+  seeder: Seeder
+  cpuProfileDir?: string
+}
 
 // A real 128x128 palette PNG from the shared corpus: it passes every check including the decode.
 const IMAGE = 'valid-png-palette-trns-128x128.png'
@@ -36,7 +44,7 @@ export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, o
   const credentials = { accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey }
   const sqs = new SQSClient({ region: stack.sqs.region, endpoint: stack.sqs.endpoint, credentials })
   try {
-    const ids = await seedPendingImages(sql, options.count, 'image/png')
+    const ids = await options.seeder.pending(roundRobin(options.owners, options.count), 'image/png')
     let next = 0
     const putAll = async () => {
       while (next < ids.length) {

@@ -3,13 +3,18 @@ import type { HttpResult, HttpScenario } from './http-scenarios.ts'
 import type { MachineInfo } from './machine.ts'
 import type { ProcessorResult } from './processor-scenario.ts'
 
-export type HttpRow = { scenario: HttpScenario; logLevel: string; result: HttpResult; met: boolean }
+/** logLevel is undefined for the references, which do not log. met is undefined without a target. */
+export type HttpRow = { scenario: HttpScenario; logLevel: string | undefined; result: HttpResult; met: boolean | undefined }
 
 export type Report = {
   machine: MachineInfo
   load: { connections: number; warmupSeconds: number; durationSeconds: number }
   loadAverage: { before: number; after: number }
+  /** The references first (ceiling, naive), then the api's scenarios per log level. */
   http: HttpRow[]
+  /** Body bytes of one answer of each, so the ceiling's constant body can be checked against the others. */
+  answerBytes: { presign?: number; naive?: number; ceiling?: number }
+  owners: number
   /** Per log level: time to sign the whole working set once (cold cache), before the runs. */
   primeMs: Record<string, number>
   processor: ProcessorResult | undefined
@@ -19,6 +24,7 @@ export type Report = {
 }
 
 const ms = (value: number) => `${value} ms`
+const percent = (share: number) => `${Math.round(share * 100)}%`
 
 /** CPU microseconds per request (or per validated upload) for each party. */
 function perUnit(cpu: CpuSplit, units: number): string {
@@ -39,25 +45,39 @@ export function renderReport(report: Report): string {
     `- Node: ${machine.node}`,
     `- Load: ${load.connections} connections, ${load.warmupSeconds} s warm-up then ${load.durationSeconds} s measured (autocannon, in the same machine)`,
     `- 1-minute load average: ${report.loadAverage.before} before, ${report.loadAverage.after} after`,
+    `- Owners: ${report.owners}, each with its own token from the dev identity provider; every scenario's requests take the owners in turn, and downloads ask only for the images of the token's owner`,
     '',
-    '| scenario | log level | req/s | p50 | p99 | errors | target | met? | CPU per request: app / PostgreSQL / bench process (load gen, emulators) / rest of machine |',
-    '|---|---|---:|---:|---:|---:|---|---|---|',
+    "Share of ceiling: the row's req/s over the ceiling reference's, measured in the same run under the same load.",
+    '',
+    '| scenario | log level | req/s | share of ceiling | p50 | p99 | errors | target | met? | CPU per request: app / PostgreSQL / bench process (load gen, emulators) / rest of machine |',
+    '|---|---|---:|---:|---:|---:|---:|---|---|---|',
   ]
+  const ceiling = report.http.find((row) => row.scenario.key === 'ceiling')?.result.reqPerSec
+  const naive = report.http.find((row) => row.scenario.key === 'naive')?.result.reqPerSec
+  const share = (reqPerSec: number) => (ceiling === undefined || ceiling === 0 ? '-' : percent(reqPerSec / ceiling))
   for (const row of report.http) {
     const { target } = row.scenario
-    const goal = `>= ${target.reqPerSec} req/s${target.p99Ms === undefined ? '' : `, p99 <= ${target.p99Ms} ms`}`
+    const goal = target === undefined ? '-' : `>= ${target.reqPerSec} req/s${target.p99Ms === undefined ? '' : `, p99 <= ${target.p99Ms} ms`}`
+    const met = row.met === undefined ? '-' : row.met ? 'yes' : 'no'
     const r = row.result
-    lines.push(`| ${row.scenario.name} | ${row.logLevel} | ${r.reqPerSec} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors} | ${goal} | ${row.met ? 'yes' : 'no'} | ${perUnit(r.cpu, r.requests)} |`)
+    lines.push(`| ${row.scenario.name} | ${row.logLevel ?? '-'} | ${r.reqPerSec} | ${share(r.reqPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors} | ${goal} | ${met} | ${perUnit(r.cpu, r.requests)} |`)
   }
   const p = report.processor
   if (p !== undefined) {
     const met = p.perSecond >= report.processorTarget && p.failed === 0
     lines.push(
-      `| processor: ${p.count} uploads, S3 event to ready (PROCESSOR_CONCURRENCY ${p.concurrency}) | warn | ${p.perSecond} validations/s (${p.seconds} s incl. start-up; steady ${p.steadyPerSecond}/s) | | | ${p.failed} | >= ${report.processorTarget} validations/s | ${met ? 'yes' : 'no'} | ${perUnit(p.cpu, p.count)} |`,
+      `| processor: ${p.count} uploads, S3 event to ready (PROCESSOR_CONCURRENCY ${p.concurrency}) | warn | ${p.perSecond} validations/s (${p.seconds} s incl. start-up; steady ${p.steadyPerSecond}/s) | | | | ${p.failed} | >= ${report.processorTarget} validations/s | ${met ? 'yes' : 'no'} | ${perUnit(p.cpu, p.count)} |`,
     )
   }
+  const presigns = report.http.filter((row) => row.scenario.key === 'presign')
+  if (naive !== undefined && naive > 0 && presigns.length > 0) {
+    const each = presigns.map((row) => `${row.result.reqPerSec} / ${naive} = ${(row.result.reqPerSec / naive).toFixed(2)} at ${row.logLevel}`)
+    lines.push('', `Presign against the naive reference (presign req/s / naive req/s): ${each.join('; ')}.`)
+  }
+  const sizes = Object.entries(report.answerBytes).map(([name, bytes]) => `${name} ${bytes} B`)
+  if (sizes.length > 0) lines.push('', `Answer bodies: ${sizes.join(', ')}.`)
   for (const [level, primed] of Object.entries(report.primeMs)) {
-    lines.push('', `Cold cache: signing the 5,000-image working set once (100 batches, 4 at a time) took ${primed} ms at ${level}; the download rows above are measured after it, with every URL of the current expiry window cached.`)
+    lines.push('', `Cold cache: signing the 5,000-image working set once (batches of up to 50 per owner, 4 at a time) took ${primed} ms at ${level}; the download rows above are measured after it, with every URL of the current expiry window cached.`)
   }
   lines.push('', '## Notes', '', report.notes.trim(), '')
   return lines.join('\n')

@@ -1,25 +1,28 @@
-// `pnpm bench`: dev stack, seeded working set, the real api and processor as processes,
-// autocannon scenarios, then docs/benchmarks.md. Everything started here is stopped here.
+// `pnpm bench`: dev stack, seeded working set of several owners, the two references and the
+// real api and processor as processes, autocannon scenarios, then docs/benchmarks.md.
+// Everything started here is stopped here.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findFreePort, repoRoot, startDevStack } from '@image-service/devstack'
 import postgres from 'postgres'
 import { startApp } from './app-process.ts'
-import { httpScenarios, meetsTarget, primeSignedUrlCache, runHttpScenario } from './http-scenarios.ts'
+import { type HttpResult, httpScenarios, meetsTarget, primeSignedUrlCache, referenceScenarios, runHttpScenario } from './http-scenarios.ts'
 import { currentLoad, describeMachine } from './machine.ts'
+import { type BenchOwner, seedOwners } from './owners.ts'
 import { type ProcessorResult, runProcessorScenario } from './processor-scenario.ts'
-import { renderReport, type HttpRow } from './report.ts'
-import { seedReadyImages } from './seed.ts'
+import { renderReport, type HttpRow, type Report } from './report.ts'
+import { createSeeder } from './seed.ts'
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
 const load = { connections: num('BENCH_CONNECTIONS', 50), warmupSeconds: num('BENCH_WARMUP', 3), durationSeconds: num('BENCH_DURATION', 10) }
-// BENCH_ONLY=presign,single,batch,processor narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
+// BENCH_ONLY=ceiling,naive,presign,single,batch,processor narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
 const only = process.env.BENCH_ONLY?.split(',')
 const logLevels = (process.env.BENCH_LOG_LEVELS ?? 'warn,info').split(',')
 const profileDir = process.env.BENCH_CPU_PROF === '1' ? join(repoRoot, 'bench', '.profiles') : undefined
 const wanted = (key: string) => only === undefined || only.includes(key)
-const scenarioKeys = ['presign', 'single', 'batch']
 const PROCESSOR_TARGET = 300
+const IMAGE_COUNT = 5000
+const ownerCount = num('BENCH_OWNERS', 8)
 // Sized for this 2-core box, which also runs PostgreSQL: fewer connections pipeline more
 // queries per socket write (see bench/notes.md for the measurements). The app default is 10.
 const apiPoolMax = process.env.DATABASE_POOL_MAX ?? '3'
@@ -35,10 +38,30 @@ const postgresPort = Number(new URL(stack.database.url).port) || undefined
 const rows: HttpRow[] = []
 let processor: ProcessorResult | undefined
 const primeMs: Record<string, number> = {}
+const answerBytes: Report['answerBytes'] = {}
 try {
-  const ids = await seedReadyImages(sql, 5000)
+  const seeder = await createSeeder(sql)
+  const owners = await seedOwners(stack.identity, seeder, { ownerCount, imageCount: IMAGE_COUNT })
+  const references = referenceScenarios.filter((scenario) => wanted(scenario.key))
+  if (references.length > 0) {
+    const port = await findFreePort()
+    const server = startApp({ name: 'reference-servers', entry: 'bench/src/reference-servers.ts', env: { ...stack.env, PORT: String(port) } })
+    try {
+      const baseUrl = `http://127.0.0.1:${port}`
+      await server.waitForHttp(`${baseUrl}/health`)
+      answerBytes.ceiling = await answerSize(`${baseUrl}/ceiling`, owners)
+      answerBytes.naive = await answerSize(`${baseUrl}/naive`, owners)
+      for (const scenario of references) {
+        const result = await runHttpScenario(baseUrl, scenario, owners, load, { apiPid: server.pid, postgresPort })
+        rows.push({ scenario, logLevel: undefined, result, met: undefined })
+        logResult(scenario.name, result)
+      }
+    } finally {
+      await server.stop()
+    }
+  }
   for (const logLevel of logLevels) {
-    const scenarios = httpScenarios.filter((_, i) => wanted(scenarioKeys[i] as string))
+    const scenarios = httpScenarios.filter((scenario) => wanted(scenario.key))
     if (scenarios.length === 0) break
     const port = await findFreePort()
     const api = startApp({
@@ -50,14 +73,15 @@ try {
     try {
       const baseUrl = `http://127.0.0.1:${port}`
       await api.waitForHttp(`${baseUrl}/api/health/readiness`)
+      if (wanted('presign')) answerBytes.presign ??= await answerSize(`${baseUrl}/api/image/v1/upload/create-presigned-url`, owners)
       if (wanted('single') || wanted('batch')) {
-        primeMs[logLevel] = await primeSignedUrlCache(baseUrl, ids)
-        console.log(`signed the working set of ${ids.length} URLs in ${primeMs[logLevel]} ms [${logLevel}]`)
+        primeMs[logLevel] = await primeSignedUrlCache(baseUrl, owners)
+        console.log(`signed the working set of ${IMAGE_COUNT} URLs in ${primeMs[logLevel]} ms [${logLevel}]`)
       }
       for (const scenario of scenarios) {
-        const result = await runHttpScenario(baseUrl, scenario, ids, load, { apiPid: api.pid, postgresPort })
+        const result = await runHttpScenario(baseUrl, scenario, owners, load, { apiPid: api.pid, postgresPort })
         rows.push({ scenario, logLevel, result, met: meetsTarget(scenario, result) })
-        console.log(`${scenario.name} [${logLevel}]: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.errors} errors; CPU s api ${result.cpu.apiSeconds}, postgres ${result.cpu.postgresSeconds}, bench ${result.cpu.benchSeconds}, others ${result.cpu.otherSeconds} in ${result.cpu.wallSeconds} s`)
+        logResult(`${scenario.name} [${logLevel}]`, result)
       }
     } finally {
       await api.stop()
@@ -68,6 +92,8 @@ try {
       count: num('BENCH_PROCESSOR_COUNT', 1000),
       concurrency: num('PROCESSOR_CONCURRENCY', 16),
       postgresPort,
+      owners: owners.map((owner) => owner.subject),
+      seeder,
       ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }),
     })
     console.log(`processor: ${processor.perSecond} validations/s (${processor.seconds} s for ${processor.count}; steady ${processor.steadyPerSecond}/s), ${processor.failed} failed; CPU s processor ${processor.cpu.apiSeconds}, postgres ${processor.cpu.postgresSeconds}, emulators ${processor.cpu.benchSeconds}, others ${processor.cpu.otherSeconds} in ${processor.cpu.wallSeconds} s`)
@@ -78,11 +104,39 @@ try {
 }
 
 const notes = readFileSync(join(repoRoot, 'bench', 'notes.md'), 'utf8')
-const report = renderReport({ machine, load, loadAverage: { before: loadBefore, after: currentLoad() }, http: rows, primeMs, processor, processorTarget: PROCESSOR_TARGET, notes })
+const report = renderReport({
+  machine,
+  load,
+  loadAverage: { before: loadBefore, after: currentLoad() },
+  owners: ownerCount,
+  http: rows,
+  answerBytes,
+  primeMs,
+  processor,
+  processorTarget: PROCESSOR_TARGET,
+  notes,
+})
 const out = process.env.BENCH_OUTPUT ?? join(repoRoot, 'docs', 'benchmarks.md')
 writeFileSync(out, report)
 console.log(`wrote ${out}`)
 
 function pick(source: NodeJS.ProcessEnv, ...keys: string[]): Record<string, string> {
   return Object.fromEntries(keys.flatMap((k) => (source[k] === undefined ? [] : [[k, source[k]]])))
+}
+
+function logResult(name: string, result: HttpResult): void {
+  const { cpu } = result
+  console.log(`${name}: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.errors} errors; CPU s app ${cpu.apiSeconds}, postgres ${cpu.postgresSeconds}, bench ${cpu.benchSeconds}, others ${cpu.otherSeconds} in ${cpu.wallSeconds} s`)
+}
+
+/** Body bytes of one presign-shaped answer (the first owner's request), to compare the references with the api. */
+async function answerSize(url: string, owners: readonly BenchOwner[]): Promise<number> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: owners[0]?.authorization ?? '' },
+    body: JSON.stringify({ content_type: 'image/png', file_name: 'holiday photo.png' }),
+  })
+  const body = await response.text()
+  if (response.status !== 201) throw new Error(`${url} answered ${response.status}: ${body}`)
+  return Buffer.byteLength(body)
 }

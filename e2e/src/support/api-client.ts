@@ -15,10 +15,19 @@ export type ErrorBody = { statusCode: number; code: string; message: string }
 /** A response whose body was read as JSON, with its status kept for assertions. */
 export type JsonResponse<T> = { status: number; body: T }
 
-/** The public HTTP contract of the api, and nothing else: what a client would use. */
-export function createApiClient(baseUrl: string) {
-  async function json<T>(path: string, init?: RequestInit): Promise<JsonResponse<T>> {
-    const response = await fetch(`${baseUrl}${path}`, init)
+/** The bearer credential a client sends: a fixed one, or asked for before each request (renewal). */
+export type Credential = string | (() => string | Promise<string>)
+
+/**
+ * The public HTTP contract of the api, and nothing else: what a client would use. A client
+ * acts for one owner: every request carries that owner's bearer credential.
+ */
+export function createApiClient(baseUrl: string, credential: Credential) {
+  async function json<T>(path: string, init: RequestInit = {}): Promise<JsonResponse<T>> {
+    const token = typeof credential === 'string' ? credential : await credential()
+    const headers = new Headers(init.headers)
+    headers.set('authorization', `Bearer ${token}`)
+    const response = await fetch(`${baseUrl}${path}`, { ...init, headers })
     const text = await response.text()
     return { status: response.status, body: (text.length > 0 ? JSON.parse(text) : undefined) as T }
   }

@@ -1,11 +1,17 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3'
 import { type AppProcess, createEmulatorS3Client, type DevStack, findFreePort, startAppProcess, startDevStack } from '@image-service/devstack'
-import { type ApiClient, createApiClient } from './api-client.ts'
+import { type ApiClient, type Credential, createApiClient } from './api-client.ts'
+
+/** The owner `api` acts for; other owners get their own client from `clientFor`. */
+export const E2E_OWNER = 'e2e-owner'
 
 export type RunningSystem = {
   stack: DevStack
   apiUrl: string
+  /** A client for E2E_OWNER. */
   api: ApiClient
+  /** A client bound to this owner's tokens, from the stack's identity provider. */
+  clientFor(owner: string): ApiClient
   /** Every processor started so far, in order; the last one is the current one. */
   processors: AppProcess[]
   startProcessor(): Promise<AppProcess>
@@ -64,13 +70,15 @@ export async function startSystem(options: { visibilityTimeoutSeconds?: number }
       return processor
     }
 
-    const api = createApiClient(apiUrl)
+    const clientFor = (owner: string) => createApiClient(apiUrl, ownerTokens(stack, owner))
+    const api = clientFor(E2E_OWNER)
     await Promise.all([apiProcess.waitForHttp(`${apiUrl}/api/health/readiness`), startProcessor()])
 
     return {
       stack,
       apiUrl,
       api,
+      clientFor,
       processors,
       startProcessor,
       async objectExists(imageId) {
@@ -93,5 +101,18 @@ export async function startSystem(options: { visibilityTimeoutSeconds?: number }
     const output = processes.map((p) => `----- ${p.name} -----\n${p.output()}`).join('\n')
     await stop().catch(() => undefined)
     throw new Error(`system did not start\n${output}`, { cause: error })
+  }
+}
+
+const TOKEN_LIFETIME_SECONDS = 3600
+
+/** A token for the owner, signed by the dev identity provider and renewed well before it expires. */
+function ownerTokens(stack: DevStack, owner: string): Credential {
+  let current: { token: Promise<string>; renewAt: number } | undefined
+  return () => {
+    if (current === undefined || Date.now() >= current.renewAt) {
+      current = { token: stack.identity.token({ subject: owner, expiresInSeconds: TOKEN_LIFETIME_SECONDS }), renewAt: Date.now() + (TOKEN_LIFETIME_SECONDS / 2) * 1000 }
+    }
+    return current.token
   }
 }

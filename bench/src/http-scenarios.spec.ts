@@ -1,0 +1,47 @@
+import type autocannon from 'autocannon'
+import { describe, expect, it } from 'vitest'
+import { httpScenarios, referenceScenarios } from './http-scenarios.ts'
+import type { BenchOwner } from './owners.ts'
+
+const owner = (n: number): BenchOwner => ({
+  subject: `owner-${n}`,
+  authorization: `Bearer token-of-owner-${n}`,
+  imageIds: Array.from({ length: 60 }, (_, i) => `owner-${n}-image-${i}`),
+})
+const owners = [owner(1), owner(2)]
+const scenario = (key: string) => {
+  const found = [...httpScenarios, ...referenceScenarios].find((s) => s.key === key)
+  if (!found) throw new Error(`no scenario ${key}`)
+  return found
+}
+/** The request autocannon sends: the static part, then setupRequest's changes if any. */
+const sent = (request: autocannon.Request): autocannon.Request =>
+  typeof request.setupRequest === 'function' ? request.setupRequest({ ...request }, {}) : request
+
+describe('bench HTTP scenarios', () => {
+  it.each(['presign', 'single', 'batch', 'ceiling', 'naive'])("%s: each owner's request carries that owner's token", (key) => {
+    for (const o of owners) expect(sent(scenario(key).request(o)).headers).toMatchObject({ authorization: o.authorization })
+  })
+
+  it("single signed URL asks for one of the token owner's images", () => {
+    for (const o of owners) {
+      const path = sent(scenario('single').request(o)).path ?? ''
+      expect(o.imageIds).toContain(path.slice('/api/image/v1/download/get-signed-url/'.length))
+    }
+  })
+
+  it("a batch asks for 50 distinct images, all of the token owner's", () => {
+    for (const o of owners) {
+      const { image_ids } = JSON.parse(String(sent(scenario('batch').request(o)).body)) as { image_ids: string[] }
+      expect(new Set(image_ids).size).toBe(50)
+      expect(image_ids.filter((id) => !o.imageIds.includes(id))).toEqual([])
+    }
+  })
+
+  it('the references get the presign request, headers and body, at their own path', () => {
+    const presign = scenario('presign').request(owner(1))
+    for (const [key, path] of [['ceiling', '/ceiling'], ['naive', '/naive']] as const) {
+      expect(scenario(key).request(owner(1))).toEqual({ ...presign, path })
+    }
+  })
+})
