@@ -25,9 +25,9 @@ const service = (name: string) => {
   return found
 }
 const SECRET_NAME = /KEY|SECRET|PASSWORD|TOKEN/
-// A tag naming the Debian release (a bare `node:24-slim` changes distribution under us), and when
-// pinned, an image index digest: docs/operations.md, "Base images".
-const NODE_BASE_IMAGE = /^node:24-[a-z]+-slim(@sha256:[0-9a-f]{64})?$/
+// A tag naming the Debian release (a bare `node:24-slim` changes distribution under us), pinned
+// by an image index digest: docs/operations.md, "Base images".
+const NODE_BASE_IMAGE = /^node:24-[a-z]+-slim@sha256:[0-9a-f]{64}$/
 
 /** What an operator must put in the environment (or an .env file) before `docker compose up`. */
 const OPERATOR_SECRETS = { AUTH_ACCOUNTS_SECRET: 'an-operator-chosen-secret-of-32-bytes+' }
@@ -164,7 +164,7 @@ describe.each([
     expect(env).toMatchObject({ NODE_ENV: 'production', HOST: '0.0.0.0' })
   })
 
-  it('builds every stage from one base image, whose pin, when there is one, is a sha256 digest', () => {
+  it('builds every stage from one base image, pinned by a sha256 digest', () => {
     const images = baseImages(instructions)
     expect(images.length).toBeGreaterThan(1)
     expect(new Set(images).size).toBe(1)
