@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '@image-service/devstack'
 import { migrate, MigrationChecksumError } from './migrate.ts'
 import { MIGRATIONS_DIRECTORY, readMigrationFiles } from './migration-files.ts'
 
-const ALL = ['0001_images.sql', '0002_failure_reason.sql', '0003_image_etag.sql', '0004_api_keys.sql', '0005_accounts.sql', '0006_ownership.sql']
+const ALL = ['0001_images.sql', '0002_failure_reason.sql', '0003_image_etag.sql', '0004_api_keys.sql', '0005_accounts.sql', '0006_ownership.sql', '0007_quotas.sql']
 
 describe('migrate', () => {
   let database: TestDatabase

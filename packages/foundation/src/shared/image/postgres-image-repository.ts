@@ -1,9 +1,10 @@
-import { and, desc, eq, lt, ne, type SQL, sql } from 'drizzle-orm'
+import { and, desc, eq, lt, ne, sql } from 'drizzle-orm'
 import type { DrizzleDatabase } from '../database/database.ts'
 import { withDatabaseErrors } from '../database/database-errors.ts'
 import { imageRecords, type ImageRecordRow } from '../database/schema.ts'
-import type { ImageId, ImageRecord, ImageTransition, NewImageRecord } from './image.ts'
+import type { FailureReason, ImageId, ImageRecord, ImageTransition, Labels, NewImageRecord } from './image.ts'
 import type { ImageListQuery, ImageRepository } from './image-repository.ts'
+import { exceededLimit, NO_USAGE, type OwnerUsage, QuotaExceededError, type QuotaLimits } from './usage.ts'
 
 /** The production ImageRepository. Database outages surface as DependencyUnavailableError. */
 export function createPostgresImageRepository(db: DrizzleDatabase, options: { deadlineMs?: number } = {}): ImageRepository {
@@ -13,21 +14,6 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
   // trips (Parse/Describe, wait, then Bind/Execute) and rebuilds its SQL text on each call;
   // profiled under load, that was the largest cost of the API's request handling. Named,
   // each pooled connection parses a statement once and then runs it in one round trip.
-  const insertPending = db
-    .insert(imageRecords)
-    .values({
-      id: sql.placeholder('id'),
-      ownerId: sql.placeholder('ownerId'),
-      status: 'pending',
-      contentType: sql.placeholder('contentType'),
-      fileName: sql.placeholder('fileName'),
-      objectKey: sql.placeholder('objectKey'),
-      labels: sql`${sql.placeholder('labels')}::jsonb`,
-      sourceImageId: sql.placeholder('sourceImageId'),
-      jobId: sql.placeholder('jobId'),
-    })
-    .returning()
-    .prepare('image_records_insert_pending')
   const selectById = db.select().from(imageRecords).where(eq(imageRecords.id, sql.placeholder('id'))).prepare('image_records_by_id')
   // One array parameter (= ANY($1)) rather than IN ($1, ..., $n): a single prepared
   // statement serves every batch size.
@@ -36,59 +22,119 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     .from(imageRecords)
     .where(and(sql`${imageRecords.id} = ANY(${sql.placeholder('ids')}::text[])`, eq(imageRecords.ownerId, sql.placeholder('ownerId'))))
     .prepare('image_records_owned_by_ids')
-  const toDeleted = db
-    .update(imageRecords)
-    .set({ status: 'deleted', updatedAt: sql`now()` })
-    .where(and(eq(imageRecords.id, sql.placeholder('id')), ne(imageRecords.status, 'deleted')))
-    .returning()
-    .prepare('image_records_mark_deleted')
+  const client = db.$client
+  const MAX = Number.MAX_SAFE_INTEGER
 
-  // The status predicate makes the move atomic: of racing duplicate deliveries exactly one
-  // UPDATE matches; the others see zero rows and final states never change.
-  const fromPending = (changes: { status: 'ready'; sizeBytes: SQL; etag: SQL } | { status: 'failed'; failureReason: SQL }, name: string) =>
-    db
-      .update(imageRecords)
-      .set({ ...changes, updatedAt: sql`now()` })
-      .where(and(eq(imageRecords.id, sql.placeholder('id')), eq(imageRecords.status, 'pending')))
-      .returning()
-      .prepare(name)
-  const markReady = fromPending(
-    { status: 'ready', sizeBytes: sql`${sql.placeholder('sizeBytes')}`, etag: sql`${sql.placeholder('etag')}` },
-    'image_records_mark_ready',
-  )
-  const markFailed = fromPending({ status: 'failed', failureReason: sql`${sql.placeholder('failureReason')}` }, 'image_records_mark_failed')
+  // The statements that change a status also change the owner's usage, in the same
+  // statement (data-modifying CTEs), so the two can never disagree. They go through
+  // postgres.js directly, which names and caches each statement per connection (one round
+  // trip per call), because drizzle cannot build data-modifying CTEs.
+
+  // The quota check, the reservation and the insert, as one statement. The upsert takes the
+  // owner's usage row lock (creating the row for a first-time owner) and re-checks the
+  // limits against its latest version, so of N concurrent issuances exactly as many as fit
+  // match; the record is inserted only when the usage row did.
+  const insertReserving = (record: NewImageRecord, limits: QuotaLimits) => {
+    const reservation = record.reservedBytes ?? 0
+    return client<RawImageRow[]>`
+      WITH usage AS (
+        INSERT INTO owner_usage AS u (owner_id, images, bytes, reserved_bytes)
+        SELECT ${record.ownerId}, 1, 0, ${reservation}::bigint
+        WHERE 1 <= ${limits.maxImages}::bigint AND ${reservation}::bigint <= ${limits.maxBytes}::bigint
+        ON CONFLICT (owner_id) DO UPDATE
+          SET images = u.images + 1, reserved_bytes = u.reserved_bytes + excluded.reserved_bytes
+          WHERE u.images + 1 <= ${limits.maxImages}::bigint
+            AND u.bytes + u.reserved_bytes + excluded.reserved_bytes <= ${limits.maxBytes}::bigint
+        RETURNING u.owner_id
+      )
+      INSERT INTO image_records (id, owner_id, status, content_type, file_name, object_key, labels, source_image_id, job_id, reserved_bytes)
+      SELECT ${record.id}, usage.owner_id, 'pending', ${record.contentType}, ${record.fileName}, ${record.objectKey},
+             ${JSON.stringify(record.labels ?? {})}::jsonb, ${record.sourceImageId ?? null}::text, ${record.jobId ?? null}::text, ${reservation}::bigint
+      FROM usage
+      RETURNING *`
+  }
+  const selectUsage = (ownerId: string) =>
+    client<{ images: string; bytes: string; reserved_bytes: string }[]>`
+      SELECT images, bytes, reserved_bytes FROM owner_usage WHERE owner_id = ${ownerId}`
+
+  // The status predicate makes each move atomic: of racing duplicate deliveries exactly one
+  // UPDATE matches; the others see zero rows, change no usage, and final states never change.
+  // pending -> ready: the reservation is replaced by the real size.
+  const markReady = (id: ImageId, sizeBytes: number, etag: string) => client<RawImageRow[]>`
+    WITH moved AS (
+      UPDATE image_records SET status = 'ready', size_bytes = ${sizeBytes}::bigint, etag = ${etag}, updated_at = now()
+      WHERE id = ${id} AND status = 'pending'
+      RETURNING *
+    ), counted AS (
+      UPDATE owner_usage u SET reserved_bytes = u.reserved_bytes - m.reserved_bytes, bytes = u.bytes + m.size_bytes
+      FROM moved m WHERE u.owner_id = m.owner_id
+    )
+    SELECT * FROM moved`
+  // pending -> failed: the image and its reservation are released.
+  const markFailed = (id: ImageId, failureReason: string) => client<RawImageRow[]>`
+    WITH moved AS (
+      UPDATE image_records SET status = 'failed', failure_reason = ${failureReason}, updated_at = now()
+      WHERE id = ${id} AND status = 'pending'
+      RETURNING *
+    ), counted AS (
+      UPDATE owner_usage u SET images = u.images - 1, reserved_bytes = u.reserved_bytes - m.reserved_bytes
+      FROM moved m WHERE u.owner_id = m.owner_id
+    )
+    SELECT * FROM moved`
   // The one move out of `ready` the processor makes; the ETag predicate makes it as atomic as
   // the pending-only moves: of racing deliveries exactly one sees the approved version.
-  const markReplaced = db
-    .update(imageRecords)
-    .set({ status: 'failed', failureReason: 'replaced', updatedAt: sql`now()` })
-    .where(
-      and(
-        eq(imageRecords.id, sql.placeholder('id')),
-        eq(imageRecords.status, 'ready'),
-        eq(imageRecords.etag, sql.placeholder('approvedEtag')),
-      ),
+  // ready -> failed (replaced): the image and its bytes leave the usage.
+  const markReplaced = (id: ImageId, approvedEtag: string) => client<RawImageRow[]>`
+    WITH moved AS (
+      UPDATE image_records SET status = 'failed', failure_reason = 'replaced', updated_at = now()
+      WHERE id = ${id} AND status = 'ready' AND etag = ${approvedEtag}
+      RETURNING *
+    ), counted AS (
+      UPDATE owner_usage u SET images = u.images - 1, bytes = u.bytes - m.size_bytes
+      FROM moved m WHERE u.owner_id = m.owner_id
     )
-    .returning()
-    .prepare('image_records_mark_replaced')
+    SELECT * FROM moved`
+  // Any status but deleted -> deleted. FOR UPDATE reads the status the record has when the
+  // lock is granted (after a racing transition commits), so what is given back is exactly
+  // what it held: a pending reservation, or a ready image's bytes; a failed one held nothing.
+  const toDeleted = (id: ImageId) => client<RawImageRow[]>`
+    WITH old AS (
+      SELECT id, status FROM image_records WHERE id = ${id} AND status <> 'deleted' FOR UPDATE
+    ), moved AS (
+      UPDATE image_records r SET status = 'deleted', updated_at = now()
+      FROM old WHERE r.id = old.id
+      RETURNING r.*, old.status AS previous_status
+    ), counted AS (
+      UPDATE owner_usage u SET
+        images = u.images - CASE WHEN m.previous_status IN ('pending', 'ready') THEN 1 ELSE 0 END,
+        bytes = u.bytes - CASE WHEN m.previous_status = 'ready' THEN coalesce(m.size_bytes, 0) ELSE 0 END,
+        reserved_bytes = u.reserved_bytes - CASE WHEN m.previous_status = 'pending' THEN m.reserved_bytes ELSE 0 END
+      FROM moved m WHERE u.owner_id = m.owner_id
+    )
+    SELECT * FROM moved`
+
+  const usageOf = async (ownerId: string): Promise<OwnerUsage> => {
+    const row = (await guarded(() => selectUsage(ownerId)))[0]
+    if (row === undefined) return { ...NO_USAGE }
+    return { images: Number(row.images), bytes: Number(row.bytes), reservedBytes: Number(row.reserved_bytes) }
+  }
 
   return {
     async save(record: NewImageRecord) {
-      const { id, ownerId, contentType, fileName, objectKey } = record
-      const rows = await guarded(() =>
-        insertPending.execute({
-          id,
-          ownerId,
-          contentType,
-          fileName,
-          objectKey,
-          labels: JSON.stringify(record.labels ?? {}),
-          sourceImageId: record.sourceImageId ?? null,
-          jobId: record.jobId ?? null,
-        }),
-      )
-      return toImageRecord(single(rows))
+      const rows = await guarded(() => insertReserving(record, { maxImages: MAX, maxBytes: MAX }))
+      return fromRaw(single(rows))
     },
+
+    async saveWithinQuota(record: NewImageRecord & { reservedBytes: number }, limits: QuotaLimits) {
+      const rows = await guarded(() => insertReserving(record, limits))
+      const row = rows[0]
+      if (row !== undefined) return fromRaw(row)
+      // Refused: read the usage only now, to say which limit was hit.
+      const usage = await usageOf(record.ownerId)
+      throw new QuotaExceededError(exceededLimit(usage, limits, record.reservedBytes) ?? 'bytes', usage, limits, record.reservedBytes)
+    },
+
+    usageOf,
 
     async findById(id: ImageId) {
       const rows = await guarded(() => selectById.execute({ id }))
@@ -119,30 +165,28 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     },
 
     async markDeleted(id: ImageId) {
-      const rows = await guarded(() => toDeleted.execute({ id }))
-      const row = rows[0]
-      return row === undefined ? null : toImageRecord(row)
+      const row = (await guarded(() => toDeleted(id)))[0]
+      return row === undefined ? null : fromRaw(row)
     },
 
     async transitionFromPending(id: ImageId, transition: ImageTransition) {
       const rows = await guarded(() =>
         transition.status === 'ready'
-          ? markReady.execute({ id, sizeBytes: transition.sizeBytes, etag: transition.etag })
-          : markFailed.execute({ id, failureReason: transition.failureReason }),
+          ? markReady(id, transition.sizeBytes, transition.etag)
+          : markFailed(id, transition.failureReason),
       )
       const row = rows[0]
-      return row === undefined ? null : toImageRecord(row)
+      return row === undefined ? null : fromRaw(row)
     },
 
     async failReplaced(id: ImageId, approvedEtag: string) {
-      const rows = await guarded(() => markReplaced.execute({ id, approvedEtag }))
-      const row = rows[0]
-      return row === undefined ? null : toImageRecord(row)
+      const row = (await guarded(() => markReplaced(id, approvedEtag)))[0]
+      return row === undefined ? null : fromRaw(row)
     },
   }
 }
 
-function single(rows: ImageRecordRow[]): ImageRecordRow {
+function single<T>(rows: readonly T[]): T {
   const row = rows[0]
   if (row === undefined) throw new Error('INSERT ... RETURNING returned no row')
   return row
@@ -162,7 +206,50 @@ function toImageRecord(row: ImageRecordRow): ImageRecord {
     labels: row.labels,
     sourceImageId: row.sourceImageId,
     jobId: row.jobId,
+    reservedBytes: row.reservedBytes,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   }
+}
+
+/**
+ * A row as postgres.js returns it through drizzle's client: snake_case, int8 as text and
+ * timestamps as text (drizzle's driver turns the client's date parsers off).
+ */
+type RawImageRow = {
+  id: ImageId
+  owner_id: string
+  status: ImageRecordRow['status']
+  content_type: ImageRecordRow['contentType']
+  file_name: string
+  size_bytes: string | number | null
+  object_key: string
+  failure_reason: FailureReason | null
+  etag: string | null
+  labels: Labels
+  source_image_id: ImageId | null
+  job_id: string | null
+  reserved_bytes: string | number
+  created_at: string
+  updated_at: string
+}
+
+function fromRaw(row: RawImageRow): ImageRecord {
+  return toImageRecord({
+    id: row.id,
+    ownerId: row.owner_id,
+    status: row.status,
+    contentType: row.content_type,
+    fileName: row.file_name,
+    sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    objectKey: row.object_key,
+    failureReason: row.failure_reason,
+    etag: row.etag,
+    labels: row.labels,
+    sourceImageId: row.source_image_id,
+    jobId: row.job_id,
+    reservedBytes: Number(row.reserved_bytes),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  })
 }
