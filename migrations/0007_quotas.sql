@@ -27,7 +27,7 @@ GROUP BY owner_id;
 -- A deleted image keeps the failure reason it had: deleting a failed upload broke
 -- image_records_failure_reason_iff_failed. Failed still requires a reason, and pending or
 -- ready never has one.
-ALTER TABLE image_records DROP CONSTRAINT image_records_failure_reason_iff_failed;
+ALTER TABLE image_records DROP CONSTRAINT IF EXISTS image_records_failure_reason_iff_failed;
 ALTER TABLE image_records
   ADD CONSTRAINT image_records_failure_reason_iff_failed CHECK (
     CASE status WHEN 'failed' THEN failure_reason IS NOT NULL WHEN 'deleted' THEN true ELSE failure_reason IS NULL END
