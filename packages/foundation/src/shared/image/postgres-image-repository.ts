@@ -1,6 +1,8 @@
 import { and, desc, eq, lt, ne, sql } from 'drizzle-orm'
 import type { DrizzleDatabase } from '../database/database.ts'
 import { withDatabaseErrors } from '../database/database-errors.ts'
+import { auditActor } from '../audit/audit.ts'
+import type { RequestContext } from '../identity/request-context.ts'
 import { imageRecords, type ImageRecordRow } from '../database/schema.ts'
 import type { FailureReason, ImageId, ImageRecord, ImageTransition, Labels, NewImageRecord } from './image.ts'
 import type { ImageListQuery, ImageRepository } from './image-repository.ts'
@@ -25,17 +27,24 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
   const client = db.$client
   const MAX = Number.MAX_SAFE_INTEGER
 
-  // The statements that change a status also change the owner's usage, in the same
-  // statement (data-modifying CTEs), so the two can never disagree. They go through
+  // The statements that change a status also change the owner's usage, write the audit row
+  // (when a context is given) and append the event, all in the same statement
+  // (data-modifying CTEs), so none of them can exist without the others. They go through
   // postgres.js directly, which names and caches each statement per connection (one round
   // trip per call), because drizzle cannot build data-modifying CTEs.
+  const who = (ctx: RequestContext | undefined) => ({
+    actor: ctx === undefined ? null : JSON.stringify(auditActor(ctx.actor)),
+    requestId: ctx?.requestId ?? null,
+    clientIp: ctx?.clientIp ?? null,
+  })
 
   // The quota check, the reservation and the insert, as one statement. The upsert takes the
   // owner's usage row lock (creating the row for a first-time owner) and re-checks the
   // limits against its latest version, so of N concurrent issuances exactly as many as fit
   // match; the record is inserted only when the usage row did.
-  const insertReserving = (record: NewImageRecord, limits: QuotaLimits) => {
+  const insertReserving = (record: NewImageRecord, limits: QuotaLimits, ctx: RequestContext | undefined) => {
     const reservation = record.reservedBytes ?? 0
+    const by = who(ctx)
     return client<RawImageRow[]>`
       WITH usage AS (
         INSERT INTO owner_usage AS u (owner_id, images, bytes, reserved_bytes)
@@ -46,21 +55,35 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
           WHERE u.images + 1 <= ${limits.maxImages}::bigint
             AND u.bytes + u.reserved_bytes + excluded.reserved_bytes <= ${limits.maxBytes}::bigint
         RETURNING u.owner_id
+      ), moved AS (
+        INSERT INTO image_records (id, owner_id, status, content_type, file_name, object_key, labels, source_image_id, job_id, reserved_bytes)
+        SELECT ${record.id}, usage.owner_id, 'pending', ${record.contentType}, ${record.fileName}, ${record.objectKey},
+               ${JSON.stringify(record.labels ?? {})}::jsonb, ${record.sourceImageId ?? null}::text, ${record.jobId ?? null}::text, ${reservation}::bigint
+        FROM usage
+        RETURNING *
+      ), audited AS (
+        INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+        SELECT ${by.actor}::jsonb, m.owner_id, 'upload.issued', m.id, ${by.requestId}::text, ${by.clientIp}::text,
+               jsonb_build_object('content_type', m.content_type, 'reserved_bytes', m.reserved_bytes)
+        FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+      ), evented AS (
+        INSERT INTO events (type, subject_id, owner_id, data)
+        SELECT 'image.pending', m.id, m.owner_id, jsonb_build_object('content_type', m.content_type) FROM moved m
       )
-      INSERT INTO image_records (id, owner_id, status, content_type, file_name, object_key, labels, source_image_id, job_id, reserved_bytes)
-      SELECT ${record.id}, usage.owner_id, 'pending', ${record.contentType}, ${record.fileName}, ${record.objectKey},
-             ${JSON.stringify(record.labels ?? {})}::jsonb, ${record.sourceImageId ?? null}::text, ${record.jobId ?? null}::text, ${reservation}::bigint
-      FROM usage
-      RETURNING *`
+      SELECT * FROM moved`
   }
   const selectUsage = (ownerId: string) =>
     client<{ images: string; bytes: string; reserved_bytes: string }[]>`
       SELECT images, bytes, reserved_bytes FROM owner_usage WHERE owner_id = ${ownerId}`
 
+  // The processor's rows carry the request id of the HTTP request that issued the upload
+  // (what caused the validation); the queue message id is in the detail.
   // The status predicate makes each move atomic: of racing duplicate deliveries exactly one
   // UPDATE matches; the others see zero rows, change no usage, and final states never change.
   // pending -> ready: the reservation is replaced by the real size.
-  const markReady = (id: ImageId, sizeBytes: number, etag: string) => client<RawImageRow[]>`
+  const markReady = (id: ImageId, sizeBytes: number, etag: string, ctx: RequestContext | undefined) => {
+    const by = who(ctx)
+    return client<RawImageRow[]>`
     WITH moved AS (
       UPDATE image_records SET status = 'ready', size_bytes = ${sizeBytes}::bigint, etag = ${etag}, updated_at = now()
       WHERE id = ${id} AND status = 'pending'
@@ -68,10 +91,22 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     ), counted AS (
       UPDATE owner_usage u SET reserved_bytes = u.reserved_bytes - m.reserved_bytes, bytes = u.bytes + m.size_bytes
       FROM moved m WHERE u.owner_id = m.owner_id
+    ), audited AS (
+      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+      SELECT ${by.actor}::jsonb, m.owner_id, 'upload.validated', m.id,
+             coalesce((SELECT a.request_id FROM audit_events a WHERE a.image_id = m.id AND a.action = 'upload.issued' ORDER BY a.id LIMIT 1), ${by.requestId}::text),
+             ${by.clientIp}::text, jsonb_build_object('size_bytes', m.size_bytes, 'message_id', ${by.requestId}::text)
+      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+    ), evented AS (
+      INSERT INTO events (type, subject_id, owner_id, data)
+      SELECT 'image.ready', m.id, m.owner_id, jsonb_build_object('size_bytes', m.size_bytes) FROM moved m
     )
     SELECT * FROM moved`
+  }
   // pending -> failed: the image and its reservation are released.
-  const markFailed = (id: ImageId, failureReason: string) => client<RawImageRow[]>`
+  const markFailed = (id: ImageId, failureReason: string, ctx: RequestContext | undefined) => {
+    const by = who(ctx)
+    return client<RawImageRow[]>`
     WITH moved AS (
       UPDATE image_records SET status = 'failed', failure_reason = ${failureReason}, updated_at = now()
       WHERE id = ${id} AND status = 'pending'
@@ -79,12 +114,24 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     ), counted AS (
       UPDATE owner_usage u SET images = u.images - 1, reserved_bytes = u.reserved_bytes - m.reserved_bytes
       FROM moved m WHERE u.owner_id = m.owner_id
+    ), audited AS (
+      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+      SELECT ${by.actor}::jsonb, m.owner_id, 'upload.rejected', m.id,
+             coalesce((SELECT a.request_id FROM audit_events a WHERE a.image_id = m.id AND a.action = 'upload.issued' ORDER BY a.id LIMIT 1), ${by.requestId}::text),
+             ${by.clientIp}::text, jsonb_build_object('failure_reason', m.failure_reason, 'message_id', ${by.requestId}::text)
+      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+    ), evented AS (
+      INSERT INTO events (type, subject_id, owner_id, data)
+      SELECT 'image.failed', m.id, m.owner_id, jsonb_build_object('failure_reason', m.failure_reason) FROM moved m
     )
     SELECT * FROM moved`
+  }
   // The one move out of `ready` the processor makes; the ETag predicate makes it as atomic as
   // the pending-only moves: of racing deliveries exactly one sees the approved version.
   // ready -> failed (replaced): the image and its bytes leave the usage.
-  const markReplaced = (id: ImageId, approvedEtag: string) => client<RawImageRow[]>`
+  const markReplaced = (id: ImageId, approvedEtag: string, ctx: RequestContext | undefined) => {
+    const by = who(ctx)
+    return client<RawImageRow[]>`
     WITH moved AS (
       UPDATE image_records SET status = 'failed', failure_reason = 'replaced', updated_at = now()
       WHERE id = ${id} AND status = 'ready' AND etag = ${approvedEtag}
@@ -92,12 +139,23 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     ), counted AS (
       UPDATE owner_usage u SET images = u.images - 1, bytes = u.bytes - m.size_bytes
       FROM moved m WHERE u.owner_id = m.owner_id
+    ), audited AS (
+      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+      SELECT ${by.actor}::jsonb, m.owner_id, 'upload.rejected', m.id, ${by.requestId}::text, ${by.clientIp}::text,
+             jsonb_build_object('failure_reason', 'replaced', 'message_id', ${by.requestId}::text)
+      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+    ), evented AS (
+      INSERT INTO events (type, subject_id, owner_id, data)
+      SELECT 'image.failed', m.id, m.owner_id, jsonb_build_object('failure_reason', 'replaced') FROM moved m
     )
     SELECT * FROM moved`
+  }
   // Any status but deleted -> deleted. FOR UPDATE reads the status the record has when the
   // lock is granted (after a racing transition commits), so what is given back is exactly
   // what it held: a pending reservation, or a ready image's bytes; a failed one held nothing.
-  const toDeleted = (id: ImageId) => client<RawImageRow[]>`
+  const toDeleted = (id: ImageId, ctx: RequestContext | undefined) => {
+    const by = who(ctx)
+    return client<RawImageRow[]>`
     WITH old AS (
       SELECT id, status FROM image_records WHERE id = ${id} AND status <> 'deleted' FOR UPDATE
     ), moved AS (
@@ -110,8 +168,17 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
         bytes = u.bytes - CASE WHEN m.previous_status = 'ready' THEN coalesce(m.size_bytes, 0) ELSE 0 END,
         reserved_bytes = u.reserved_bytes - CASE WHEN m.previous_status = 'pending' THEN m.reserved_bytes ELSE 0 END
       FROM moved m WHERE u.owner_id = m.owner_id
+    ), audited AS (
+      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+      SELECT ${by.actor}::jsonb, m.owner_id, 'image.deleted', m.id, ${by.requestId}::text, ${by.clientIp}::text,
+             jsonb_build_object('previous_status', m.previous_status)
+      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+    ), evented AS (
+      INSERT INTO events (type, subject_id, owner_id, data)
+      SELECT 'image.deleted', m.id, m.owner_id, jsonb_build_object('previous_status', m.previous_status) FROM moved m
     )
     SELECT * FROM moved`
+  }
 
   const usageOf = async (ownerId: string): Promise<OwnerUsage> => {
     const row = (await guarded(() => selectUsage(ownerId)))[0]
@@ -120,13 +187,13 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
   }
 
   return {
-    async save(record: NewImageRecord) {
-      const rows = await guarded(() => insertReserving(record, { maxImages: MAX, maxBytes: MAX }))
+    async save(record: NewImageRecord, ctx?: RequestContext) {
+      const rows = await guarded(() => insertReserving(record, { maxImages: MAX, maxBytes: MAX }, ctx))
       return fromRaw(single(rows))
     },
 
-    async saveWithinQuota(record: NewImageRecord & { reservedBytes: number }, limits: QuotaLimits) {
-      const rows = await guarded(() => insertReserving(record, limits))
+    async saveWithinQuota(record: NewImageRecord & { reservedBytes: number }, limits: QuotaLimits, ctx?: RequestContext) {
+      const rows = await guarded(() => insertReserving(record, limits, ctx))
       const row = rows[0]
       if (row !== undefined) return fromRaw(row)
       // Refused: read the usage only now, to say which limit was hit.
@@ -164,23 +231,23 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
       return rows.map(toImageRecord)
     },
 
-    async markDeleted(id: ImageId) {
-      const row = (await guarded(() => toDeleted(id)))[0]
+    async markDeleted(id: ImageId, ctx?: RequestContext) {
+      const row = (await guarded(() => toDeleted(id, ctx)))[0]
       return row === undefined ? null : fromRaw(row)
     },
 
-    async transitionFromPending(id: ImageId, transition: ImageTransition) {
+    async transitionFromPending(id: ImageId, transition: ImageTransition, ctx?: RequestContext) {
       const rows = await guarded(() =>
         transition.status === 'ready'
-          ? markReady(id, transition.sizeBytes, transition.etag)
-          : markFailed(id, transition.failureReason),
+          ? markReady(id, transition.sizeBytes, transition.etag, ctx)
+          : markFailed(id, transition.failureReason, ctx),
       )
       const row = rows[0]
       return row === undefined ? null : fromRaw(row)
     },
 
-    async failReplaced(id: ImageId, approvedEtag: string) {
-      const row = (await guarded(() => markReplaced(id, approvedEtag)))[0]
+    async failReplaced(id: ImageId, approvedEtag: string, ctx?: RequestContext) {
+      const row = (await guarded(() => markReplaced(id, approvedEtag, ctx)))[0]
       return row === undefined ? null : fromRaw(row)
     },
   }
@@ -235,6 +302,7 @@ type RawImageRow = {
 }
 
 function fromRaw(row: RawImageRow): ImageRecord {
+  // previous_status (a delete's) and any other extra column are left out.
   return toImageRecord({
     id: row.id,
     ownerId: row.owner_id,

@@ -60,7 +60,7 @@ export function createImageUploadPresignedUrl(deps: {
       contentType,
       expiresInSeconds: deps.config.urlTtlSeconds,
     })
-    await deps.images.saveWithinQuota({ id: imageId, ownerId, contentType, fileName, objectKey, labels, reservedBytes }, deps.quota)
+    await deps.images.saveWithinQuota({ id: imageId, ownerId, contentType, fileName, objectKey, labels, reservedBytes }, deps.quota, ctx)
     return { imageId, uploadUrl: presigned.url, expiresAt: presigned.expiresAt, uploadHeaders: presigned.headers }
   }
 }
