@@ -4,7 +4,7 @@ import { withDatabaseErrors } from '../database/database-errors.ts'
 import { auditActor } from '../audit/audit.ts'
 import type { RequestContext } from '../identity/request-context.ts'
 import { imageRecords, type ImageRecordRow } from '../database/schema.ts'
-import type { FailureReason, ImageId, ImageRecord, ImageTransition, Labels, NewImageRecord } from './image.ts'
+import type { FailureReason, ImageId, ImageRecord, ImageStatus, ImageTransition, Labels, NewImageRecord } from './image.ts'
 import type { ImageListQuery, ImageRepository } from './image-repository.ts'
 import { exceededLimit, NO_USAGE, type OwnerUsage, QuotaExceededError, type QuotaLimits } from './usage.ts'
 
@@ -150,34 +150,40 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     )
     SELECT * FROM moved`
   }
-  // Any status but deleted -> deleted. FOR UPDATE reads the status the record has when the
-  // lock is granted (after a racing transition commits), so what is given back is exactly
-  // what it held: a pending reservation, or a ready image's bytes; a failed one held nothing.
+  // Any status but deleted -> deleted, in a transaction of two statements. The first locks
+  // the record and reads its status; the second (a new snapshot, taken after the lock, so it
+  // sees whatever a racing transition committed) gives back exactly what the record held: a
+  // pending reservation, or a ready image's bytes; a failed one held nothing. (In one
+  // statement, a racing transition's usage update could be applied after this one's.)
   const toDeleted = (id: ImageId, ctx: RequestContext | undefined) => {
     const by = who(ctx)
-    return client<RawImageRow[]>`
-    WITH old AS (
-      SELECT id, status FROM image_records WHERE id = ${id} AND status <> 'deleted' FOR UPDATE
-    ), moved AS (
-      UPDATE image_records r SET status = 'deleted', updated_at = now()
-      FROM old WHERE r.id = old.id
-      RETURNING r.*, old.status AS previous_status
-    ), counted AS (
-      UPDATE owner_usage u SET
-        images = u.images - CASE WHEN m.previous_status IN ('pending', 'ready') THEN 1 ELSE 0 END,
-        bytes = u.bytes - CASE WHEN m.previous_status = 'ready' THEN coalesce(m.size_bytes, 0) ELSE 0 END,
-        reserved_bytes = u.reserved_bytes - CASE WHEN m.previous_status = 'pending' THEN m.reserved_bytes ELSE 0 END
-      FROM moved m WHERE u.owner_id = m.owner_id
-    ), audited AS (
-      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
-      SELECT ${by.actor}::jsonb, m.owner_id, 'image.deleted', m.id, ${by.requestId}::text, ${by.clientIp}::text,
-             jsonb_build_object('previous_status', m.previous_status)
-      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
-    ), evented AS (
-      INSERT INTO events (type, subject_id, owner_id, data)
-      SELECT 'image.deleted', m.id, m.owner_id, jsonb_build_object('previous_status', m.previous_status) FROM moved m
-    )
-    SELECT * FROM moved`
+    return client.begin(async (tx) => {
+      const [locked] = await tx<{ status: ImageStatus }[]>`
+        SELECT status FROM image_records WHERE id = ${id} AND status <> 'deleted' FOR UPDATE`
+      if (locked === undefined) return []
+      const previous = locked.status
+      return tx<RawImageRow[]>`
+        WITH moved AS (
+          UPDATE image_records SET status = 'deleted', updated_at = now()
+          WHERE id = ${id}
+          RETURNING *
+        ), counted AS (
+          UPDATE owner_usage u SET
+            images = u.images - CASE WHEN ${previous}::text IN ('pending', 'ready') THEN 1 ELSE 0 END,
+            bytes = u.bytes - CASE WHEN ${previous}::text = 'ready' THEN coalesce(m.size_bytes, 0) ELSE 0 END,
+            reserved_bytes = u.reserved_bytes - CASE WHEN ${previous}::text = 'pending' THEN m.reserved_bytes ELSE 0 END
+          FROM moved m WHERE u.owner_id = m.owner_id
+        ), audited AS (
+          INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+          SELECT ${by.actor}::jsonb, m.owner_id, 'image.deleted', m.id, ${by.requestId}::text, ${by.clientIp}::text,
+                 jsonb_build_object('previous_status', ${previous}::text)
+          FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+        ), evented AS (
+          INSERT INTO events (type, subject_id, owner_id, data)
+          SELECT 'image.deleted', m.id, m.owner_id, jsonb_build_object('previous_status', ${previous}::text) FROM moved m
+        )
+        SELECT * FROM moved`
+    }) as Promise<RawImageRow[]>
   }
 
   const usageOf = async (ownerId: string): Promise<OwnerUsage> => {
