@@ -19,7 +19,7 @@ export type ImageListQuery = {
  *
  * Every status change appends its event (image.pending, image.ready, image.failed,
  * image.deleted) and, when given the context of whoever caused it, its audit row, in the
- * same statement as the change.
+ * same transaction as the change.
  */
 export interface ImageRepository {
   /**
@@ -57,7 +57,7 @@ export interface ImageRepository {
   failReplaced(id: ImageId, approvedEtag: string, ctx?: RequestContext): Promise<ImageRecord | null>
   /**
    * Any status but `deleted` -> `deleted`, giving back what it held in the owner's usage
-   * (a pending reservation, or a ready image's bytes) in the same statement. Returns the
+   * (a pending reservation, or a ready image's bytes) in the same transaction. Returns the
    * record, or null when it already was (or is missing).
    */
   markDeleted(id: ImageId, ctx?: RequestContext): Promise<ImageRecord | null>
