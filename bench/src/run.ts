@@ -28,7 +28,14 @@ const ownerCount = num('BENCH_OWNERS', 8)
 const apiPoolMax = process.env.DATABASE_POOL_MAX ?? '3'
 // One token drives every scenario, far past any real owner's budget: the limiter still runs
 // (its cost is measured) but never refuses.
-const unlimited = { RATE_LIMIT_PER_MINUTE: '1000000000', RATE_LIMIT_ISSUANCE_PER_MINUTE: '1000000000' }
+// Likewise the quota: presign reserves MAX_UPLOAD_BYTES per URL, so 5 GiB would refuse after
+// 512 per owner; the check and the reservation still run on every issuance.
+const unlimited = {
+  RATE_LIMIT_PER_MINUTE: '1000000000',
+  RATE_LIMIT_ISSUANCE_PER_MINUTE: '1000000000',
+  QUOTA_MAX_IMAGES: '1000000000',
+  QUOTA_MAX_BYTES: '1000000000000000',
+}
 
 const machine = describeMachine()
 const loadBefore = currentLoad()

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '@image-service/devstack'
 import { migrate, MigrationChecksumError } from './migrate.ts'
 import { MIGRATIONS_DIRECTORY, readMigrationFiles } from './migration-files.ts'
 
-const ALL = ['0001_images.sql', '0002_failure_reason.sql', '0003_image_etag.sql', '0004_api_keys.sql', '0005_accounts.sql', '0006_ownership.sql']
+const ALL = ['0001_images.sql', '0002_failure_reason.sql', '0003_image_etag.sql', '0004_api_keys.sql', '0005_accounts.sql', '0006_ownership.sql', '0007_quotas.sql', '0008_audit_events.sql']
 
 describe('migrate', () => {
   let database: TestDatabase
@@ -69,9 +69,10 @@ describe('migrate', () => {
     afterEach(() => rm(directory, { recursive: true, force: true }))
 
     it('refuses to run and applies nothing new', async () => {
-      await writeFile(join(directory, '0002_failure_reason.sql'), '')
+      // Applied as shipped (later migrations build on it), then edited.
+      const original = await readFile(join(directory, '0002_failure_reason.sql'), 'utf8')
       await migrate(database.url, { directory })
-      await writeFile(join(directory, '0002_failure_reason.sql'), '-- edited\n')
+      await writeFile(join(directory, '0002_failure_reason.sql'), `${original}-- edited\n`)
       await writeFile(join(directory, '0003_new.sql'), 'CREATE TABLE should_not_exist (id INT);')
 
       await expect(migrate(database.url, { directory })).rejects.toThrow(MigrationChecksumError)

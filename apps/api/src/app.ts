@@ -17,6 +17,8 @@ import { apiKeyRoutes } from './routes/api-keys.ts'
 import { downloadRoutes } from './routes/download.ts'
 import { healthRoutes } from './routes/health.ts'
 import { imageRoutes } from './routes/images.ts'
+import { usageRoutes } from './routes/usage.ts'
+import { auditRoutes } from './routes/audit.ts'
 import { uploadRoutes } from './routes/upload.ts'
 
 // Requests carry a file name and a few ids, never image bytes (those go straight to storage).
@@ -74,6 +76,8 @@ export async function buildApp(deps: { container: ApiContainer; config: ApiConfi
   await app.register(healthRoutes, { container })
   await app.register(uploadRoutes, { container })
   await app.register(imageRoutes, { container })
+  await app.register(usageRoutes, { container })
+  await app.register(auditRoutes, { container })
   await app.register(downloadRoutes, { container })
   await app.register(apiKeyRoutes, { container })
   if (container.accounts !== undefined) await app.register(accountsRoutes, { accounts: container.accounts })

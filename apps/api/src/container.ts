@@ -15,6 +15,10 @@ import {
   createGetImageDownloadSignedUrl,
   createGetImageDownloadSignedUrls,
   createImageCdn,
+  createGetUsage,
+  createListAudit,
+  createPostgresAuditLog,
+  createPostgresAuditRepository,
   createImageUploadPresignedUrl,
   createPostgresImageRepository,
   createS3Client,
@@ -43,6 +47,8 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
   const s3 = createS3Client({ ...config.storage, credentials: options.s3Credentials })
 
   const images = createPostgresImageRepository(database.db)
+  // Rows for actions that change no image (signing, API keys); close() writes what is queued.
+  const audit = createPostgresAuditLog(database.db, { log: logger })
   const storage = createS3UploadStorage({ client: s3, bucket: config.storage.bucket })
   // CloudFront or S3-presigned by config.api.cdn.mode; a bad CloudFront key fails start-up here.
   const cdn = createImageCdn({ config: config.api.cdn, s3: { client: s3, bucket: config.storage.bucket } })
@@ -59,7 +65,7 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
           logger,
         })
       : undefined
-  const apiKeys = createApiKeyCommands({ keys: createPostgresApiKeyRepository(database.db) })
+  const apiKeys = createApiKeyCommands({ keys: createPostgresApiKeyRepository(database.db), audit })
   // A delete invalidates the CDN's copy; concurrent deletes share one CreateInvalidation.
   const invalidation = config.api.cdn.mode === 'cloudfront' ? config.api.cdn.invalidation : undefined
   const cloudFront =
@@ -82,12 +88,21 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
     createApiKey: apiKeys.createApiKey,
     listApiKeys: apiKeys.listApiKeys,
     revokeApiKey: apiKeys.revokeApiKey,
-    createImageUploadPresignedUrl: createImageUploadPresignedUrl({ images, storage, newId: newImageId, config: config.api.upload }),
+    createImageUploadPresignedUrl: createImageUploadPresignedUrl({
+      images,
+      storage,
+      newId: newImageId,
+      config: config.api.upload,
+      quota: config.api.quota,
+      maxUploadBytes: config.limits.maxUploadBytes,
+    }),
     getImageStatus: getImageStatus({ images }),
     listImages: createListImages({ images }),
+    getUsage: createGetUsage({ images, quota: config.api.quota }),
+    listAudit: createListAudit({ audit: createPostgresAuditRepository(database.db) }),
     deleteImage: createDeleteImage({ images, storage, cdn: invalidator, log: logger }),
-    getImageDownloadSignedUrl: createGetImageDownloadSignedUrl({ images, cdn }),
-    getImageDownloadSignedUrls: createGetImageDownloadSignedUrls({ images, cdn }),
+    getImageDownloadSignedUrl: createGetImageDownloadSignedUrl({ images, cdn, audit }),
+    getImageDownloadSignedUrls: createGetImageDownloadSignedUrls({ images, cdn, audit }),
 
     /** Readiness: the database answers (throws DATABASE_UNAVAILABLE otherwise). */
     ping: () => database.ping(),
@@ -97,6 +112,8 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
       rateLimitRedis?.disconnect()
       cloudFront?.destroy()
       s3.destroy()
+      // After the server stopped taking requests: no audit row queued by one is lost.
+      await audit.close().catch((error: unknown) => logger.error({ err: error }, 'audit rows could not be written at shutdown'))
       await database.close()
     },
   }

@@ -6,6 +6,8 @@ export * from './shared/identity/request-context.ts'
 export * from './shared/identity/authentication-error.ts'
 export * from './shared/identity/token-verifier.ts'
 export * from './shared/image/image.ts'
+export * from './shared/image/usage.ts'
+export * from './shared/audit/index.ts'
 export type { ImageRepository } from './shared/image/image-repository.ts'
 // shared/database + the PostgreSQL ImageRepository
 export * from './shared/database/database.ts'

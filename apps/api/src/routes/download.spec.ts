@@ -23,7 +23,7 @@ class Images implements Pick<ImageRepository, 'findById' | 'findOwnedByIds'> {
     const at = new Date(0)
     this.records.set(id, {
       id, ownerId, status, contentType: 'image/png', fileName: 'a.png', sizeBytes: null,
-      objectKey: objectKeyFor(id), failureReason: null, etag: null, labels: {}, sourceImageId: null, jobId: null, createdAt: at, updatedAt: at,
+      objectKey: objectKeyFor(id), failureReason: null, etag: null, labels: {}, sourceImageId: null, jobId: null, reservedBytes: 0, createdAt: at, updatedAt: at,
     })
   }
   async findById(id: ImageId) {

@@ -1,4 +1,5 @@
 import { generateDevKeyPair, startCloudFrontApiEmulator, type CloudFrontApiEmulator } from '@image-service/devstack'
+import { createPostgresImageRepository, type ImageId } from '@image-service/foundation'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { ApiApp } from '../app.ts'
 import { startTestApi, type TestApi } from '../testing/test-api.ts'
@@ -39,7 +40,8 @@ describe('ownership on every route', () => {
     expect(created.statusCode).toBe(201)
     const body = created.json<{ image_id: string; upload_url: string; upload_headers: Record<string, string> }>()
     expect((await fetch(body.upload_url, { method: 'PUT', headers: body.upload_headers, body: PNG })).status).toBe(200)
-    await api.database.sql`UPDATE image_records SET status = 'ready', size_bytes = ${PNG.length}, etag = 'e' WHERE id = ${body.image_id}`
+    // As the processor would: through the repository, so the owner's usage follows.
+    await createPostgresImageRepository(api.database.db).transitionFromPending(body.image_id as ImageId, { status: 'ready', sizeBytes: PNG.length, etag: 'e' })
     return body.image_id
   }
   const get = (url: string, as: string | { owner: string; admin: boolean }) => api.inject({ method: 'GET', url }, as)

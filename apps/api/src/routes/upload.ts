@@ -17,6 +17,12 @@ export const CreatePresignedUrlBody = Type.Object(
     file_name: Type.String({
       description: `1..${MAX_FILE_NAME_LENGTH} characters (code points), no control characters; metadata only`,
     }),
+    // Checked by foundation (INVALID_SIZE_BYTES, FILE_TOO_LARGE above MAX_UPLOAD_BYTES).
+    size_bytes: Type.Optional(
+      Type.Unknown({
+        description: 'The exact size to be uploaded, 1..MAX_UPLOAD_BYTES: the quota reserves it (MAX_UPLOAD_BYTES when absent)',
+      }),
+    ),
     // Checked by foundation, which answers INVALID_LABELS naming every problem.
     labels: Type.Optional(
       Type.Unknown({
@@ -54,13 +60,14 @@ export const uploadRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContai
         tags: ['upload'],
         summary: 'Register an upload and get a presigned PUT URL for it',
         body: CreatePresignedUrlBody,
-        response: { 201: CreatePresignedUrlResponse, ...errorResponses(400, 413, 415, 503) },
+        response: { 201: CreatePresignedUrlResponse, ...errorResponses(400, 403, 413, 415, 503) },
       },
     },
     async (request, reply) => {
       const upload = await container.createImageUploadPresignedUrl(requestContext(request), {
         contentType: request.body.content_type,
         fileName: request.body.file_name,
+        sizeBytes: request.body.size_bytes,
         labels: request.body.labels,
       })
       return reply.code(201).send({

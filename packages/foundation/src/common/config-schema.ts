@@ -130,6 +130,13 @@ const RateLimitSchema = Type.Object({
 const UploadSchema = Type.Object({
   urlTtlSeconds: env('UPLOAD_URL_TTL_SECONDS', Int('Lifetime of a presigned upload URL', { default: 300, minimum: 1, maximum: 604_800 })),
 })
+const QuotaSchema = Type.Object({
+  maxImages: env('QUOTA_MAX_IMAGES', Int("Most pending and ready images per owner", { default: 10_000, minimum: 1 })),
+  maxBytes: env(
+    'QUOTA_MAX_BYTES',
+    Int("Most bytes per owner: ready images' sizes plus what pending uploads reserve", { default: 5_368_709_120, minimum: 1 }),
+  ),
+})
 const CdnVariablesSchema = Type.Object({
   mode: env(
     'CDN_MODE',
@@ -232,7 +239,7 @@ const AuthSchema = Type.Object({
   }),
 })
 
-const ApiSectionSchema = Type.Object({ http: HttpSchema, upload: UploadSchema, cdn: CdnSchema, auth: AuthSchema, rateLimit: RateLimitSchema })
+const ApiSectionSchema = Type.Object({ http: HttpSchema, upload: UploadSchema, quota: QuotaSchema, cdn: CdnSchema, auth: AuthSchema, rateLimit: RateLimitSchema })
 
 // The processor's own section.
 const ProcessorSectionSchema = Type.Object({
@@ -274,6 +281,7 @@ export type MigrateConfig = ConfigOf['migrate']
 
 export type StorageConfig = ApiConfig['storage']
 export type UploadConfig = ApiConfig['api']['upload']
+export type QuotaConfig = ApiConfig['api']['quota']
 export type CdnConfig = ApiConfig['api']['cdn']
 export type RateLimitConfig = ApiConfig['api']['rateLimit']
 export type ImageLimits = ProcessorConfig['limits'] & ProcessorConfig['processor']['limits']

@@ -13,6 +13,7 @@ export {
   type ImageLimits,
   type MigrateConfig,
   type ProcessorConfig,
+  type QuotaConfig,
   type RateLimitConfig,
   type StorageConfig,
   type UploadConfig,

@@ -5,7 +5,8 @@ import { withDatabaseErrors } from './database-errors.ts'
 import { schema } from './schema.ts'
 import { createRunInTransaction, type RunInTransaction } from './transaction.ts'
 
-export type DrizzleDatabase = PostgresJsDatabase<typeof schema>
+/** Drizzle over the pool; `$client` is the pool itself, for statements drizzle cannot build. */
+export type DrizzleDatabase = PostgresJsDatabase<typeof schema> & { $client: postgres.Sql }
 
 export type Database = {
   /**

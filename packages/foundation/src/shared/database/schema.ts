@@ -2,7 +2,7 @@ import { bigint, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core'
 import { ALLOWED_CONTENT_TYPES, IMAGE_STATUSES, type FailureReason, type ImageId, type Labels } from '../image/image.ts'
 
 /**
- * Mirror of migrations/0001_images.sql, 0002_failure_reason.sql, 0003_image_etag.sql and 0006_ownership.sql for typed queries.
+ * Mirror of migrations/0001_images.sql, 0002_failure_reason.sql, 0003_image_etag.sql, 0006_ownership.sql and 0007_quotas.sql for typed queries.
  * The SQL files own the schema (constraints, defaults); this file must follow them.
  */
 export const imageRecords = pgTable('image_records', {
@@ -19,6 +19,7 @@ export const imageRecords = pgTable('image_records', {
   labels: jsonb('labels').$type<Labels>().notNull().default({}),
   sourceImageId: text('source_image_id').$type<ImageId>(),
   jobId: text('job_id'),
+  reservedBytes: bigint('reserved_bytes', { mode: 'number' }).notNull().default(0),
   createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
 })

@@ -18,6 +18,8 @@ export type RequestContext = {
   actor: Actor
   /** The HTTP request id, or the queue message id: what ties a log line to its cause. */
   requestId: string
+  /** The caller's address as the api edge sees it (request.ip), for the audit trail. */
+  clientIp?: string
 }
 
 export const anonymousActor: Actor = { type: 'anonymous' }

@@ -110,12 +110,17 @@ export type ImageRecord = {
   /** For a derived image (an AI result): the image it came from, and the job. */
   sourceImageId: ImageId | null
   jobId: string | null
+  /**
+   * Bytes this record reserved against its owner's quota at issuance (its declared size, or
+   * MAX_UPLOAD_BYTES). Kept after it leaves `pending`; only a pending record's counts.
+   */
+  reservedBytes: number
   createdAt: Date
   updatedAt: Date
 }
 
 export type NewImageRecord = Pick<ImageRecord, 'id' | 'ownerId' | 'contentType' | 'fileName' | 'objectKey'> &
-  Partial<Pick<ImageRecord, 'labels' | 'sourceImageId' | 'jobId'>>
+  Partial<Pick<ImageRecord, 'labels' | 'sourceImageId' | 'jobId' | 'reservedBytes'>>
 
 /** Final states a pending record may move to. */
 export type ImageTransition =

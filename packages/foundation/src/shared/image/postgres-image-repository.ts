@@ -1,9 +1,12 @@
-import { and, desc, eq, lt, ne, type SQL, sql } from 'drizzle-orm'
+import { and, desc, eq, lt, ne, sql } from 'drizzle-orm'
 import type { DrizzleDatabase } from '../database/database.ts'
 import { withDatabaseErrors } from '../database/database-errors.ts'
+import { auditActor } from '../audit/audit.ts'
+import type { RequestContext } from '../identity/request-context.ts'
 import { imageRecords, type ImageRecordRow } from '../database/schema.ts'
-import type { ImageId, ImageRecord, ImageTransition, NewImageRecord } from './image.ts'
+import type { FailureReason, ImageId, ImageRecord, ImageStatus, ImageTransition, Labels, NewImageRecord } from './image.ts'
 import type { ImageListQuery, ImageRepository } from './image-repository.ts'
+import { exceededLimit, NO_USAGE, type OwnerUsage, QuotaExceededError, type QuotaLimits } from './usage.ts'
 
 /** The production ImageRepository. Database outages surface as DependencyUnavailableError. */
 export function createPostgresImageRepository(db: DrizzleDatabase, options: { deadlineMs?: number } = {}): ImageRepository {
@@ -13,21 +16,6 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
   // trips (Parse/Describe, wait, then Bind/Execute) and rebuilds its SQL text on each call;
   // profiled under load, that was the largest cost of the API's request handling. Named,
   // each pooled connection parses a statement once and then runs it in one round trip.
-  const insertPending = db
-    .insert(imageRecords)
-    .values({
-      id: sql.placeholder('id'),
-      ownerId: sql.placeholder('ownerId'),
-      status: 'pending',
-      contentType: sql.placeholder('contentType'),
-      fileName: sql.placeholder('fileName'),
-      objectKey: sql.placeholder('objectKey'),
-      labels: sql`${sql.placeholder('labels')}::jsonb`,
-      sourceImageId: sql.placeholder('sourceImageId'),
-      jobId: sql.placeholder('jobId'),
-    })
-    .returning()
-    .prepare('image_records_insert_pending')
   const selectById = db.select().from(imageRecords).where(eq(imageRecords.id, sql.placeholder('id'))).prepare('image_records_by_id')
   // One array parameter (= ANY($1)) rather than IN ($1, ..., $n): a single prepared
   // statement serves every batch size.
@@ -36,59 +24,190 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     .from(imageRecords)
     .where(and(sql`${imageRecords.id} = ANY(${sql.placeholder('ids')}::text[])`, eq(imageRecords.ownerId, sql.placeholder('ownerId'))))
     .prepare('image_records_owned_by_ids')
-  const toDeleted = db
-    .update(imageRecords)
-    .set({ status: 'deleted', updatedAt: sql`now()` })
-    .where(and(eq(imageRecords.id, sql.placeholder('id')), ne(imageRecords.status, 'deleted')))
-    .returning()
-    .prepare('image_records_mark_deleted')
+  const client = db.$client
+  const MAX = Number.MAX_SAFE_INTEGER
 
-  // The status predicate makes the move atomic: of racing duplicate deliveries exactly one
-  // UPDATE matches; the others see zero rows and final states never change.
-  const fromPending = (changes: { status: 'ready'; sizeBytes: SQL; etag: SQL } | { status: 'failed'; failureReason: SQL }, name: string) =>
-    db
-      .update(imageRecords)
-      .set({ ...changes, updatedAt: sql`now()` })
-      .where(and(eq(imageRecords.id, sql.placeholder('id')), eq(imageRecords.status, 'pending')))
-      .returning()
-      .prepare(name)
-  const markReady = fromPending(
-    { status: 'ready', sizeBytes: sql`${sql.placeholder('sizeBytes')}`, etag: sql`${sql.placeholder('etag')}` },
-    'image_records_mark_ready',
-  )
-  const markFailed = fromPending({ status: 'failed', failureReason: sql`${sql.placeholder('failureReason')}` }, 'image_records_mark_failed')
+  // The statements that change a status also change the owner's usage, write the audit row
+  // (when a context is given) and append the event, all in the same statement
+  // (data-modifying CTEs), so none of them can exist without the others. They go through
+  // postgres.js directly, which names and caches each statement per connection (one round
+  // trip per call), because drizzle cannot build data-modifying CTEs.
+  const who = (ctx: RequestContext | undefined) => ({
+    actor: ctx === undefined ? null : JSON.stringify(auditActor(ctx.actor)),
+    requestId: ctx?.requestId ?? null,
+    clientIp: ctx?.clientIp ?? null,
+  })
+
+  // The quota check, the reservation and the insert, as one statement. The upsert takes the
+  // owner's usage row lock (creating the row for a first-time owner) and re-checks the
+  // limits against its latest version, so of N concurrent issuances exactly as many as fit
+  // match; the record is inserted only when the usage row did.
+  const insertReserving = (record: NewImageRecord, limits: QuotaLimits, ctx: RequestContext | undefined) => {
+    const reservation = record.reservedBytes ?? 0
+    const by = who(ctx)
+    return client<RawImageRow[]>`
+      WITH usage AS (
+        INSERT INTO owner_usage AS u (owner_id, images, bytes, reserved_bytes)
+        SELECT ${record.ownerId}, 1, 0, ${reservation}::bigint
+        WHERE 1 <= ${limits.maxImages}::bigint AND ${reservation}::bigint <= ${limits.maxBytes}::bigint
+        ON CONFLICT (owner_id) DO UPDATE
+          SET images = u.images + 1, reserved_bytes = u.reserved_bytes + excluded.reserved_bytes
+          WHERE u.images + 1 <= ${limits.maxImages}::bigint
+            AND u.bytes + u.reserved_bytes + excluded.reserved_bytes <= ${limits.maxBytes}::bigint
+        RETURNING u.owner_id
+      ), moved AS (
+        INSERT INTO image_records (id, owner_id, status, content_type, file_name, object_key, labels, source_image_id, job_id, reserved_bytes)
+        SELECT ${record.id}, usage.owner_id, 'pending', ${record.contentType}, ${record.fileName}, ${record.objectKey},
+               ${JSON.stringify(record.labels ?? {})}::jsonb, ${record.sourceImageId ?? null}::text, ${record.jobId ?? null}::text, ${reservation}::bigint
+        FROM usage
+        RETURNING *
+      ), audited AS (
+        INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+        SELECT ${by.actor}::jsonb, m.owner_id, 'upload.issued', m.id, ${by.requestId}::text, ${by.clientIp}::text,
+               jsonb_build_object('content_type', m.content_type, 'reserved_bytes', m.reserved_bytes)
+        FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+      ), evented AS (
+        INSERT INTO events (type, subject_id, owner_id, data)
+        SELECT 'image.pending', m.id, m.owner_id, jsonb_build_object('content_type', m.content_type) FROM moved m
+      )
+      SELECT * FROM moved`
+  }
+  const selectUsage = (ownerId: string) =>
+    client<{ images: string; bytes: string; reserved_bytes: string }[]>`
+      SELECT images, bytes, reserved_bytes FROM owner_usage WHERE owner_id = ${ownerId}`
+
+  // The processor's rows carry the request id of the HTTP request that issued the upload
+  // (what caused the validation); the queue message id is in the detail.
+  // The status predicate makes each move atomic: of racing duplicate deliveries exactly one
+  // UPDATE matches; the others see zero rows, change no usage, and final states never change.
+  // pending -> ready: the reservation is replaced by the real size.
+  const markReady = (id: ImageId, sizeBytes: number, etag: string, ctx: RequestContext | undefined) => {
+    const by = who(ctx)
+    return client<RawImageRow[]>`
+    WITH moved AS (
+      UPDATE image_records SET status = 'ready', size_bytes = ${sizeBytes}::bigint, etag = ${etag}, updated_at = now()
+      WHERE id = ${id} AND status = 'pending'
+      RETURNING *
+    ), counted AS (
+      UPDATE owner_usage u SET reserved_bytes = u.reserved_bytes - m.reserved_bytes, bytes = u.bytes + m.size_bytes
+      FROM moved m WHERE u.owner_id = m.owner_id
+    ), audited AS (
+      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+      SELECT ${by.actor}::jsonb, m.owner_id, 'upload.validated', m.id,
+             coalesce((SELECT a.request_id FROM audit_events a WHERE a.image_id = m.id AND a.action = 'upload.issued' ORDER BY a.id LIMIT 1), ${by.requestId}::text),
+             ${by.clientIp}::text, jsonb_build_object('size_bytes', m.size_bytes, 'message_id', ${by.requestId}::text)
+      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+    ), evented AS (
+      INSERT INTO events (type, subject_id, owner_id, data)
+      SELECT 'image.ready', m.id, m.owner_id, jsonb_build_object('size_bytes', m.size_bytes) FROM moved m
+    )
+    SELECT * FROM moved`
+  }
+  // pending -> failed: the image and its reservation are released.
+  const markFailed = (id: ImageId, failureReason: string, ctx: RequestContext | undefined) => {
+    const by = who(ctx)
+    return client<RawImageRow[]>`
+    WITH moved AS (
+      UPDATE image_records SET status = 'failed', failure_reason = ${failureReason}, updated_at = now()
+      WHERE id = ${id} AND status = 'pending'
+      RETURNING *
+    ), counted AS (
+      UPDATE owner_usage u SET images = u.images - 1, reserved_bytes = u.reserved_bytes - m.reserved_bytes
+      FROM moved m WHERE u.owner_id = m.owner_id
+    ), audited AS (
+      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+      SELECT ${by.actor}::jsonb, m.owner_id, 'upload.rejected', m.id,
+             coalesce((SELECT a.request_id FROM audit_events a WHERE a.image_id = m.id AND a.action = 'upload.issued' ORDER BY a.id LIMIT 1), ${by.requestId}::text),
+             ${by.clientIp}::text, jsonb_build_object('failure_reason', m.failure_reason, 'message_id', ${by.requestId}::text)
+      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+    ), evented AS (
+      INSERT INTO events (type, subject_id, owner_id, data)
+      SELECT 'image.failed', m.id, m.owner_id, jsonb_build_object('failure_reason', m.failure_reason) FROM moved m
+    )
+    SELECT * FROM moved`
+  }
   // The one move out of `ready` the processor makes; the ETag predicate makes it as atomic as
   // the pending-only moves: of racing deliveries exactly one sees the approved version.
-  const markReplaced = db
-    .update(imageRecords)
-    .set({ status: 'failed', failureReason: 'replaced', updatedAt: sql`now()` })
-    .where(
-      and(
-        eq(imageRecords.id, sql.placeholder('id')),
-        eq(imageRecords.status, 'ready'),
-        eq(imageRecords.etag, sql.placeholder('approvedEtag')),
-      ),
+  // ready -> failed (replaced): the image and its bytes leave the usage.
+  const markReplaced = (id: ImageId, approvedEtag: string, ctx: RequestContext | undefined) => {
+    const by = who(ctx)
+    return client<RawImageRow[]>`
+    WITH moved AS (
+      UPDATE image_records SET status = 'failed', failure_reason = 'replaced', updated_at = now()
+      WHERE id = ${id} AND status = 'ready' AND etag = ${approvedEtag}
+      RETURNING *
+    ), counted AS (
+      UPDATE owner_usage u SET images = u.images - 1, bytes = u.bytes - m.size_bytes
+      FROM moved m WHERE u.owner_id = m.owner_id
+    ), audited AS (
+      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+      SELECT ${by.actor}::jsonb, m.owner_id, 'upload.rejected', m.id, ${by.requestId}::text, ${by.clientIp}::text,
+             jsonb_build_object('failure_reason', 'replaced', 'message_id', ${by.requestId}::text)
+      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+    ), evented AS (
+      INSERT INTO events (type, subject_id, owner_id, data)
+      SELECT 'image.failed', m.id, m.owner_id, jsonb_build_object('failure_reason', 'replaced') FROM moved m
     )
-    .returning()
-    .prepare('image_records_mark_replaced')
+    SELECT * FROM moved`
+  }
+  // Any status but deleted -> deleted, in a transaction of two statements. The first locks
+  // the record and reads its status; the second (a new snapshot, taken after the lock, so it
+  // sees whatever a racing transition committed) gives back exactly what the record held: a
+  // pending reservation, or a ready image's bytes; a failed one held nothing. (In one
+  // statement, a racing transition's usage update could be applied after this one's.)
+  const toDeleted = (id: ImageId, ctx: RequestContext | undefined) => {
+    const by = who(ctx)
+    return client.begin(async (tx) => {
+      const [locked] = await tx<{ status: ImageStatus }[]>`
+        SELECT status FROM image_records WHERE id = ${id} AND status <> 'deleted' FOR UPDATE`
+      if (locked === undefined) return []
+      const previous = locked.status
+      return tx<RawImageRow[]>`
+        WITH moved AS (
+          UPDATE image_records SET status = 'deleted', updated_at = now()
+          WHERE id = ${id}
+          RETURNING *
+        ), counted AS (
+          UPDATE owner_usage u SET
+            images = u.images - CASE WHEN ${previous}::text IN ('pending', 'ready') THEN 1 ELSE 0 END,
+            bytes = u.bytes - CASE WHEN ${previous}::text = 'ready' THEN coalesce(m.size_bytes, 0) ELSE 0 END,
+            reserved_bytes = u.reserved_bytes - CASE WHEN ${previous}::text = 'pending' THEN m.reserved_bytes ELSE 0 END
+          FROM moved m WHERE u.owner_id = m.owner_id
+        ), audited AS (
+          INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+          SELECT ${by.actor}::jsonb, m.owner_id, 'image.deleted', m.id, ${by.requestId}::text, ${by.clientIp}::text,
+                 jsonb_build_object('previous_status', ${previous}::text)
+          FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+        ), evented AS (
+          INSERT INTO events (type, subject_id, owner_id, data)
+          SELECT 'image.deleted', m.id, m.owner_id, jsonb_build_object('previous_status', ${previous}::text) FROM moved m
+        )
+        SELECT * FROM moved`
+    }) as Promise<RawImageRow[]>
+  }
+
+  const usageOf = async (ownerId: string): Promise<OwnerUsage> => {
+    const row = (await guarded(() => selectUsage(ownerId)))[0]
+    if (row === undefined) return { ...NO_USAGE }
+    return { images: Number(row.images), bytes: Number(row.bytes), reservedBytes: Number(row.reserved_bytes) }
+  }
 
   return {
-    async save(record: NewImageRecord) {
-      const { id, ownerId, contentType, fileName, objectKey } = record
-      const rows = await guarded(() =>
-        insertPending.execute({
-          id,
-          ownerId,
-          contentType,
-          fileName,
-          objectKey,
-          labels: JSON.stringify(record.labels ?? {}),
-          sourceImageId: record.sourceImageId ?? null,
-          jobId: record.jobId ?? null,
-        }),
-      )
-      return toImageRecord(single(rows))
+    async save(record: NewImageRecord, ctx?: RequestContext) {
+      const rows = await guarded(() => insertReserving(record, { maxImages: MAX, maxBytes: MAX }, ctx))
+      return fromRaw(single(rows))
     },
+
+    async saveWithinQuota(record: NewImageRecord & { reservedBytes: number }, limits: QuotaLimits, ctx?: RequestContext) {
+      const rows = await guarded(() => insertReserving(record, limits, ctx))
+      const row = rows[0]
+      if (row !== undefined) return fromRaw(row)
+      // Refused: read the usage only now, to say which limit was hit.
+      const usage = await usageOf(record.ownerId)
+      throw new QuotaExceededError(exceededLimit(usage, limits, record.reservedBytes) ?? 'bytes', usage, limits, record.reservedBytes)
+    },
+
+    usageOf,
 
     async findById(id: ImageId) {
       const rows = await guarded(() => selectById.execute({ id }))
@@ -118,31 +237,29 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
       return rows.map(toImageRecord)
     },
 
-    async markDeleted(id: ImageId) {
-      const rows = await guarded(() => toDeleted.execute({ id }))
-      const row = rows[0]
-      return row === undefined ? null : toImageRecord(row)
+    async markDeleted(id: ImageId, ctx?: RequestContext) {
+      const row = (await guarded(() => toDeleted(id, ctx)))[0]
+      return row === undefined ? null : fromRaw(row)
     },
 
-    async transitionFromPending(id: ImageId, transition: ImageTransition) {
+    async transitionFromPending(id: ImageId, transition: ImageTransition, ctx?: RequestContext) {
       const rows = await guarded(() =>
         transition.status === 'ready'
-          ? markReady.execute({ id, sizeBytes: transition.sizeBytes, etag: transition.etag })
-          : markFailed.execute({ id, failureReason: transition.failureReason }),
+          ? markReady(id, transition.sizeBytes, transition.etag, ctx)
+          : markFailed(id, transition.failureReason, ctx),
       )
       const row = rows[0]
-      return row === undefined ? null : toImageRecord(row)
+      return row === undefined ? null : fromRaw(row)
     },
 
-    async failReplaced(id: ImageId, approvedEtag: string) {
-      const rows = await guarded(() => markReplaced.execute({ id, approvedEtag }))
-      const row = rows[0]
-      return row === undefined ? null : toImageRecord(row)
+    async failReplaced(id: ImageId, approvedEtag: string, ctx?: RequestContext) {
+      const row = (await guarded(() => markReplaced(id, approvedEtag, ctx)))[0]
+      return row === undefined ? null : fromRaw(row)
     },
   }
 }
 
-function single(rows: ImageRecordRow[]): ImageRecordRow {
+function single<T>(rows: readonly T[]): T {
   const row = rows[0]
   if (row === undefined) throw new Error('INSERT ... RETURNING returned no row')
   return row
@@ -162,7 +279,51 @@ function toImageRecord(row: ImageRecordRow): ImageRecord {
     labels: row.labels,
     sourceImageId: row.sourceImageId,
     jobId: row.jobId,
+    reservedBytes: row.reservedBytes,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   }
+}
+
+/**
+ * A row as postgres.js returns it through drizzle's client: snake_case, int8 as text and
+ * timestamps as text (drizzle's driver turns the client's date parsers off).
+ */
+type RawImageRow = {
+  id: ImageId
+  owner_id: string
+  status: ImageRecordRow['status']
+  content_type: ImageRecordRow['contentType']
+  file_name: string
+  size_bytes: string | number | null
+  object_key: string
+  failure_reason: FailureReason | null
+  etag: string | null
+  labels: Labels
+  source_image_id: ImageId | null
+  job_id: string | null
+  reserved_bytes: string | number
+  created_at: string
+  updated_at: string
+}
+
+function fromRaw(row: RawImageRow): ImageRecord {
+  // previous_status (a delete's) and any other extra column are left out.
+  return toImageRecord({
+    id: row.id,
+    ownerId: row.owner_id,
+    status: row.status,
+    contentType: row.content_type,
+    fileName: row.file_name,
+    sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    objectKey: row.object_key,
+    failureReason: row.failure_reason,
+    etag: row.etag,
+    labels: row.labels,
+    sourceImageId: row.source_image_id,
+    jobId: row.job_id,
+    reservedBytes: Number(row.reserved_bytes),
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  })
 }

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache'
+import type { AuditLog } from '../../../shared/audit/audit.ts'
 import { ulid } from 'ulid'
 import { AuthenticationError, ForbiddenError } from '../../../shared/identity/authentication-error.ts'
 import { type RequestContext, requireUser, type UserActor } from '../../../shared/identity/request-context.ts'
@@ -16,7 +17,7 @@ function keyManager(ctx: RequestContext): UserActor {
   return actor
 }
 
-export function createApiKeyCommands(deps: { keys: ApiKeyRepository; now?: () => Date; newId?: () => string }) {
+export function createApiKeyCommands(deps: { keys: ApiKeyRepository; audit?: AuditLog; now?: () => Date; newId?: () => string }) {
   const now = deps.now ?? (() => new Date())
   const newId = deps.newId ?? (() => ulid())
   const verified = new LRUCache<string, ApiKeyRecord>({ max: 10_000, ttl: API_KEY_CACHE_SECONDS * 1000 })
@@ -33,13 +34,16 @@ export function createApiKeyCommands(deps: { keys: ApiKeyRepository; now?: () =>
       const key = generateApiKey()
       const expiresAt = days === undefined ? null : new Date(now().getTime() + days * 86_400_000)
       const record = await deps.keys.insert({ id: newId(), ownerId: owner.ownerId, name, prefix: key.prefix, hash: key.hash, expiresAt })
+      await deps.audit?.write(ctx, { action: 'api_key.created', ownerId: owner.ownerId, detail: { api_key_id: record.id, name, prefix: key.prefix } })
       return { record, plaintext: key.plaintext }
     },
 
     listApiKeys: async (ctx: RequestContext) => deps.keys.listByOwner(keyManager(ctx).ownerId),
 
     async revokeApiKey(ctx: RequestContext, id: string) {
-      if (!(await deps.keys.revoke(keyManager(ctx).ownerId, id))) throw ApiKeyError.notFound(id)
+      const { ownerId } = keyManager(ctx)
+      if (!(await deps.keys.revoke(ownerId, id))) throw ApiKeyError.notFound(id)
+      await deps.audit?.write(ctx, { action: 'api_key.revoked', ownerId, detail: { api_key_id: id } })
       // At once on this replica; the others' caches let it go within API_KEY_CACHE_SECONDS.
       for (const [hash, record] of verified.entries()) if (record.id === id) verified.delete(hash)
     },

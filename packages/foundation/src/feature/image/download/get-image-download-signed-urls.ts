@@ -1,3 +1,4 @@
+import type { AuditLog } from '../../../shared/audit/audit.ts'
 import { type RequestContext, requireUser } from '../../../shared/identity/request-context.ts'
 import type { ImageId } from '../../../shared/image/image.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
@@ -10,9 +11,10 @@ export const MAX_IDS_PER_BATCH = 50
 /**
  * Query: signed download URLs for up to 50 images with ONE repository call. Ids arrive
  * parsed (the edge refuses the whole request for one malformed id), are deduplicated, and
- * both result lists keep the order in which ids first appeared.
+ * both result lists keep the order in which ids first appeared. A request that signs anything
+ * is one download.signed audit row listing the signed ids (queued, not one row per URL).
  */
-export function createGetImageDownloadSignedUrls(deps: { images: ImageRepository; cdn: ImageCdn }) {
+export function createGetImageDownloadSignedUrls(deps: { images: ImageRepository; cdn: ImageCdn; audit?: AuditLog }) {
   return async (ctx: RequestContext, query: { imageIds: readonly ImageId[] }): Promise<ImageAccessBatch> => {
     // Only the owner signs: another owner's id is `not_found`, like a missing one (an admin reads, never signs).
     const { ownerId } = requireUser(ctx)
@@ -34,7 +36,11 @@ export function createGetImageDownloadSignedUrls(deps: { images: ImageRepository
         deps.cdn.signDownloadUrl(record.objectKey).then((s) => ({ imageId, downloadUrl: s.url, expiresAt: s.expiresAt })),
       )
     }
-    return { items: await Promise.all(pending), notFound }
+    const items = await Promise.all(pending)
+    if (items.length > 0) {
+      deps.audit?.record(ctx, { action: 'download.signed', ownerId, imageId: null, detail: { image_ids: items.map((i) => i.imageId) } })
+    }
+    return { items, notFound }
   }
 }
 

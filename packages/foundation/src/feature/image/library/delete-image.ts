@@ -20,7 +20,7 @@ export function createDeleteImage(deps: { images: ImageRepository; storage: Dele
     const record = await deps.images.findById(imageId)
     // An admin reads every owner's images but never deletes them: 404, as for a stranger.
     if (record === null || !ownedBy(ctx.actor, record)) throw new ImageNotFoundError(imageId)
-    const deleted = await deps.images.markDeleted(imageId)
+    const deleted = await deps.images.markDeleted(imageId, ctx)
     await deps.storage.deleteObject(record.objectKey)
     await deps.cdn.invalidate([`/${record.objectKey}`])
     deps.log?.info({ imageId, requestId: ctx.requestId, again: deleted === null }, 'image deleted')

@@ -4,3 +4,5 @@ export { createDeleteImage, type DeleteImage, type DeletableStorage } from './de
 export type { CdnInvalidator } from './cdn-invalidator.ts'
 export { createCloudFrontCdnInvalidator, createCloudFrontClient, MAX_PATHS_PER_INVALIDATION } from './cloudfront-cdn-invalidator.ts'
 export { createBatchingCdnInvalidator, noCdnInvalidator } from './batching-cdn-invalidator.ts'
+export { createGetUsage, type GetUsage, type Usage } from './get-usage.ts'
+export { type AuditPage, createListAudit, type ListAudit, type ListAuditQuery } from './list-audit.ts'

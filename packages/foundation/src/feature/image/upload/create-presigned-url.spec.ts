@@ -9,7 +9,10 @@ import { UploadError } from './upload-error.ts'
 
 const ctx = userContext('owner-a', { requestId: 'spec-request' })
 
-function setup() {
+const MAX_UPLOAD_BYTES = 1000
+const roomy = { maxImages: 100, maxBytes: 1_000_000 }
+
+function setup(quota = roomy) {
   const events: string[] = []
   const images = new InMemoryImageRepository(events)
   const storage = new InMemoryImageStorage(events)
@@ -24,6 +27,8 @@ function setup() {
     storage,
     newId,
     config: { urlTtlSeconds: 300 },
+    quota,
+    maxUploadBytes: MAX_UPLOAD_BYTES,
   })
   return { events, images, storage, ids, create }
 }
@@ -169,9 +174,57 @@ describe('createImageUploadPresignedUrl', () => {
   })
 })
 
+describe('quota at issuance', () => {
+  const png = { contentType: 'image/png', fileName: 'a.png' }
+
+  it('reserves the declared size, or MAX_UPLOAD_BYTES when none was declared', async () => {
+    const { create, images } = setup()
+    const declared = await create(ctx, { ...png, sizeBytes: 123 })
+    const undeclared = await create(ctx, png)
+    expect((await images.findById(declared.imageId))?.reservedBytes).toBe(123)
+    expect((await images.findById(undeclared.imageId))?.reservedBytes).toBe(MAX_UPLOAD_BYTES)
+    expect(await images.usageOf('owner-a')).toEqual({ images: 2, bytes: 0, reservedBytes: 123 + MAX_UPLOAD_BYTES })
+  })
+
+  it('refuses a declared size above MAX_UPLOAD_BYTES with FILE_TOO_LARGE, and one that is not a positive integer, saving nothing', async () => {
+    const { create, images } = setup()
+    expect((await rejection(create(ctx, { ...png, sizeBytes: MAX_UPLOAD_BYTES + 1 }))).code).toBe('FILE_TOO_LARGE')
+    for (const sizeBytes of [0, -1, 1.5, '10', null]) {
+      expect((await rejection(create(ctx, { ...png, sizeBytes }))).code).toBe('INVALID_SIZE_BYTES')
+    }
+    expect(images.records.size).toBe(0)
+    await expect(create(ctx, { ...png, sizeBytes: MAX_UPLOAD_BYTES })).resolves.toMatchObject({ uploadUrl: expect.any(String) })
+  })
+
+  it('answers QUOTA_EXCEEDED naming max_images when the image count is full', async () => {
+    const { create, images } = setup({ maxImages: 2, maxBytes: 1_000_000 })
+    await create(ctx, png)
+    await create(ctx, png)
+    const error = await create(ctx, png).catch((e: unknown) => e)
+    expect(error).toMatchObject({ kind: 'forbidden', code: 'QUOTA_EXCEEDED', message: expect.stringContaining('max_images 2') })
+    expect(images.records.size).toBe(2)
+  })
+
+  it('answers QUOTA_EXCEEDED naming max_bytes when the reservation does not fit', async () => {
+    const { create, images } = setup({ maxImages: 100, maxBytes: 1500 })
+    await create(ctx, { ...png, sizeBytes: 1000 })
+    await expect(create(ctx, { ...png, sizeBytes: 500 })).resolves.toBeDefined()
+    const error = await create(ctx, { ...png, sizeBytes: 1 }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ kind: 'forbidden', code: 'QUOTA_EXCEEDED', message: expect.stringContaining('max_bytes 1500') })
+    expect(images.records.size).toBe(2)
+  })
+})
+
 function labelled() {
   const images = new InMemoryImageRepository()
-  const create = createImageUploadPresignedUrl({ images, storage: new InMemoryImageStorage(), newId: newImageId, config: { urlTtlSeconds: 300 } })
+  const create = createImageUploadPresignedUrl({
+    images,
+    storage: new InMemoryImageStorage(),
+    newId: newImageId,
+    config: { urlTtlSeconds: 300 },
+    quota: roomy,
+    maxUploadBytes: MAX_UPLOAD_BYTES,
+  })
   return { images, create }
 }
 

@@ -1,12 +1,18 @@
-import type { UploadConfig } from '../../../common/config.ts'
+import type { QuotaConfig, UploadConfig } from '../../../common/config.ts'
 import { type RequestContext, requireUser } from '../../../shared/identity/request-context.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
 import { type ImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import type { UploadStorage } from './upload-storage.ts'
 import { parseLabels } from './labels.ts'
-import { parseAllowedContentType, parseFileName } from './upload-rules.ts'
+import { parseAllowedContentType, parseDeclaredSize, parseFileName } from './upload-rules.ts'
 
-export type CreateImageUploadPresignedUrlInput = { contentType: string; fileName: string; labels?: unknown }
+export type CreateImageUploadPresignedUrlInput = {
+  contentType: string
+  fileName: string
+  /** The size the client will upload: reserved exactly. Without it, MAX_UPLOAD_BYTES is reserved. */
+  sizeBytes?: unknown
+  labels?: unknown
+}
 
 export type ImageUploadPresignedUrl = {
   imageId: ImageId
@@ -23,7 +29,9 @@ export type CreateImageUploadPresignedUrl = (
 
 /**
  * Validates the request, presigns a PUT for `uploads/{image_id}`, then saves the record as
- * `pending` (size unknown) before returning the URL.
+ * `pending` (size unknown) before returning the URL. The save reserves the upload against
+ * the owner's quota in the same statement (the declared size, or MAX_UPLOAD_BYTES), and
+ * throws QuotaExceededError (403 QUOTA_EXCEEDED, naming the limit) when it does not fit.
  *
  * Order: presign first, save second. Presigning is a local computation with the SDK, so if
  * it fails nothing has been written and no orphan record is left; if the save fails, the URL
@@ -35,6 +43,8 @@ export function createImageUploadPresignedUrl(deps: {
   storage: UploadStorage
   newId: () => ImageId
   config: UploadConfig
+  quota: QuotaConfig
+  maxUploadBytes: number
 }): CreateImageUploadPresignedUrl {
   return async (ctx, input) => {
     // The owner of the image is whoever asked; nothing in the input can name another one.
@@ -42,6 +52,7 @@ export function createImageUploadPresignedUrl(deps: {
     const contentType = parseAllowedContentType(input.contentType)
     const fileName = parseFileName(input.fileName)
     const labels = parseLabels(input.labels)
+    const reservedBytes = input.sizeBytes === undefined ? deps.maxUploadBytes : parseDeclaredSize(input.sizeBytes, deps.maxUploadBytes)
     const imageId = deps.newId()
     const objectKey = objectKeyFor(imageId)
     const presigned = await deps.storage.generatePresignedUploadUrl({
@@ -49,7 +60,7 @@ export function createImageUploadPresignedUrl(deps: {
       contentType,
       expiresInSeconds: deps.config.urlTtlSeconds,
     })
-    await deps.images.save({ id: imageId, ownerId, contentType, fileName, objectKey, labels })
+    await deps.images.saveWithinQuota({ id: imageId, ownerId, contentType, fileName, objectKey, labels, reservedBytes }, deps.quota, ctx)
     return { imageId, uploadUrl: presigned.url, expiresAt: presigned.expiresAt, uploadHeaders: presigned.headers }
   }
 }

@@ -35,3 +35,18 @@ export function parseFileName(value: string): string {
   }
   return value
 }
+
+/**
+ * A declared upload size: an integer of 1..maxUploadBytes bytes. Above the limit it is
+ * FILE_TOO_LARGE (the upload could never be accepted); anything else that is not a positive
+ * integer is INVALID_SIZE_BYTES.
+ */
+export function parseDeclaredSize(value: unknown, maxUploadBytes: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new UploadError('INVALID_SIZE_BYTES', `size_bytes must be an integer of 1..${maxUploadBytes}`)
+  }
+  if (value > maxUploadBytes) {
+    throw new UploadError('FILE_TOO_LARGE', `size_bytes ${value} is more than MAX_UPLOAD_BYTES (${maxUploadBytes})`)
+  }
+  return value
+}

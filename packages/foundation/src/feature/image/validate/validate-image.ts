@@ -38,12 +38,12 @@ export function createValidateImage(deps: {
 }): ValidateImage {
   const { images, storage, limits } = deps
 
-  async function reject(record: ImageRecord, reason: FailureReason, detail: string): Promise<ValidationOutcome> {
+  async function reject(ctx: RequestContext, record: ImageRecord, reason: FailureReason, detail: string): Promise<ValidationOutcome> {
     // The status first: only the delivery whose move from pending wins may delete, so a
     // duplicate delivery that reached another verdict cannot delete the bytes of a record
     // just marked ready. If the delete then fails, the retry finds a failed record and
     // deletes again, as for any event of a failed record.
-    const updated = await images.transitionFromPending(record.id, { status: 'failed', failureReason: reason })
+    const updated = await images.transitionFromPending(record.id, { status: 'failed', failureReason: reason }, ctx)
     if (updated === null) return skippedAfterRace(record.id)
     deps.log?.info({ imageId: record.id, reason, detail }, 'upload rejected')
     await storage.deleteObject(record.objectKey)
@@ -56,28 +56,28 @@ export function createValidateImage(deps: {
     return { outcome: 'skipped', status: current?.status ?? 'pending' }
   }
 
-  const verdict = async (record: ImageRecord, inspection: Inspection): Promise<ValidationOutcome | null> =>
-    inspection.ok ? null : reject(record, inspection.reason, inspection.detail)
+  const verdict = async (ctx: RequestContext, record: ImageRecord, inspection: Inspection): Promise<ValidationOutcome | null> =>
+    inspection.ok ? null : reject(ctx, record, inspection.reason, inspection.detail)
 
   /**
    * A ready record's object must still be the version approved. Another ETag means it was
    * overwritten, on a store that ignores If-None-Match, with bytes nobody checked: fail the
    * record first (guarded by the approved ETag), then delete the object.
    */
-  async function recheckReady(record: ImageRecord): Promise<ValidationOutcome> {
+  async function recheckReady(ctx: RequestContext, record: ImageRecord): Promise<ValidationOutcome> {
     const skipped: ValidationOutcome = { outcome: 'skipped', status: 'ready' }
     // Records approved before ETags were stored have nothing to compare with.
     if (record.etag === null) return skipped
     const object = await storage.getObjectMetadata(record.objectKey)
     if (object === null || object.etag === record.etag) return skipped
-    const updated = await images.failReplaced(record.id, record.etag)
+    const updated = await images.failReplaced(record.id, record.etag, ctx)
     if (updated === null) return skippedAfterRace(record.id)
     deps.log?.warn({ imageId: record.id, reason: 'replaced', approved: record.etag, found: object.etag }, 'approved object was replaced')
     await storage.deleteObject(record.objectKey)
     return { outcome: 'failed', reason: 'replaced' }
   }
 
-  async function validate(imageId: ImageId): Promise<ValidationOutcome> {
+  async function validate(ctx: RequestContext, imageId: ImageId): Promise<ValidationOutcome> {
     const record = await images.findById(imageId)
     // An image we never issued, or not visible yet: SQS redelivers, then the DLQ.
     if (record === null) return { outcome: 'retry', reason: 'IMAGE_RECORD_NOT_FOUND' }
@@ -87,36 +87,36 @@ export function createValidateImage(deps: {
       // for duplicate deliveries.
       await storage.deleteObject(record.objectKey)
     }
-    if (record.status === 'ready') return recheckReady(record)
+    if (record.status === 'ready') return recheckReady(ctx, record)
     if (record.status !== 'pending') return { outcome: 'skipped', status: record.status }
 
     const object = await storage.getObjectMetadata(record.objectKey)
-    if (object === null) return reject(record, 'missing_object', 'no object at the key')
-    if (object.sizeBytes > limits.maxUploadBytes) return reject(record, 'too_large', `${object.sizeBytes} bytes`)
+    if (object === null) return reject(ctx, record, 'missing_object', 'no object at the key')
+    if (object.sizeBytes > limits.maxUploadBytes) return reject(ctx, record, 'too_large', `${object.sizeBytes} bytes`)
     const unexpected = unexpectedStoredHeaders(object.headers)
-    if (unexpected.length > 0) return reject(record, 'unexpected_headers', `stored with ${unexpected.join(', ')}`)
+    if (unexpected.length > 0) return reject(ctx, record, 'unexpected_headers', `stored with ${unexpected.join(', ')}`)
 
     // Every read names the version HEAD measured (If-Match) and is capped, so the bytes judged
     // are the bytes measured, whatever the store does with Range or If-None-Match.
     const version = { etag: object.etag }
     const head = object.sizeBytes === 0 ? new Uint8Array(0) : await storage.readObjectHead(record.objectKey, { ...version, bytes: HEAD_BYTES })
-    const headVerdict = await verdict(record, await inspectHead(head, record.contentType, limits))
+    const headVerdict = await verdict(ctx, record, await inspectHead(head, record.contentType, limits))
     if (headVerdict !== null) return headVerdict
 
     const bytes =
       object.sizeBytes <= head.length ? head : await storage.readObject(record.objectKey, { ...version, maxBytes: limits.maxUploadBytes })
-    if (bytes.length > limits.maxUploadBytes) return reject(record, 'too_large', `more than ${limits.maxUploadBytes} bytes read`)
-    const contentVerdict = await verdict(record, await inspectContent(bytes, record.contentType, limits))
+    if (bytes.length > limits.maxUploadBytes) return reject(ctx, record, 'too_large', `more than ${limits.maxUploadBytes} bytes read`)
+    const contentVerdict = await verdict(ctx, record, await inspectContent(bytes, record.contentType, limits))
     if (contentVerdict !== null) return contentVerdict
 
-    const updated = await images.transitionFromPending(record.id, { status: 'ready', sizeBytes: bytes.length, etag: object.etag })
+    const updated = await images.transitionFromPending(record.id, { status: 'ready', sizeBytes: bytes.length, etag: object.etag }, ctx)
     if (updated === null) return skippedAfterRace(record.id)
     return { outcome: 'ready', sizeBytes: bytes.length }
   }
 
-  return async (_ctx, imageId) => {
+  return async (ctx, imageId) => {
     try {
-      return await validate(imageId)
+      return await validate(ctx, imageId)
     } catch (error) {
       const reason = retryReason(error)
       if (reason === undefined) throw error

@@ -1,5 +1,6 @@
 import type { ImageListQuery, ImageRepository } from '../image-repository.ts'
 import { type ImageId, type ImageRecord, type ImageStatus, type ImageTransition, type NewImageRecord, objectKeyFor } from '../image.ts'
+import { exceededLimit, type OwnerUsage, QuotaExceededError, type QuotaLimits } from '../usage.ts'
 
 /**
  * Test fake of the ImageRepository port, in memory. It records what was asked so tests can
@@ -35,6 +36,7 @@ export class InMemoryImageRepository implements ImageRepository {
       labels: {},
       sourceImageId: null,
       jobId: null,
+      reservedBytes: 0,
       createdAt: at,
       updatedAt: at,
     })
@@ -50,6 +52,7 @@ export class InMemoryImageRepository implements ImageRepository {
       labels: {},
       sourceImageId: null,
       jobId: null,
+      reservedBytes: 0,
       ...record,
       status: 'pending',
       sizeBytes: null,
@@ -61,6 +64,23 @@ export class InMemoryImageRepository implements ImageRepository {
     this.records.set(record.id, saved)
     this.events.push(`saved:${record.id}`)
     return saved
+  }
+
+  async saveWithinQuota(record: NewImageRecord & { reservedBytes: number }, limits: QuotaLimits): Promise<ImageRecord> {
+    const usage = await this.usageOf(record.ownerId)
+    const limit = exceededLimit(usage, limits, record.reservedBytes)
+    if (limit !== undefined) throw new QuotaExceededError(limit, usage, limits, record.reservedBytes)
+    return this.save(record)
+  }
+
+  /** Computed from the records, which is what the PostgreSQL counters must always equal. */
+  async usageOf(ownerId: string): Promise<OwnerUsage> {
+    const owned = [...this.records.values()].filter((r) => r.ownerId === ownerId)
+    return {
+      images: owned.filter((r) => r.status === 'pending' || r.status === 'ready').length,
+      bytes: owned.filter((r) => r.status === 'ready').reduce((sum, r) => sum + (r.sizeBytes ?? 0), 0),
+      reservedBytes: owned.filter((r) => r.status === 'pending').reduce((sum, r) => sum + r.reservedBytes, 0),
+    }
   }
 
   async findById(id: ImageId): Promise<ImageRecord | null> {

@@ -1,0 +1,49 @@
+import { AppError } from '../../../common/errors.ts'
+import { type AuditAction, type AuditRecord, type AuditRepository, isAuditAction } from '../../../shared/audit/audit.ts'
+import { ForbiddenError } from '../../../shared/identity/authentication-error.ts'
+import { type RequestContext, requireUser } from '../../../shared/identity/request-context.ts'
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './list-images.ts'
+
+export type ListAuditQuery = {
+  /** Another owner's trail: images:admin only. */
+  ownerId?: string | undefined
+  imageId?: string | undefined
+  action?: string | undefined
+  cursor?: string | undefined
+  limit?: number | undefined
+}
+
+export type AuditPage = { items: AuditRecord[]; nextCursor: string | null }
+
+/** Query: the audit trail of the caller's images and keys (or, for an admin, one owner's), newest first, by keyset pages. */
+export function createListAudit(deps: { audit: AuditRepository }) {
+  return async (ctx: RequestContext, query: ListAuditQuery): Promise<AuditPage> => {
+    const actor = requireUser(ctx)
+    if (query.ownerId !== undefined && query.ownerId !== actor.ownerId && !actor.admin) {
+      throw new ForbiddenError('owner_id is for images:admin callers')
+    }
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new AppError('invalid', 'INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
+    }
+    let action: AuditAction | undefined
+    if (query.action !== undefined) {
+      if (!isAuditAction(query.action)) throw new AppError('invalid', 'INVALID_ACTION', `action ${JSON.stringify(query.action.slice(0, 40))} is not an audited action`)
+      action = query.action
+    }
+    if (query.cursor !== undefined && !/^[1-9][0-9]{0,18}$/.test(query.cursor)) {
+      throw new AppError('invalid', 'INVALID_CURSOR', 'cursor must be the next_cursor of a previous page')
+    }
+    const items = await deps.audit.list({
+      ownerId: query.ownerId ?? actor.ownerId,
+      imageId: query.imageId,
+      action,
+      before: query.cursor,
+      limit: limit + 1,
+    })
+    const page = items.slice(0, limit)
+    return { items: page, nextCursor: items.length > limit ? (page.at(-1)?.id ?? null) : null }
+  }
+}
+
+export type ListAudit = ReturnType<typeof createListAudit>

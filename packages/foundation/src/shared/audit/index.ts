@@ -1,0 +1,2 @@
+export * from './audit.ts'
+export { createPostgresAuditLog, createPostgresAuditRepository } from './postgres-audit-log.ts'

@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { createTestDatabase, type TestDatabase } from '@image-service/devstack'
+import { createDatabase, type Database } from '../database/database.ts'
+import { newImageId, objectKeyFor, type ImageId } from './image.ts'
+import { createPostgresImageRepository } from './postgres-image-repository.ts'
+import { type OwnerUsage, QuotaExceededError, type QuotaLimits } from './usage.ts'
+
+let testDatabase: TestDatabase
+let databases: Database[]
+
+beforeAll(async () => {
+  testDatabase = await createTestDatabase(inject('databaseServerUrl'))
+  // Two pools, so concurrent issuances truly run on separate connections.
+  databases = [createDatabase({ url: testDatabase.url, poolMax: 8 }), createDatabase({ url: testDatabase.url, poolMax: 8 })]
+})
+afterAll(async () => {
+  await Promise.all(databases.map((d) => d.close()))
+  await testDatabase.drop()
+})
+
+const repository = (i = 0) => createPostgresImageRepository(databases[i % databases.length]!.db)
+let owners = 0
+const newOwner = () => `usage-owner-${++owners}`
+
+function issue(ownerId: string, reservedBytes: number, limits: QuotaLimits, i = 0) {
+  const id = newImageId()
+  return repository(i).saveWithinQuota(
+    { id, ownerId, contentType: 'image/png', fileName: 'a.png', objectKey: objectKeyFor(id), reservedBytes },
+    limits,
+  )
+}
+
+/** What the owner's records add up to: the counters must always equal this. */
+async function summedFromRecords(ownerId: string): Promise<OwnerUsage> {
+  const [row] = await databases[0]!.sql<{ images: string; bytes: string; reserved_bytes: string }[]>`
+    SELECT count(*) FILTER (WHERE status IN ('pending', 'ready')) AS images,
+           coalesce(sum(size_bytes) FILTER (WHERE status = 'ready'), 0) AS bytes,
+           coalesce(sum(reserved_bytes) FILTER (WHERE status = 'pending'), 0) AS reserved_bytes
+    FROM image_records WHERE owner_id = ${ownerId}`
+  return { images: Number(row?.images), bytes: Number(row?.bytes), reservedBytes: Number(row?.reserved_bytes) }
+}
+
+async function settled<T>(calls: Promise<T>[]) {
+  const results = await Promise.allSettled(calls)
+  const fulfilled = results.filter((r) => r.status === 'fulfilled')
+  const rejected = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+  return { fulfilled, rejected }
+}
+
+describe('quota reserved at issuance', () => {
+  it('lets exactly 10 of 50 concurrent issuances by one owner succeed when the quota has room for 10, and usage equals the records', async () => {
+    const owner = newOwner()
+    const limits = { maxImages: 1000, maxBytes: 10 * 100 }
+    const { fulfilled, rejected } = await settled(Array.from({ length: 50 }, (_, i) => issue(owner, 100, limits, i)))
+    expect(fulfilled).toHaveLength(10)
+    expect(rejected).toHaveLength(40)
+    for (const error of rejected) expect(error).toBeInstanceOf(QuotaExceededError)
+    const usage = await repository().usageOf(owner)
+    expect(usage).toEqual({ images: 10, bytes: 0, reservedBytes: 1000 })
+    expect(usage).toEqual(await summedFromRecords(owner))
+  })
+
+  it('holds the image count as exactly under concurrency', async () => {
+    const owner = newOwner()
+    const { fulfilled } = await settled(Array.from({ length: 50 }, (_, i) => issue(owner, 1, { maxImages: 10, maxBytes: 1_000_000 }, i)))
+    expect(fulfilled).toHaveLength(10)
+    expect(await repository().usageOf(owner)).toEqual(await summedFromRecords(owner))
+  })
+
+  it('keeps 5 owners issuing at once apart: no owner changes another owner usage', async () => {
+    const owners5 = Array.from({ length: 5 }, () => newOwner())
+    // Owner k has room for k + 1 uploads of 100 bytes.
+    const calls = owners5.flatMap((owner, k) =>
+      Array.from({ length: 20 }, (_, i) => issue(owner, 100, { maxImages: 1000, maxBytes: (k + 1) * 100 }, i + k)),
+    )
+    await settled(calls)
+    for (const [k, owner] of owners5.entries()) {
+      const usage = await repository().usageOf(owner)
+      expect(usage).toEqual({ images: k + 1, bytes: 0, reservedBytes: (k + 1) * 100 })
+      expect(usage).toEqual(await summedFromRecords(owner))
+    }
+  })
+
+  it('says which limit was hit', async () => {
+    const owner = newOwner()
+    await issue(owner, 600, { maxImages: 1, maxBytes: 1000 })
+    await expect(issue(owner, 1, { maxImages: 1, maxBytes: 1000 })).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED', limit: 'images' })
+    const bytes = await issue(owner, 500, { maxImages: 10, maxBytes: 1000 }).catch((e: unknown) => e)
+    expect(bytes).toMatchObject({ code: 'QUOTA_EXCEEDED', limit: 'bytes', message: expect.stringContaining('max_bytes 1000') })
+    // A first-time owner whose single reservation is over the byte limit is refused too.
+    await expect(issue(newOwner(), 2000, { maxImages: 10, maxBytes: 1000 })).rejects.toMatchObject({ limit: 'bytes' })
+  })
+})
+
+describe('a pending reservation', () => {
+  const limits = { maxImages: 100, maxBytes: 1_000_000 }
+
+  async function pending(owner: string, reservedBytes: number): Promise<ImageId> {
+    return (await issue(owner, reservedBytes, limits)).id
+  }
+
+  it('shows in reserved_bytes until validated, then the real size counts instead', async () => {
+    const owner = newOwner()
+    const id = await pending(owner, 5000)
+    expect(await repository().usageOf(owner)).toEqual({ images: 1, bytes: 0, reservedBytes: 5000 })
+    await repository().transitionFromPending(id, { status: 'ready', sizeBytes: 1234, etag: '"e"' })
+    expect(await repository().usageOf(owner)).toEqual({ images: 1, bytes: 1234, reservedBytes: 0 })
+    // A duplicate delivery changes nothing.
+    await repository().transitionFromPending(id, { status: 'ready', sizeBytes: 1234, etag: '"e"' })
+    expect(await repository().usageOf(owner)).toEqual(await summedFromRecords(owner))
+    expect(await repository().usageOf(owner)).toEqual({ images: 1, bytes: 1234, reservedBytes: 0 })
+  })
+
+  it('is released when the upload fails', async () => {
+    const owner = newOwner()
+    const id = await pending(owner, 5000)
+    await repository().transitionFromPending(id, { status: 'failed', failureReason: 'corrupt' })
+    expect(await repository().usageOf(owner)).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+  })
+
+  it('is released when the pending upload is deleted; a ready image gives its bytes back; a failed one held nothing', async () => {
+    const owner = newOwner()
+    const [a, b, c] = [await pending(owner, 100), await pending(owner, 200), await pending(owner, 300)]
+    await repository().transitionFromPending(b, { status: 'ready', sizeBytes: 50, etag: '"b"' })
+    await repository().transitionFromPending(c, { status: 'failed', failureReason: 'corrupt' })
+    expect(await repository().usageOf(owner)).toEqual({ images: 2, bytes: 50, reservedBytes: 100 })
+
+    await repository().markDeleted(a)
+    expect(await repository().usageOf(owner)).toEqual({ images: 1, bytes: 50, reservedBytes: 0 })
+    await repository().markDeleted(b)
+    await repository().markDeleted(c)
+    expect(await repository().usageOf(owner)).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+    // Deleting again gives nothing back twice.
+    await repository().markDeleted(b)
+    expect(await repository().usageOf(owner)).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+  })
+
+  it('a replaced ready image leaves the usage', async () => {
+    const owner = newOwner()
+    const id = await pending(owner, 100)
+    await repository().transitionFromPending(id, { status: 'ready', sizeBytes: 70, etag: '"v1"' })
+    await repository().failReplaced(id, '"v1"')
+    expect(await repository().usageOf(owner)).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+  })
+
+  it('racing a delete against validation counts exactly once, whichever wins', async () => {
+    // Several rounds: a wrong order of the two usage updates shows in most of them.
+    for (let round = 0; round < 8; round++) {
+      const owner = newOwner()
+      const ids = await Promise.all(Array.from({ length: 10 }, () => pending(owner, 100)))
+      await Promise.all(
+        ids.flatMap((id, i) => [
+          repository(i).transitionFromPending(id, { status: 'ready', sizeBytes: 10, etag: '"e"' }),
+          repository(i + 1).markDeleted(id),
+        ]),
+      )
+      expect(await repository().usageOf(owner)).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+      expect(await summedFromRecords(owner)).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+    }
+  })
+
+  it('answers zeros for an owner who never issued anything', async () => {
+    expect(await repository().usageOf(newOwner())).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+  })
+})
