@@ -21,7 +21,13 @@ export function startApp(options: StartAppOptions): AppProcess {
     mkdirSync(options.cpuProfileDir, { recursive: true })
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`, `--cpu-prof-name=${options.name}-${Date.now()}.cpuprofile`)
   }
-  const app = startAppProcess({ name: options.name, entry: options.entry, env: { ...process.env, ...options.env }, nodeArgs, stdio: 'discard' })
+  const app = startAppProcess({
+    name: options.name,
+    entry: options.entry,
+    env: { ...process.env, ...options.env },
+    nodeArgs,
+    stdio: 'discard',
+  })
   void app.exited.then(({ code, signal }) => {
     // A SIGKILL after the stop grace period shows here too (and means no CPU profile was written).
     if (code !== 0) process.stderr.write(`${options.name} exited ${code ?? signal}:\n${app.output().slice(-4000)}\n`)

@@ -27,7 +27,11 @@ async function handle(request: HostRequest): Promise<HostReply> {
     }
     case 'native': {
       const side = Math.ceil(Math.sqrt((request.megabytes * 1024 * 1024) / 4))
-      kept.push(await sharp({ create: { width: side, height: side, channels: 4, background: '#808080' } }).raw().toBuffer())
+      kept.push(
+        await sharp({ create: { width: side, height: side, channels: 4, background: '#808080' } })
+          .raw()
+          .toBuffer(),
+      )
       return { id: request.id, ok: true, rssMb: Math.round(process.memoryUsage().rss / 1e6) }
     }
     case 'heap': {

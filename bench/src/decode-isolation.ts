@@ -57,7 +57,12 @@ function startWorker(resourceLimits?: { maxOldGenerationSizeMb: number }): Host 
     worker.once('error', (error: Error & { code?: string }) => resolve(`worker error ${error.code ?? error.message}`))
     worker.once('exit', (code) => resolve(`worker exit ${code}`))
   })
-  return connect((r) => worker.postMessage(r), (l) => worker.on('message', l), () => worker.terminate(), exited)
+  return connect(
+    (r) => worker.postMessage(r),
+    (l) => worker.on('message', l),
+    () => worker.terminate(),
+    exited,
+  )
 }
 
 function startChild(): Host {
@@ -140,7 +145,9 @@ for (let round = 1; round <= rounds; round++) {
     await child.close()
   }
   for (const row of rows.splice(0)) {
-    console.log(`round ${round}  ${row.file.padEnd(36)} ${row.mode.padEnd(42)} median ${row.medianMs.toFixed(2).padStart(7)} ms  CPU ${row.cpuMsPerValidation.toFixed(2).padStart(7)} ms/validation`)
+    console.log(
+      `round ${round}  ${row.file.padEnd(36)} ${row.mode.padEnd(42)} median ${row.medianMs.toFixed(2).padStart(7)} ms  CPU ${row.cpuMsPerValidation.toFixed(2).padStart(7)} ms/validation`,
+    )
   }
 }
 

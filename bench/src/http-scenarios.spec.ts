@@ -40,7 +40,10 @@ describe('bench HTTP scenarios', () => {
 
   it('the references get the presign request, headers and body, at their own path', () => {
     const presign = scenario('presign').request(owner(1))
-    for (const [key, path] of [['ceiling', '/ceiling'], ['naive', '/naive']] as const) {
+    for (const [key, path] of [
+      ['ceiling', '/ceiling'],
+      ['naive', '/naive'],
+    ] as const) {
       expect(scenario(key).request(owner(1))).toEqual({ ...presign, path })
     }
   })

@@ -30,12 +30,14 @@ const json = { 'content-type': 'application/json' }
 const presignBody = JSON.stringify({ content_type: 'image/png', file_name: 'holiday photo.png' })
 
 /** The presign request, sent to the api and, unchanged but for the path, to both references. */
-const presignRequest = (path: string) => (owner: BenchOwner): autocannon.Request => ({
-  method: 'POST',
-  path,
-  headers: { ...json, authorization: owner.authorization },
-  body: presignBody,
-})
+const presignRequest =
+  (path: string) =>
+  (owner: BenchOwner): autocannon.Request => ({
+    method: 'POST',
+    path,
+    headers: { ...json, authorization: owner.authorization },
+    body: presignBody,
+  })
 
 export const httpScenarios: HttpScenario[] = [
   {
@@ -134,7 +136,8 @@ export async function primeSignedUrlCache(baseUrl: string, owners: readonly Benc
   const started = performance.now()
   const batches: { authorization: string; ids: string[] }[] = []
   for (const owner of owners) {
-    for (let i = 0; i < owner.imageIds.length; i += 50) batches.push({ authorization: owner.authorization, ids: owner.imageIds.slice(i, i + 50) })
+    for (let i = 0; i < owner.imageIds.length; i += 50)
+      batches.push({ authorization: owner.authorization, ids: owner.imageIds.slice(i, i + 50) })
   }
   let next = 0
   const worker = async () => {

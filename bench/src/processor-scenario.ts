@@ -38,7 +38,11 @@ const IMAGE = 'valid-png-palette-trns-128x128.png'
  * stack's bridge turns each into an S3 event on the queue), then starts the real processor and
  * times it until every record has left `pending`.
  */
-export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, options: ProcessorScenarioOptions): Promise<ProcessorResult> {
+export async function runProcessorScenario(
+  stack: DevStack,
+  sql: postgres.Sql,
+  options: ProcessorScenarioOptions,
+): Promise<ProcessorResult> {
   const body = readCorpusFile(IMAGE)
   const s3 = createEmulatorS3Client(stack.s3)
   const credentials = { accessKeyId: stack.s3.accessKeyId, secretAccessKey: stack.s3.secretAccessKey }
@@ -103,6 +107,8 @@ export async function runProcessorScenario(stack: DevStack, sql: postgres.Sql, o
 }
 
 async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+  )
   return Number(Attributes?.ApproximateNumberOfMessages ?? 0)
 }

@@ -35,7 +35,11 @@ describe('docs/benchmarks.md', () => {
     { scenario: presign, logLevel: 'warn', result: result(2400), met: false },
     { scenario: single, logLevel: 'warn', result: result(5200), met: true },
   ])
-  const row = (name: string) => text.split('\n').find((line) => line.startsWith(`| ${name} |`))?.split(' | ')
+  const row = (name: string) =>
+    text
+      .split('\n')
+      .find((line) => line.startsWith(`| ${name} |`))
+      ?.split(' | ')
 
   it("gives every row its share of the ceiling's req/s, the references included", () => {
     expect(row(ceiling.name)?.slice(1, 4)).toEqual(['-', '16000', '100%'])
@@ -56,6 +60,11 @@ describe('docs/benchmarks.md', () => {
 
   it('leaves the share out when the ceiling was not measured', () => {
     const without = render([{ scenario: presign, logLevel: 'warn', result: result(2400), met: false }])
-    expect(without.split('\n').find((line) => line.startsWith(`| ${presign.name} |`))?.split(' | ')[3]).toBe('-')
+    expect(
+      without
+        .split('\n')
+        .find((line) => line.startsWith(`| ${presign.name} |`))
+        ?.split(' | ')[3],
+    ).toBe('-')
   })
 })

@@ -57,10 +57,13 @@ export function renderReport(report: Report): string {
   const share = (reqPerSec: number) => (ceiling === undefined || ceiling === 0 ? '-' : percent(reqPerSec / ceiling))
   for (const row of report.http) {
     const { target } = row.scenario
-    const goal = target === undefined ? '-' : `>= ${target.reqPerSec} req/s${target.p99Ms === undefined ? '' : `, p99 <= ${target.p99Ms} ms`}`
+    const goal =
+      target === undefined ? '-' : `>= ${target.reqPerSec} req/s${target.p99Ms === undefined ? '' : `, p99 <= ${target.p99Ms} ms`}`
     const met = row.met === undefined ? '-' : row.met ? 'yes' : 'no'
     const r = row.result
-    lines.push(`| ${row.scenario.name} | ${row.logLevel ?? '-'} | ${r.reqPerSec} | ${share(r.reqPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors} | ${goal} | ${met} | ${perUnit(r.cpu, r.requests)} |`)
+    lines.push(
+      `| ${row.scenario.name} | ${row.logLevel ?? '-'} | ${r.reqPerSec} | ${share(r.reqPerSec)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${r.errors} | ${goal} | ${met} | ${perUnit(r.cpu, r.requests)} |`,
+    )
   }
   const p = report.processor
   if (p !== undefined) {
@@ -71,13 +74,18 @@ export function renderReport(report: Report): string {
   }
   const presigns = report.http.filter((row) => row.scenario.key === 'presign')
   if (naive !== undefined && naive > 0 && presigns.length > 0) {
-    const each = presigns.map((row) => `${row.result.reqPerSec} / ${naive} = ${(row.result.reqPerSec / naive).toFixed(2)} at ${row.logLevel}`)
+    const each = presigns.map(
+      (row) => `${row.result.reqPerSec} / ${naive} = ${(row.result.reqPerSec / naive).toFixed(2)} at ${row.logLevel}`,
+    )
     lines.push('', `Presign against the naive reference (presign req/s / naive req/s): ${each.join('; ')}.`)
   }
   const sizes = Object.entries(report.answerBytes).map(([name, bytes]) => `${name} ${bytes} B`)
   if (sizes.length > 0) lines.push('', `Answer bodies: ${sizes.join(', ')}.`)
   for (const [level, primed] of Object.entries(report.primeMs)) {
-    lines.push('', `Cold cache: signing the 5,000-image working set once (batches of up to 50 per owner, 4 at a time) took ${primed} ms at ${level}; the download rows above are measured after it, with every URL of the current expiry window cached.`)
+    lines.push(
+      '',
+      `Cold cache: signing the 5,000-image working set once (batches of up to 50 per owner, 4 at a time) took ${primed} ms at ${level}; the download rows above are measured after it, with every URL of the current expiry window cached.`,
+    )
   }
   lines.push('', '## Notes', '', report.notes.trim(), '')
   return lines.join('\n')

@@ -14,7 +14,11 @@ import { renderReport, type HttpRow, type Report } from './report.ts'
 import { createSeeder } from './seed.ts'
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
-const load = { connections: num('BENCH_CONNECTIONS', 50), warmupSeconds: num('BENCH_WARMUP', 3), durationSeconds: num('BENCH_DURATION', 10) }
+const load = {
+  connections: num('BENCH_CONNECTIONS', 50),
+  warmupSeconds: num('BENCH_WARMUP', 3),
+  durationSeconds: num('BENCH_DURATION', 10),
+}
 // BENCH_ONLY=ceiling,naive,presign,single,batch,processor narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
 const only = process.env.BENCH_ONLY?.split(',')
 const logLevels = (process.env.BENCH_LOG_LEVELS ?? 'warn,info').split(',')
@@ -52,7 +56,11 @@ try {
   const references = referenceScenarios.filter((scenario) => wanted(scenario.key))
   if (references.length > 0) {
     const port = await findFreePort()
-    const server = startApp({ name: 'reference-servers', entry: 'bench/src/reference-servers.ts', env: { ...stack.env, PORT: String(port) } })
+    const server = startApp({
+      name: 'reference-servers',
+      entry: 'bench/src/reference-servers.ts',
+      env: { ...stack.env, PORT: String(port) },
+    })
     try {
       const baseUrl = `http://127.0.0.1:${port}`
       await server.waitForHttp(`${baseUrl}/health`)
@@ -74,7 +82,14 @@ try {
     const api = startApp({
       name: `api-${logLevel}`,
       entry: 'apps/api/src/main.ts',
-      env: { ...stack.env, ...unlimited, PORT: String(port), LOG_LEVEL: logLevel, DATABASE_POOL_MAX: apiPoolMax, ...pick(process.env, 'UV_THREADPOOL_SIZE') },
+      env: {
+        ...stack.env,
+        ...unlimited,
+        PORT: String(port),
+        LOG_LEVEL: logLevel,
+        DATABASE_POOL_MAX: apiPoolMax,
+        ...pick(process.env, 'UV_THREADPOOL_SIZE'),
+      },
       ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }),
     })
     try {
@@ -103,7 +118,9 @@ try {
       seeder,
       ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }),
     })
-    console.log(`processor: ${processor.perSecond} validations/s (${processor.seconds} s for ${processor.count}; steady ${processor.steadyPerSecond}/s), ${processor.failed} failed; CPU s processor ${processor.cpu.apiSeconds}, postgres ${processor.cpu.postgresSeconds}, emulators ${processor.cpu.benchSeconds}, others ${processor.cpu.otherSeconds} in ${processor.cpu.wallSeconds} s`)
+    console.log(
+      `processor: ${processor.perSecond} validations/s (${processor.seconds} s for ${processor.count}; steady ${processor.steadyPerSecond}/s), ${processor.failed} failed; CPU s processor ${processor.cpu.apiSeconds}, postgres ${processor.cpu.postgresSeconds}, emulators ${processor.cpu.benchSeconds}, others ${processor.cpu.otherSeconds} in ${processor.cpu.wallSeconds} s`,
+    )
   }
 } finally {
   await sql.end()
@@ -133,7 +150,9 @@ function pick(source: NodeJS.ProcessEnv, ...keys: string[]): Record<string, stri
 
 function logResult(name: string, result: HttpResult): void {
   const { cpu } = result
-  console.log(`${name}: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.errors} errors; CPU s app ${cpu.apiSeconds}, postgres ${cpu.postgresSeconds}, bench ${cpu.benchSeconds}, others ${cpu.otherSeconds} in ${cpu.wallSeconds} s`)
+  console.log(
+    `${name}: ${result.reqPerSec} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, ${result.errors} errors; CPU s app ${cpu.apiSeconds}, postgres ${cpu.postgresSeconds}, bench ${cpu.benchSeconds}, others ${cpu.otherSeconds} in ${cpu.wallSeconds} s`,
+  )
 }
 
 /** Body bytes of one presign-shaped answer (the first owner's request), to compare the references with the api. */

@@ -26,7 +26,14 @@ export async function createSeeder(sql: postgres.Sql): Promise<Seeder> {
   }
   return {
     ready: (owners) =>
-      insert(owners, (id) => ({ id, status: 'ready', content_type: 'image/png', file_name: 'bench.png', size_bytes: 328, object_key: `uploads/${id}` })),
+      insert(owners, (id) => ({
+        id,
+        status: 'ready',
+        content_type: 'image/png',
+        file_name: 'bench.png',
+        size_bytes: 328,
+        object_key: `uploads/${id}`,
+      })),
     pending: (owners, contentType) =>
       insert(owners, (id) => ({ id, status: 'pending', content_type: contentType, file_name: 'bench.png', object_key: `uploads/${id}` })),
   }

@@ -43,7 +43,10 @@ describe('docker-compose.yml', () => {
 
   it('makes the operator choose the accounts secret: compose refuses to start without one', () => {
     expect(() => serviceEnv(service('api'))).toThrow('AUTH_ACCOUNTS_SECRET is required')
-    expect(serviceEnv(service('api'), OPERATOR_SECRETS)).toMatchObject({ AUTH_ACCOUNTS: 'true', AUTH_ACCOUNTS_SECRET: OPERATOR_SECRETS.AUTH_ACCOUNTS_SECRET })
+    expect(serviceEnv(service('api'), OPERATOR_SECRETS)).toMatchObject({
+      AUTH_ACCOUNTS: 'true',
+      AUTH_ACCOUNTS_SECRET: OPERATOR_SECRETS.AUTH_ACCOUNTS_SECRET,
+    })
   })
 
   it('publishes the port the api listens on (all interfaces inside its container)', () => {
@@ -52,7 +55,7 @@ describe('docker-compose.yml', () => {
     expect((service('api').ports ?? []).map((p) => containerPort(p))).toEqual([http.port])
   })
 
-  it('publishes every port on the loopback interface only, never on the host\'s network', () => {
+  it("publishes every port on the loopback interface only, never on the host's network", () => {
     // MinIO's API and console take the root credentials; the api has no TLS of its own.
     const published = Object.entries(compose.services).flatMap(([name, svc]) => (svc.ports ?? []).map((p) => [name, p] as const))
     expect(published.map(([name]) => name)).toContain('api')
@@ -131,7 +134,9 @@ describe('docker-compose.yml', () => {
 })
 
 const workspaceDir = (pkg: string) =>
-  ['apps', 'packages'].flatMap((root) => readdirSync(join(REPO_ROOT, root)).map((d) => `${root}/${d}`)).concat('migrations')
+  ['apps', 'packages']
+    .flatMap((root) => readdirSync(join(REPO_ROOT, root)).map((d) => `${root}/${d}`))
+    .concat('migrations')
     .find((dir) => existsSync(join(REPO_ROOT, dir, 'package.json')) && JSON.parse(readRepoFile(`${dir}/package.json`)).name === pkg)
 
 /** Workspace packages an app needs at run time: its production dependencies, transitively. */
@@ -239,7 +244,9 @@ describe('apps/processor/Dockerfile health check', () => {
 
 describe('.dockerignore', () => {
   it('keeps local state and build output out of the build context', () => {
-    const lines = readRepoFile('.dockerignore').split('\n').map((l) => l.trim())
+    const lines = readRepoFile('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
     for (const name of ['node_modules', '.data', 'dist', '.turbo', 'coverage']) expect(lines).toContain(`**/${name}`)
     expect(lines).toContain('.git')
   })

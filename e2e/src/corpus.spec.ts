@@ -68,7 +68,9 @@ describe('every corpus case, end to end', () => {
       expect(final.failure_reason, 'a failed upload says why').toEqual(expect.any(String))
       // The record turns failed first and the object is deleted right after (a crash in between
       // is repaired by redelivery), so the deletion is a state to wait for.
-      await expect.poll(() => running().objectExists(upload.image_id), { message: 'a refused object is deleted from storage', timeout: 10_000 }).toBe(false)
+      await expect
+        .poll(() => running().objectExists(upload.image_id), { message: 'a refused object is deleted from storage', timeout: 10_000 })
+        .toBe(false)
       expect(signed.status).toBe(404)
     }
   })

@@ -88,6 +88,11 @@ test('SIGKILL of the processor mid-batch: every upload still reaches its final s
   const redelivered = second.logs().filter((line) => handledRecord(line) && Number(line.receiveCount) > 1)
   expect(redelivered.length, 'messages redelivered to the new processor').toBeGreaterThan(0)
   // Only the new processor could finish what was pending when the old one died.
-  const secondChanged = new Set(second.logs().filter(isFinal).map((line) => line.imageId))
+  const secondChanged = new Set(
+    second
+      .logs()
+      .filter(isFinal)
+      .map((line) => line.imageId),
+  )
   expect(pendingAtKill.filter((id) => !secondChanged.has(id))).toEqual([])
 })

@@ -7,7 +7,16 @@ import { createTestDatabase, type TestDatabase } from '@image-service/devstack'
 import { migrate, MigrationChecksumError } from './migrate.ts'
 import { MIGRATIONS_DIRECTORY, readMigrationFiles } from './migration-files.ts'
 
-const ALL = ['0001_images.sql', '0002_failure_reason.sql', '0003_image_etag.sql', '0004_api_keys.sql', '0005_accounts.sql', '0006_ownership.sql', '0007_quotas.sql', '0008_audit_events.sql']
+const ALL = [
+  '0001_images.sql',
+  '0002_failure_reason.sql',
+  '0003_image_etag.sql',
+  '0004_api_keys.sql',
+  '0005_accounts.sql',
+  '0006_ownership.sql',
+  '0007_quotas.sql',
+  '0008_audit_events.sql',
+]
 
 describe('migrate', () => {
   let database: TestDatabase
@@ -22,8 +31,7 @@ describe('migrate', () => {
     await database.drop()
   })
 
-  const appliedNames = async () =>
-    (await sql<{ name: string }[]>`SELECT name FROM schema_migrations ORDER BY name`).map((row) => row.name)
+  const appliedNames = async () => (await sql<{ name: string }[]>`SELECT name FROM schema_migrations ORDER BY name`).map((row) => row.name)
 
   it('finds the migration files in name order', async () => {
     expect((await readMigrationFiles(MIGRATIONS_DIRECTORY)).map((file) => file.name)).toEqual(ALL)

@@ -66,7 +66,11 @@ export async function buildApp(deps: { container: ApiContainer; config: ApiConfi
       openapi: '3.1.0',
       info: { title: 'Image service API', version: '1.0.0', description: 'Presigned uploads and signed downloads of images' },
       // Every /api/image/* route takes a JWT of a trusted issuer or an API key (isk_…) as a bearer token.
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A JWT of a trusted issuer, or an API key (isk_…)' } } },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'A JWT of a trusted issuer, or an API key (isk_…)' },
+        },
+      },
       security: [{ bearerAuth: [] }],
     },
   })

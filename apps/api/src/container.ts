@@ -71,7 +71,11 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
   const cloudFront =
     invalidation === undefined
       ? undefined
-      : createCloudFrontClient({ region: config.storage.region, endpoint: invalidation.endpoint, credentials: options.cloudFrontCredentials })
+      : createCloudFrontClient({
+          region: config.storage.region,
+          endpoint: invalidation.endpoint,
+          credentials: options.cloudFrontCredentials,
+        })
   const invalidator =
     cloudFront === undefined || invalidation === undefined
       ? noCdnInvalidator
@@ -131,7 +135,9 @@ export type ApiContainer = ReturnType<typeof createApiContainer>
 function createRateLimitRedis(url: string | undefined, logger: Logger): Redis | undefined {
   if (url === undefined) return undefined
   const redis = new Redis(url, { commandTimeout: 500, connectTimeout: 2000 })
-  redis.on('error', (error: Error) => logger.warn({ code: (error as NodeJS.ErrnoException).code, reason: error.message }, 'rate-limit redis unavailable'))
+  redis.on('error', (error: Error) =>
+    logger.warn({ code: (error as NodeJS.ErrnoException).code, reason: error.message }, 'rate-limit redis unavailable'),
+  )
   return redis
 }
 
@@ -151,7 +157,11 @@ function trustedIssuers(config: ApiConfig, accounts: Accounts | undefined): Trus
     const { host, port } = config.api.http
     const local = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
     const { issuer: accountsIssuer, audience: accountsAudience } = accounts.trustedIssuer
-    issuers.push({ issuer: accountsIssuer, audience: accountsAudience, jwksUrl: `http://${local}:${port}${new URL(accounts.jwksUrl).pathname}` })
+    issuers.push({
+      issuer: accountsIssuer,
+      audience: accountsAudience,
+      jwksUrl: `http://${local}:${port}${new URL(accounts.jwksUrl).pathname}`,
+    })
   }
   return issuers
 }

@@ -40,12 +40,21 @@ export type ProcessorContainerOptions = {
 export function createProcessorContainer(config: ProcessorConfig, logger: Logger, options: ProcessorContainerOptions = {}) {
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, log: logger })
   const s3 = createS3Client({ ...config.storage, credentials: options.s3Credentials })
-  const sqs = createSqsClient({ region: config.storage.region, endpoint: config.processor.queue.endpoint, credentials: options.sqsCredentials })
+  const sqs = createSqsClient({
+    region: config.storage.region,
+    endpoint: config.processor.queue.endpoint,
+    credentials: options.sqsCredentials,
+  })
 
   const registry = createMetricsRegistry()
   const validationMetrics = createValidationMetrics(registry)
   const storage = createS3ValidationStorage({ client: s3, bucket: config.storage.bucket })
-  const validate = createValidateImage({ images: createPostgresImageRepository(database.db), storage, limits: { ...config.limits, ...config.processor.limits }, log: logger })
+  const validate = createValidateImage({
+    images: createPostgresImageRepository(database.db),
+    storage,
+    limits: { ...config.limits, ...config.processor.limits },
+    log: logger,
+  })
   const queueMetrics = createQueueMetrics(registry)
   const logUploads = logUploadsMessage(logger)
 

@@ -22,7 +22,10 @@ function handler(outcomes: Record<string, ValidationOutcome | (() => never)>, ob
       if (outcome === undefined) throw new Error(`no outcome for ${id}`)
       return typeof outcome === 'function' ? outcome() : outcome
     },
-    storage: { getObjectMetadata: async (key) => (objects.includes(key) ? { sizeBytes: 1, contentType: 'image/png', etag: '"e"', headers: {} } : null) },
+    storage: {
+      getObjectMetadata: async (key) =>
+        objects.includes(key) ? { sizeBytes: 1, contentType: 'image/png', etag: '"e"', headers: {} } : null,
+    },
     bucket: BUCKET,
   })
   return { handle, validated }
@@ -67,7 +70,14 @@ describe('createUploadsMessageHandler', () => {
       [B]: { outcome: 'skipped', status: 'ready' },
     })
     const result = await handle(message(created(A, B)))
-    expect(result).toMatchObject({ type: 'retry', reason: 'STORAGE_UNAVAILABLE', subjects: [{ id: A, outcome: 'retry', error: down }, { id: B, outcome: 'skipped', reason: 'ready' }] })
+    expect(result).toMatchObject({
+      type: 'retry',
+      reason: 'STORAGE_UNAVAILABLE',
+      subjects: [
+        { id: A, outcome: 'retry', error: down },
+        { id: B, outcome: 'skipped', reason: 'ready' },
+      ],
+    })
     expect(result).not.toHaveProperty('afterSeconds')
     expect(validated).toEqual([A, B])
 
@@ -84,17 +94,29 @@ describe('createUploadsMessageHandler', () => {
     const result = await handle(message(JSON.stringify({ Records: [{ eventName: 'ObjectRemoved:Delete' }] })))
     expect(result).toEqual({
       type: 'ack',
-      subjects: [{ outcome: 'ignored', reason: 'not_an_objectcreated_event', detail: { reason: 'not an ObjectCreated event', eventName: 'ObjectRemoved:Delete' } }],
+      subjects: [
+        {
+          outcome: 'ignored',
+          reason: 'not_an_objectcreated_event',
+          detail: { reason: 'not an ObjectCreated event', eventName: 'ObjectRemoved:Delete' },
+        },
+      ],
     })
     expect(await handle(message('not json'))).toMatchObject({ type: 'ack', subjects: [{ outcome: 'ignored', reason: 'body_is_not_json' }] })
     expect(validated).toEqual([])
   })
 
   it('validates on a validate message when the object is there, and leaves the record pending when it is not', async () => {
-    const { handle, validated } = handler({ [A]: { outcome: 'ready', sizeBytes: 1 }, [B]: { outcome: 'failed', reason: 'missing_object' } }, [`uploads/${A}`])
+    const { handle, validated } = handler(
+      { [A]: { outcome: 'ready', sizeBytes: 1 }, [B]: { outcome: 'failed', reason: 'missing_object' } },
+      [`uploads/${A}`],
+    )
     const validateMessage = (id: string) => message(JSON.stringify({ type: 'validate', image_id: id }))
     expect(await handle(validateMessage(A))).toMatchObject({ type: 'ack', subjects: [{ id: A, outcome: 'ready' }] })
-    expect(await handle(validateMessage(B))).toMatchObject({ type: 'ack', subjects: [{ id: B, outcome: 'skipped', reason: 'missing_object' }] })
+    expect(await handle(validateMessage(B))).toMatchObject({
+      type: 'ack',
+      subjects: [{ id: B, outcome: 'skipped', reason: 'missing_object' }],
+    })
     expect(validated).toEqual([A])
   })
 })

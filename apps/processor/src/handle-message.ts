@@ -50,7 +50,10 @@ export function createUploadsMessageHandler(deps: {
         case 'skipped':
           return done('skipped', { reason: result.status })
         case 'retry':
-          return done('retry', { reason: result.reason, ...(result.afterSeconds === undefined ? {} : { detail: { afterSeconds: result.afterSeconds } }) })
+          return done('retry', {
+            reason: result.reason,
+            ...(result.afterSeconds === undefined ? {} : { detail: { afterSeconds: result.afterSeconds } }),
+          })
       }
     } catch (error) {
       // Defensive: "try again later" is a value, but a throw (a bug, an unmapped error) must
@@ -82,7 +85,11 @@ export function createUploadsMessageHandler(deps: {
 }
 
 /** `not an ObjectCreated event` -> `not_an_objectcreated_event`: our fixed texts, as a label. */
-const reasonCode = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '')
+const reasonCode = (text: string) =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_|_$/g, '')
 
 function ignoredOutcome(record: IgnoredRecord): RecordOutcome {
   return { outcome: 'ignored', reason: reasonCode(record.reason), detail: { ...record } }

@@ -47,7 +47,12 @@ export function createProcessorHttpServer(deps: {
   async function metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (expectedToken !== undefined && !bearerMatches(req.headers.authorization, expectedToken)) {
       res.setHeader('WWW-Authenticate', 'Bearer')
-      return json(res, 401, { statusCode: 401, error: 'Unauthorized', code: 'UNAUTHENTICATED', message: 'GET /metrics needs the metrics bearer token' })
+      return json(res, 401, {
+        statusCode: 401,
+        error: 'Unauthorized',
+        code: 'UNAUTHENTICATED',
+        message: 'GET /metrics needs the metrics bearer token',
+      })
     }
     const text = await deps.registry.metrics()
     res.writeHead(200, { 'content-type': deps.registry.contentType })

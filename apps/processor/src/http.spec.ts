@@ -3,7 +3,16 @@ import { closedPort, toS3EventNotification } from '@image-service/devstack'
 import { createMessageSpy, type ImageId, type MessageSpy, newImageId, objectKeyFor } from '@image-service/foundation'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createProcessorContainer } from './container.ts'
-import { corpusFile, createQueueWithBridge, credentialsOf, processorConfig, silentLog, type Stack, startStack, upload } from './testing/harness.ts'
+import {
+  corpusFile,
+  createQueueWithBridge,
+  credentialsOf,
+  processorConfig,
+  silentLog,
+  type Stack,
+  startStack,
+  upload,
+} from './testing/harness.ts'
 
 let stack: Stack
 const cleanups: (() => Promise<void>)[] = []
@@ -19,11 +28,15 @@ afterAll(async () => {
 
 /** A processor container serving HTTP on a free port; its worker runs only when asked. */
 async function startProcessor(queueUrl: string, env: Record<string, string> = {}, options: { spy?: MessageSpy; run?: boolean } = {}) {
-  const container = createProcessorContainer(processorConfig(stack, queueUrl, { HOST: '127.0.0.1', PROCESSOR_HTTP_PORT: '0', ...env }), silentLog, {
-    ...credentialsOf(stack),
-    timings: { retryVisibilitySeconds: () => 0, receiveBackoffMs: () => 50 },
-    ...(options.spy ? { onMessageProcessed: options.spy.listener } : {}),
-  })
+  const container = createProcessorContainer(
+    processorConfig(stack, queueUrl, { HOST: '127.0.0.1', PROCESSOR_HTTP_PORT: '0', ...env }),
+    silentLog,
+    {
+      ...credentialsOf(stack),
+      timings: { retryVisibilitySeconds: () => 0, receiveBackoffMs: () => 50 },
+      ...(options.spy ? { onMessageProcessed: options.spy.listener } : {}),
+    },
+  )
   const { url } = await container.listen()
   const running = options.run ? container.worker.run() : Promise.resolve()
   cleanups.push(async () => {
@@ -58,7 +71,18 @@ describe('processor HTTP: /metrics and /health', () => {
     const send = async (body: unknown) =>
       (await stack.sqsClient.send(new SendMessageCommand({ QueueUrl: q.queueUrl, MessageBody: JSON.stringify(body) }))).MessageId ?? ''
     const eventFor = (id: ImageId) =>
-      toS3EventNotification({ eventName: 'ObjectCreated:Put', bucket: stack.bucket, key: objectKeyFor(id), size: 1, eTag: 'e', eventTime: new Date(), sequencer: '01' }, stack.s3.region)
+      toS3EventNotification(
+        {
+          eventName: 'ObjectCreated:Put',
+          bucket: stack.bucket,
+          key: objectKeyFor(id),
+          size: 1,
+          eTag: 'e',
+          eventTime: new Date(),
+          sequencer: '01',
+        },
+        stack.s3.region,
+      )
 
     const good = await upload(stack, 'image/png', corpusFile('valid-png-rgb-1024x768.png'))
     const bad = await upload(stack, 'image/gif', corpusFile('valid-png-rgb-1024x768.png'))
@@ -79,11 +103,17 @@ describe('processor HTTP: /metrics and /health', () => {
     expect(validations('ignored', 's3_testevent')).toBe(1)
     expect(validations('retry', retried.reason ?? '')).toBeGreaterThanOrEqual(1)
 
-    const queue = { messaging_system: 'aws_sqs', messaging_destination_name: q.queueUrl.split('/').at(-1) ?? '', messaging_operation_name: 'process' }
+    const queue = {
+      messaging_system: 'aws_sqs',
+      messaging_destination_name: q.queueUrl.split('/').at(-1) ?? '',
+      messaging_operation_name: 'process',
+    }
     expect(sample(text, 'messaging_process_duration_seconds_count', queue)).toBeGreaterThanOrEqual(4)
     expect(sample(text, 'messaging_process_duration_seconds_sum', queue)).toBeGreaterThan(0)
     expect(sample(text, 'messaging_client_consumed_messages_total', queue)).toBeGreaterThanOrEqual(4)
-    expect(sample(text, 'messaging_client_consumed_messages_total', { ...queue, error_type: retried.reason ?? '' })).toBeGreaterThanOrEqual(1)
+    expect(sample(text, 'messaging_client_consumed_messages_total', { ...queue, error_type: retried.reason ?? '' })).toBeGreaterThanOrEqual(
+      1,
+    )
     expect(sample(text, 'process_cpu_seconds_total')).toBeGreaterThan(0)
   })
 
@@ -92,7 +122,10 @@ describe('processor HTTP: /metrics and /health', () => {
     const { url } = await startProcessor(queueUrl)
     expect(await getJson(`${url}/health/liveness`)).toEqual({ status: 200, body: { status: 'ok' } })
     const name = queueUrl.split('/').at(-1)
-    expect(await getJson(`${url}/health/readiness`)).toEqual({ status: 200, body: { status: 'ok', checks: { database: 'ok', [`queue:${name}`]: 'ok' } } })
+    expect(await getJson(`${url}/health/readiness`)).toEqual({
+      status: 200,
+      body: { status: 'ok', checks: { database: 'ok', [`queue:${name}`]: 'ok' } },
+    })
   })
 
   it('is not ready while the database cannot be reached, naming it', async () => {

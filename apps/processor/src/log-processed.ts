@@ -14,7 +14,10 @@ export function logUploadsMessage(log: Logger): MessageProcessedListener {
       } else if (outcome === 'retry') {
         // A missing record or a dependency outage is expected now and then (warn); a bug is not.
         const level = error !== undefined && !(isAppError(error) && error.kind !== 'internal') ? 'error' : 'warn'
-        log[level]({ ...context, imageId: id, outcome, reason, durationMs, ...detail, ...(error === undefined ? {} : { err: error }) }, 'upload left for retry')
+        log[level](
+          { ...context, imageId: id, outcome, reason, durationMs, ...detail, ...(error === undefined ? {} : { err: error }) },
+          'upload left for retry',
+        )
       } else {
         log.info({ ...context, imageId: id, outcome, reason, durationMs, ...detail }, 'handled upload')
       }

@@ -14,7 +14,10 @@ function record(eventName: string, key: string, bucket = BUCKET): Record<string,
     eventName,
     userIdentity: { principalId: 'AWS:AIDAEXAMPLE' },
     requestParameters: { sourceIPAddress: '203.0.113.7' },
-    responseElements: { 'x-amz-request-id': 'C3D13FE58DE4C810', 'x-amz-id-2': 'FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD' },
+    responseElements: {
+      'x-amz-request-id': 'C3D13FE58DE4C810',
+      'x-amz-id-2': 'FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD',
+    },
     s3: {
       s3SchemaVersion: '1.0',
       configurationId: 'uploads',
@@ -42,7 +45,14 @@ describe('parseS3EventMessage', () => {
   })
 
   it('acknowledges the s3:TestEvent sent when notifications are configured', () => {
-    const test = { Service: 'Amazon S3', Event: 's3:TestEvent', Time: '2025-01-15T10:00:00.000Z', Bucket: BUCKET, RequestId: 'X', HostId: 'Y' }
+    const test = {
+      Service: 'Amazon S3',
+      Event: 's3:TestEvent',
+      Time: '2025-01-15T10:00:00.000Z',
+      Bucket: BUCKET,
+      RequestId: 'X',
+      HostId: 'Y',
+    }
     expect(parse(JSON.stringify(test))).toEqual({ imageIds: [], ignored: [{ reason: 's3:TestEvent', eventName: 's3:TestEvent' }] })
   })
 
@@ -54,7 +64,9 @@ describe('parseS3EventMessage', () => {
   it('rejects malformed percent-encoding instead of throwing', () => {
     expect(parse(body(record('ObjectCreated:Put', 'uploads/%E0%A4%A')))).toEqual({
       imageIds: [],
-      ignored: [{ reason: 'object key is not valid URL encoding', eventName: 'ObjectCreated:Put', bucket: BUCKET, key: 'uploads/%E0%A4%A' }],
+      ignored: [
+        { reason: 'object key is not valid URL encoding', eventName: 'ObjectCreated:Put', bucket: BUCKET, key: 'uploads/%E0%A4%A' },
+      ],
     })
   })
 
@@ -98,9 +110,16 @@ describe('parseS3EventMessage', () => {
   })
 
   it('unwraps SNS notifications (S3 -> SNS -> SQS without raw delivery)', () => {
-    const sns = { Type: 'Notification', MessageId: 'm-1', TopicArn: 'arn:aws:sns:us-east-1:1:uploads', Message: body(record('ObjectCreated:Put', `uploads/${ID}`)) }
+    const sns = {
+      Type: 'Notification',
+      MessageId: 'm-1',
+      TopicArn: 'arn:aws:sns:us-east-1:1:uploads',
+      Message: body(record('ObjectCreated:Put', `uploads/${ID}`)),
+    }
     expect(parse(JSON.stringify(sns))).toEqual({ imageIds: [ID], ignored: [] })
-    expect(parse(JSON.stringify({ ...sns, Message: 'not json' })).ignored).toEqual([{ reason: 'SNS notification whose Message is not JSON' }])
+    expect(parse(JSON.stringify({ ...sns, Message: 'not json' })).ignored).toEqual([
+      { reason: 'SNS notification whose Message is not JSON' },
+    ])
   })
 
   it('validates an image once when a message repeats its record', () => {

@@ -39,7 +39,10 @@ export function parseUploadsMessage(body: string, options: { bucket: string }): 
   if (isValidateMessage.Check(document)) return { source: 'validate', imageIds: [parseImageId(document.image_id)], ignored: [] }
   if (claimsValidate.Check(document)) {
     const problem = isValidateMessage.Errors(document).First()
-    return { source: 'validate', ...ignoredOnly('malformed validate message', problem ? { detail: `${problem.path} ${problem.message}` } : {}) }
+    return {
+      source: 'validate',
+      ...ignoredOnly('malformed validate message', problem ? { detail: `${problem.path} ${problem.message}` } : {}),
+    }
   }
   return { source: 's3-event', ...parseS3Event(document, options.bucket) }
 }

@@ -1,7 +1,16 @@
 import { createMessageSpy, type ImageId, objectKeyFor } from '@image-service/foundation'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createProcessorContainer } from './container.ts'
-import { corpusFile, createQueueWithBridge, credentialsOf, processorConfig, silentLog, type Stack, startStack, upload } from './testing/harness.ts'
+import {
+  corpusFile,
+  createQueueWithBridge,
+  credentialsOf,
+  processorConfig,
+  silentLog,
+  type Stack,
+  startStack,
+  upload,
+} from './testing/harness.ts'
 
 /**
  * The memory bound of the README: rejecting decompression bombs (400 Mpx PNG = 1.6 GB RGBA,
@@ -22,7 +31,10 @@ describe('decompression bombs through the worker', () => {
   it('rejects them while RSS grows by less than 200 MB', async () => {
     const q = await createQueueWithBridge(stack, { maxReceiveCount: 3, visibilityTimeoutSeconds: 5 })
     const spy = createMessageSpy()
-    const processor = createProcessorContainer(processorConfig(stack, q.queueUrl), silentLog, { ...credentialsOf(stack), onMessageProcessed: spy.listener })
+    const processor = createProcessorContainer(processorConfig(stack, q.queueUrl), silentLog, {
+      ...credentialsOf(stack),
+      onMessageProcessed: spy.listener,
+    })
     const running = processor.worker.run()
     try {
       const rssBefore = process.memoryUsage().rss

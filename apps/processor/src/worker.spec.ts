@@ -17,7 +17,17 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createProcessorContainer } from './container.ts'
 import { createUploadsMessageHandler } from './handle-message.ts'
-import { corpusFile, createQueueWithBridge, credentialsOf, messagesIn, processorConfig, silentLog, type Stack, startStack, upload } from './testing/harness.ts'
+import {
+  corpusFile,
+  createQueueWithBridge,
+  credentialsOf,
+  messagesIn,
+  processorConfig,
+  silentLog,
+  type Stack,
+  startStack,
+  upload,
+} from './testing/harness.ts'
 
 let stack: Stack
 const cleanups: (() => Promise<void>)[] = []
@@ -68,7 +78,15 @@ function tally(messages: readonly ProcessedMessage[]): Record<string, number> {
 
 /** The event S3 would send again for an object (at-least-once delivery); its message id. */
 async function resendEvent(queueUrl: string, id: ImageId): Promise<string> {
-  const event = { eventName: 'ObjectCreated:Put' as const, bucket: stack.bucket, key: objectKeyFor(id), size: 1, eTag: 'e', eventTime: new Date(), sequencer: '01' }
+  const event = {
+    eventName: 'ObjectCreated:Put' as const,
+    bucket: stack.bucket,
+    key: objectKeyFor(id),
+    size: 1,
+    eTag: 'e',
+    eventTime: new Date(),
+    sequencer: '01',
+  }
   const body = JSON.stringify(toS3EventNotification(event, stack.s3.region))
   const { MessageId } = await stack.sqsClient.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }))
   return MessageId ?? ''
@@ -84,7 +102,9 @@ describe('processor worker on the emulators', () => {
     const bad = await upload(stack, 'image/jpeg', bytes)
 
     await handled(spy, good, 'ready')
-    expect((await handled(spy, bad, 'failed')).subjects).toEqual([expect.objectContaining({ id: bad, outcome: 'failed', reason: 'type_mismatch' })])
+    expect((await handled(spy, bad, 'failed')).subjects).toEqual([
+      expect.objectContaining({ id: bad, outcome: 'failed', reason: 'type_mismatch' }),
+    ])
     expect(await stack.images.findById(good)).toMatchObject({ status: 'ready', sizeBytes: bytes.length, failureReason: null })
     expect(await stack.images.findById(bad)).toMatchObject({ status: 'failed', failureReason: 'type_mismatch', sizeBytes: null })
     expect(await stack.storage.getObjectMetadata(objectKeyFor(bad))).toBeNull()
@@ -103,7 +123,9 @@ describe('processor worker on the emulators', () => {
     const before = await stack.images.findById(id)
 
     for (const messageId of [await resendEvent(q.queueUrl, id), await resendEvent(q.queueUrl, id)]) {
-      expect((await spy.waitForMessage(messageId, 'ack')).subjects).toEqual([expect.objectContaining({ id, outcome: 'skipped', reason: 'ready' })])
+      expect((await spy.waitForMessage(messageId, 'ack')).subjects).toEqual([
+        expect.objectContaining({ id, outcome: 'skipped', reason: 'ready' }),
+      ])
     }
     expect(await messagesIn(stack.sqsClient, q.queueUrl)).toBe(0)
     expect(await stack.images.findById(id)).toEqual(before)
@@ -125,7 +147,8 @@ describe('processor worker on the emulators', () => {
     expect(deadLettered.Body).toContain(objectKeyFor(id))
     const retries = spy.messages.filter((m) => m.outcome === 'retry')
     expect(retries.length).toBeGreaterThanOrEqual(2)
-    for (const m of retries) expect(m).toMatchObject({ reason: 'STORAGE_UNAVAILABLE', subjects: [expect.objectContaining({ id, outcome: 'retry' })] })
+    for (const m of retries)
+      expect(m).toMatchObject({ reason: 'STORAGE_UNAVAILABLE', subjects: [expect.objectContaining({ id, outcome: 'retry' })] })
     expect(await stack.images.findById(id)).toMatchObject({ status: 'pending' })
   })
 
@@ -146,7 +169,8 @@ describe('processor worker on the emulators', () => {
     await waitFor(() => (acked().length === 18 ? true : undefined), { timeoutMs: 30_000, description: '18 acknowledged messages' })
     expect(await messagesIn(stack.sqsClient, q.queueUrl)).toBe(0)
     for (const record of await stack.images.findOwnedByIds('owner-a', valid)) expect(record.status).toBe('ready')
-    for (const record of await stack.images.findOwnedByIds('owner-a', invalid)) expect(record).toMatchObject({ status: 'failed', failureReason: 'type_mismatch' })
+    for (const record of await stack.images.findOwnedByIds('owner-a', invalid))
+      expect(record).toMatchObject({ status: 'failed', failureReason: 'type_mismatch' })
     // Exactly one transition per record over both workers; every other delivery was skipped.
     expect(tally(acked())).toEqual({ ready: 3, failed: 3, skipped: 12 })
   })
@@ -159,11 +183,19 @@ describe('processor worker on the emulators', () => {
     const sender = createSqsSender({ sqs: stack.sqsClient, queueUrl, schema: ValidateImageMessage })
     const uploaded = await upload(stack, 'image/png', png())
     const notYet = newImageId()
-    await stack.images.save({ id: notYet, ownerId: 'owner-a', contentType: 'image/png', fileName: 'later.png', objectKey: objectKeyFor(notYet) })
+    await stack.images.save({
+      id: notYet,
+      ownerId: 'owner-a',
+      contentType: 'image/png',
+      fileName: 'later.png',
+      objectKey: objectKeyFor(notYet),
+    })
 
     const first = await sender.sendMessage({ type: 'validate', image_id: uploaded })
     const second = await sender.sendMessage({ type: 'validate', image_id: notYet })
-    expect((await spy.waitForMessage(first.messageId, 'ack')).subjects).toEqual([expect.objectContaining({ id: uploaded, outcome: 'ready' })])
+    expect((await spy.waitForMessage(first.messageId, 'ack')).subjects).toEqual([
+      expect.objectContaining({ id: uploaded, outcome: 'ready' }),
+    ])
     expect((await spy.waitForMessage(second.messageId, 'ack')).subjects).toEqual([
       expect.objectContaining({ id: notYet, outcome: 'skipped', reason: 'missing_object' }),
     ])

@@ -1,5 +1,12 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3'
-import { type AppProcess, createEmulatorS3Client, type DevStack, findFreePort, startAppProcess, startDevStack } from '@image-service/devstack'
+import {
+  type AppProcess,
+  createEmulatorS3Client,
+  type DevStack,
+  findFreePort,
+  startAppProcess,
+  startDevStack,
+} from '@image-service/devstack'
 import { type ApiClient, type Credential, createApiClient } from './api-client.ts'
 
 /** The owner `api` acts for; other owners get their own client from `clientFor`. */
@@ -115,7 +122,10 @@ function ownerTokens(stack: DevStack, owner: string): Credential {
   let current: { token: Promise<string>; renewAt: number } | undefined
   return () => {
     if (current === undefined || Date.now() >= current.renewAt) {
-      current = { token: stack.identity.token({ subject: owner, expiresInSeconds: TOKEN_LIFETIME_SECONDS }), renewAt: Date.now() + (TOKEN_LIFETIME_SECONDS / 2) * 1000 }
+      current = {
+        token: stack.identity.token({ subject: owner, expiresInSeconds: TOKEN_LIFETIME_SECONDS }),
+        renewAt: Date.now() + (TOKEN_LIFETIME_SECONDS / 2) * 1000,
+      }
     }
     return current.token
   }

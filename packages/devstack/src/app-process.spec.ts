@@ -65,4 +65,3 @@ describe('startAppProcess', () => {
     expect(app.logs().map((l) => l.msg)).toContain('ignoring SIGTERM')
   })
 })
-

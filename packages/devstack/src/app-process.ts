@@ -96,7 +96,13 @@ export function startAppProcess(options: StartAppProcessOptions): AppProcess {
         const deadline = Date.now() + timeoutMs
         for (;;) {
           if (exitedYet) return exitedEarly
-          if (await fetch(url).then((r) => r.ok, () => false)) return
+          if (
+            await fetch(url).then(
+              (r) => r.ok,
+              () => false,
+            )
+          )
+            return
           if (Date.now() >= deadline) throw new Error(`${options.name}: no 2xx from ${url} within ${timeoutMs} ms\n${self.output()}`)
           await delay(50)
         }

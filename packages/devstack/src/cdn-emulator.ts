@@ -95,7 +95,8 @@ function originHeaders(object: GetObjectCommandOutput): Record<string, string | 
     ETag: object.ETag,
     'Last-Modified': object.LastModified?.toUTCString(),
   }
-  const present = (entry: [string, string | number | undefined]): entry is [string, string | number] => entry[1] !== undefined && entry[1] !== ''
+  const present = (entry: [string, string | number | undefined]): entry is [string, string | number] =>
+    entry[1] !== undefined && entry[1] !== ''
   return Object.fromEntries(Object.entries(headers).filter(present))
 }
 

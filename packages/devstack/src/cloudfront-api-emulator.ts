@@ -40,7 +40,12 @@ export async function startCloudFrontApiEmulator(options: { distributionId?: str
     if (throttled > 0) {
       throttled -= 1
       res.writeHead(400, { 'content-type': 'text/xml' })
-      return res.end(errorXml('TooManyInvalidationsInProgress', 'Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.'))
+      return res.end(
+        errorXml(
+          'TooManyInvalidationsInProgress',
+          'Processing your request will cause you to exceed the maximum number of in-progress wildcard invalidations.',
+        ),
+      )
     }
     const items = [...body.matchAll(/<Path>([^<]*)<\/Path>/g)].map((m) => decodeXml(m[1] ?? ''))
     paths.push(...items)

@@ -35,9 +35,7 @@ export function verifyCannedSignedUrl(args: {
   const hashAlgorithm = params.get('Hash-Algorithm') ?? 'SHA1'
   if (hashAlgorithm !== 'SHA1' && hashAlgorithm !== 'SHA256') return deny('unsupported Hash-Algorithm')
 
-  const otherParams = rawQuery
-    .split('&')
-    .filter((pair) => pair !== '' && !SIGNING_PARAMS.has(splitOnce(pair, '=')[0]))
+  const otherParams = rawQuery.split('&').filter((pair) => pair !== '' && !SIGNING_PARAMS.has(splitOnce(pair, '=')[0]))
   const resource = `${args.baseUrl}${rawPath}${otherParams.length ? `?${otherParams.join('&')}` : ''}`
   const policy = JSON.stringify({
     Statement: [{ Resource: resource, Condition: { DateLessThan: { 'AWS:EpochTime': expires } } }],

@@ -60,9 +60,25 @@ describe('dev stacks side by side', () => {
     expect(new Set(urls).size).toBe(urls.length)
     for (const stack of [embedded, external]) {
       expect(Object.keys(stack.env).sort()).toEqual(
-        ['AUTH_AUDIENCE', 'AUTH_ISSUER', 'AUTH_JWKS_URL', 'AWS_ACCESS_KEY_ID', 'AWS_REGION', 'AWS_SECRET_ACCESS_KEY', 'CDN_BASE_URL', 'CDN_MODE', 'CLOUDFRONT_KEY_PAIR_ID',
-          'CLOUDFRONT_PRIVATE_KEY', 'DATABASE_URL', 'NODE_ENV', 'S3_BUCKET', 'S3_ENDPOINT', 'S3_FORCE_PATH_STYLE', 'SQS_ENDPOINT',
-          'SQS_QUEUE_URL'].sort(),
+        [
+          'AUTH_AUDIENCE',
+          'AUTH_ISSUER',
+          'AUTH_JWKS_URL',
+          'AWS_ACCESS_KEY_ID',
+          'AWS_REGION',
+          'AWS_SECRET_ACCESS_KEY',
+          'CDN_BASE_URL',
+          'CDN_MODE',
+          'CLOUDFRONT_KEY_PAIR_ID',
+          'CLOUDFRONT_PRIVATE_KEY',
+          'DATABASE_URL',
+          'NODE_ENV',
+          'S3_BUCKET',
+          'S3_ENDPOINT',
+          'S3_FORCE_PATH_STYLE',
+          'SQS_ENDPOINT',
+          'SQS_QUEUE_URL',
+        ].sort(),
       )
       expect(stack.env).toMatchObject({ S3_BUCKET: 'images', CDN_MODE: 'cloudfront', S3_FORCE_PATH_STYLE: 'true', NODE_ENV: 'development' })
       expect(stack.env).toMatchObject({ AUTH_ISSUER: stack.identity.issuer, AUTH_JWKS_URL: stack.identity.jwksUrl })
@@ -85,7 +101,10 @@ describe('dev stacks side by side', () => {
       await clientA.send(new PutObjectCommand({ Bucket: 'images', Key: 'uploads/only-a', Body: 'a', ContentType: 'image/png' }))
       await clientB.send(new PutObjectCommand({ Bucket: 'images', Key: 'uploads/only-b', Body: 'b', ContentType: 'image/png' }))
 
-      const [keysA, keysB] = await keysDelivered([[embedded.sqs, 1], [external.sqs, 1]])
+      const [keysA, keysB] = await keysDelivered([
+        [embedded.sqs, 1],
+        [external.sqs, 1],
+      ])
       expect(keysA).toEqual(['uploads/only-a'])
       expect(keysB).toEqual(['uploads/only-b'])
       await expect(clientB.send(new GetObjectCommand({ Bucket: 'images', Key: 'uploads/only-a' }))).rejects.toMatchObject({
@@ -117,7 +136,10 @@ describe('emulator stack', () => {
         return client.send(new PutObjectCommand({ Bucket: s3.bucket, Key, Body: 'x' })).finally(() => client.destroy())
       }
       await Promise.all([put(a.s3, 'uploads/a1'), put(b.s3, 'uploads/b1'), put(a.s3, 'uploads/a2')])
-      const [keysA = [], keysB] = await keysDelivered([[a.sqs, 2], [b.sqs, 1]])
+      const [keysA = [], keysB] = await keysDelivered([
+        [a.sqs, 2],
+        [b.sqs, 1],
+      ])
       expect(keysA.sort()).toEqual(['uploads/a1', 'uploads/a2'])
       expect(keysB).toEqual(['uploads/b1'])
     } finally {

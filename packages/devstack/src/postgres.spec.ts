@@ -65,9 +65,14 @@ describe('createTestDatabase', () => {
     const name = new URL(database.url).pathname.slice(1)
     expect(name).toMatch(/^t_[0-9a-f]{16}$/)
 
-    const tables = await query(database.url, (sql) => sql<{ table_name: string }[]>`
-      SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)
-    expect(tables.map((row) => row.table_name)).toEqual(expect.arrayContaining(['api_keys', 'auth_users', 'image_records', 'schema_migrations']))
+    const tables = await query(
+      database.url,
+      (sql) => sql<{ table_name: string }[]>`
+      SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+    )
+    expect(tables.map((row) => row.table_name)).toEqual(
+      expect.arrayContaining(['api_keys', 'auth_users', 'image_records', 'schema_migrations']),
+    )
 
     await database.drop()
     const left = await query(serverUrl, (sql) => sql`SELECT 1 FROM pg_database WHERE datname = ${name}`)
@@ -77,8 +82,11 @@ describe('createTestDatabase', () => {
   it('leaves the database empty when migrate is false', async () => {
     const database = await createTestDatabase(inject('databaseServerUrl'), { migrate: false })
     try {
-      const tables = await query(database.url, (sql) => sql`
-        SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`)
+      const tables = await query(
+        database.url,
+        (sql) => sql`
+        SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`,
+      )
       expect(tables).toHaveLength(0)
     } finally {
       await database.drop()

@@ -90,9 +90,7 @@ function denied(code: string, message: string, status = 403): S3Denial {
 }
 
 export function writeS3Error(res: ServerResponse, denial: S3Denial): void {
-  const body =
-    '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<Error><Code>${denial.code}</Code><Message>${escapeXml(denial.message)}</Message></Error>`
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${denial.code}</Code><Message>${escapeXml(denial.message)}</Message></Error>`
   res.writeHead(denial.status, { 'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body) })
   res.end(body)
 }

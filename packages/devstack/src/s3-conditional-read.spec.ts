@@ -38,7 +38,9 @@ describe('S3 emulator: conditional and ranged reads', () => {
     const first = await put('uploads/replaced', 'first')
     const second = await put('uploads/replaced', 'second')
     expect(second).not.toBe(first)
-    const error = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'uploads/replaced', IfMatch: first })).catch((e: unknown) => e)
+    const error = await client
+      .send(new GetObjectCommand({ Bucket: BUCKET, Key: 'uploads/replaced', IfMatch: first }))
+      .catch((e: unknown) => e)
     expect(error).toBeInstanceOf(S3ServiceException)
     expect(error).toMatchObject({ name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } })
     expect(await status(client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'uploads/replaced', IfMatch: first })))).toBe(412)
@@ -47,7 +49,9 @@ describe('S3 emulator: conditional and ranged reads', () => {
 
   it('answers a ranged GET of an empty object with 416, as S3 does, instead of a body it never sends', async () => {
     await put('uploads/empty', '')
-    const error = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'uploads/empty', Range: 'bytes=0-9' })).catch((e: unknown) => e)
+    const error = await client
+      .send(new GetObjectCommand({ Bucket: BUCKET, Key: 'uploads/empty', Range: 'bytes=0-9' }))
+      .catch((e: unknown) => e)
     expect(error).toMatchObject({ name: 'InvalidRange', $metadata: { httpStatusCode: 416 } })
     expect(await status(client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'uploads/empty' })))).toBe(200)
   })

@@ -154,9 +154,7 @@ describe('S3 emulator', () => {
     const seen: ObjectCreatedEvent[] = []
     const unsubscribe = s3.onObjectCreated((event) => seen.push(event))
     await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'events/put.txt', Body: 'hello' }))
-    await client.send(
-      new CopyObjectCommand({ Bucket: BUCKET, Key: 'events/copy.txt', CopySource: `${BUCKET}/events/put.txt` }),
-    )
+    await client.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'events/copy.txt', CopySource: `${BUCKET}/events/put.txt` }))
     const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'events/multi.txt' }))
     const part = await client.send(
       new UploadPartCommand({ Bucket: BUCKET, Key: 'events/multi.txt', UploadId, PartNumber: 1, Body: 'parts' }),

@@ -11,10 +11,7 @@ export type SqsEmulator = {
   accessKeyId: string
   secretAccessKey: string
   /** With `dlq`, also creates `<name>-dlq` and a RedrivePolicy pointing at it. */
-  createQueue(
-    name: string,
-    options?: { dlq?: { maxReceiveCount: number }; visibilityTimeoutSeconds?: number },
-  ): Promise<CreatedQueue>
+  createQueue(name: string, options?: { dlq?: { maxReceiveCount: number }; visibilityTimeoutSeconds?: number }): Promise<CreatedQueue>
   stop(): Promise<void>
 }
 
@@ -56,9 +53,7 @@ export async function startSqsEmulator(options: SqsEmulatorOptions = {}): Promis
       if (!queueOptions.dlq) return { queueUrl: await createOne(name, attributes) }
 
       const dlqUrl = await createOne(`${name}-dlq`, {})
-      const { Attributes } = await admin.send(
-        new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }),
-      )
+      const { Attributes } = await admin.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['QueueArn'] }))
       const deadLetterTargetArn = Attributes?.QueueArn
       if (!deadLetterTargetArn) throw new Error(`SQS emulator returned no ARN for ${name}-dlq`)
       attributes.RedrivePolicy = JSON.stringify({

@@ -35,8 +35,10 @@ describe('built-in accounts when the database fails', () => {
     await app.ready()
     return app
   }
-  const signIn = (app: FastifyInstance) => app.inject({ method: 'POST', url: '/api/auth/sign-in/email', payload: { email: EMAIL, password: PASSWORD } })
-  const failureLine = () => logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'request failed')
+  const signIn = (app: FastifyInstance) =>
+    app.inject({ method: 'POST', url: '/api/auth/sign-in/email', payload: { email: EMAIL, password: PASSWORD } })
+  const failureLine = () =>
+    logLines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'request failed')
 
   beforeAll(async () => {
     // No migrations: every query Better Auth makes fails (relation does not exist).
@@ -62,7 +64,11 @@ describe('built-in accounts when the database fails', () => {
 
     expect(response.statusCode).toBe(500)
     expect(response.json()).toEqual({ statusCode: 500, error: 'Internal Server Error', code: 'INTERNAL_ERROR', message: 'internal error' })
-    expect(failureLine()).toMatchObject({ level: 50, code: 'INTERNAL_ERROR', err: { message: 'accounts failed: DrizzleQueryError (42P01)' } })
+    expect(failureLine()).toMatchObject({
+      level: 50,
+      code: 'INTERNAL_ERROR',
+      err: { message: 'accounts failed: DrizzleQueryError (42P01)' },
+    })
   })
 
   it('answers an unreachable database 503 DATABASE_UNAVAILABLE', async () => {

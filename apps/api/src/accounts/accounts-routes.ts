@@ -7,7 +7,13 @@ import { ACCOUNTS_BASE_PATH, type Accounts, CLIENT_IP_HEADER } from './create-ac
 /** Request headers not passed on: recomputed (the body is re-serialised) or ours to set. */
 const DROPPED_REQUEST_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', CLIENT_IP_HEADER])
 /** Response headers not copied: Fastify sets them, or CORS does (see mergeExposedHeaders). */
-const DROPPED_RESPONSE_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'set-cookie', 'access-control-expose-headers'])
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'set-cookie',
+  'access-control-expose-headers',
+])
 
 /** A Better Auth refusal or failure, answered by the api's error handler in our shape. */
 export class AccountsRefusal extends Error {

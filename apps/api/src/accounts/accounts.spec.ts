@@ -184,7 +184,11 @@ describe('built-in accounts at /api/auth/*', () => {
     const noSession = await call('GET', '/api/auth/token')
     expect(noSession.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"')
     await expectRefusal(noSession, 401, 'UNAUTHENTICATED')
-    await expectRefusal(await call('GET', '/api/auth/token', { headers: { authorization: 'Bearer forged.signature' } }), 401, 'UNAUTHENTICATED')
+    await expectRefusal(
+      await call('GET', '/api/auth/token', { headers: { authorization: 'Bearer forged.signature' } }),
+      401,
+      'UNAUTHENTICATED',
+    )
     const malformed = await fetch(`${baseUrl}/api/auth/sign-in/email`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin: baseUrl },
@@ -207,7 +211,10 @@ describe('built-in accounts at /api/auth/*', () => {
     const trusted = await fromOrigin(TRUSTED_ORIGIN)
     expect(trusted.status).toBe(200)
     // A cross-origin script may read the session token next to what CORS already exposes.
-    const exposed = trusted.headers.get('access-control-expose-headers')?.split(',').map((h) => h.trim())
+    const exposed = trusted.headers
+      .get('access-control-expose-headers')
+      ?.split(',')
+      .map((h) => h.trim())
     expect(exposed).toEqual(expect.arrayContaining(['set-auth-token', 'www-authenticate']))
   })
 

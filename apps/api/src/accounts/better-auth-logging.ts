@@ -34,7 +34,9 @@ function describe(value: unknown): unknown {
  */
 export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return typeof error
-  const codes = [error, error.cause].map((e) => (e as { code?: unknown } | undefined)?.code).filter((c) => typeof c === 'string' || typeof c === 'number')
+  const codes = [error, error.cause]
+    .map((e) => (e as { code?: unknown } | undefined)?.code)
+    .filter((c) => typeof c === 'string' || typeof c === 'number')
   // drizzle's DrizzleQueryError keeps the name 'Error'; its class says more.
   const name = error.name === 'Error' ? error.constructor.name : error.name
   return codes.length > 0 ? `${name} (${codes.join(', ')})` : name

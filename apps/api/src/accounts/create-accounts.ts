@@ -50,7 +50,8 @@ export type AccountsOptions = {
  * the api like any other issuer's, through `trustedIssuer`.
  */
 export function createAccounts(options: AccountsOptions): Accounts {
-  if (Buffer.byteLength(options.secret) < MIN_SECRET_BYTES) throw new Error(`the accounts secret must be at least ${MIN_SECRET_BYTES} bytes`)
+  if (Buffer.byteLength(options.secret) < MIN_SECRET_BYTES)
+    throw new Error(`the accounts secret must be at least ${MIN_SECRET_BYTES} bytes`)
   const baseUrl = new URL(options.baseUrl).origin
   const issuer = baseUrl
   const audience = options.audience ?? baseUrl

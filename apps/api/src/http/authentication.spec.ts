@@ -1,11 +1,6 @@
 import { Writable } from 'node:stream'
 import { type DevIdentityProvider, startDevIdentityProvider } from '@image-service/devstack'
-import {
-  createApiKeyCommands,
-  createAuthenticate,
-  createTokenVerifier,
-  type RequestContext,
-} from '@image-service/foundation'
+import { createApiKeyCommands, createAuthenticate, createTokenVerifier, type RequestContext } from '@image-service/foundation'
 import { InMemoryApiKeyRepository } from '@image-service/foundation/testing'
 import { base64url, SignJWT } from 'jose'
 import Fastify, { type FastifyInstance } from 'fastify'

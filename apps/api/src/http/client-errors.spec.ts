@@ -24,7 +24,9 @@ function exchange(port: number, talk: (socket: Socket) => void): Promise<RawResp
       const raw = Buffer.concat(chunks).toString()
       const [head = '', ...rest] = raw.split('\r\n\r\n')
       const [statusLine = '', ...headerLines] = head.split('\r\n')
-      const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+      const headers = Object.fromEntries(
+        headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      )
       const text = rest.join('\r\n\r\n')
       resolve({ status: Number(statusLine.split(' ')[1]), headers, body: text === '' ? undefined : JSON.parse(text) })
     })
@@ -56,7 +58,9 @@ describe('answers from the HTTP parser, over real HTTP', () => {
   })
 
   const refusals = async (code: string) =>
-    sampleValue(parsePrometheusText((await app.inject({ method: 'GET', url: '/metrics' })).body), 'http_server_parser_refusals_total', { code }) ?? 0
+    sampleValue(parsePrometheusText((await app.inject({ method: 'GET', url: '/metrics' })).body), 'http_server_parser_refusals_total', {
+      code,
+    }) ?? 0
 
   it('answers 431 HEADERS_TOO_LARGE in the error shape to 100 KB of headers, and closes', async () => {
     const before = await refusals('HEADERS_TOO_LARGE')
@@ -82,7 +86,9 @@ describe('answers from the HTTP parser, over real HTTP', () => {
   })
 
   it('lets a 15 KB bearer token through the header limit', async () => {
-    const response = await fetch(`http://127.0.0.1:${port}/api/health/liveness`, { headers: { authorization: `Bearer ${'a'.repeat(15 * 1024)}` } })
+    const response = await fetch(`http://127.0.0.1:${port}/api/health/liveness`, {
+      headers: { authorization: `Bearer ${'a'.repeat(15 * 1024)}` },
+    })
     expect(response.status).toBe(200)
   })
 
@@ -159,8 +165,12 @@ describe('the client error log line', () => {
         socket.write(`GET / HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer ${secret}\r\n\r\n`)
       })
       expect(response.status).toBe(431)
-      const refused = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request refused by the HTTP parser')
-      expect(refused).toEqual([expect.objectContaining({ level: 30, code: 'HEADERS_TOO_LARGE', statusCode: 431, parserCode: 'HPE_HEADER_OVERFLOW' })])
+      const refused = lines
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.msg === 'request refused by the HTTP parser')
+      expect(refused).toEqual([
+        expect.objectContaining({ level: 30, code: 'HEADERS_TOO_LARGE', statusCode: 431, parserCode: 'HPE_HEADER_OVERFLOW' }),
+      ])
       expect(lines.join('\n')).not.toContain('secret-')
     } finally {
       await app.close()

@@ -32,7 +32,12 @@ describe('GET /metrics', () => {
   it('counts requests by method, route template and status, never by raw path', async () => {
     const app = await api.variant({})
     const unknownId = newImageId()
-    for (const url of ['/api/health/liveness', '/api/health/liveness', `/api/image/v1/images/${unknownId}`, '/api/image/v1/images/not-an-id']) {
+    for (const url of [
+      '/api/health/liveness',
+      '/api/health/liveness',
+      `/api/image/v1/images/${unknownId}`,
+      '/api/image/v1/images/not-an-id',
+    ]) {
       await api.inject({ method: 'GET', url }, { app })
     }
     await app.inject({ method: 'POST', url: '/nowhere/01ARZ3NDEKTSV4RRFFQ69G5FAV?secret=x' })
@@ -75,7 +80,12 @@ describe('GET /metrics', () => {
 
   it('exports the default process and Node.js metrics', async () => {
     const names = new Set((await scrape(api.app)).map((s) => s.name))
-    for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
+    for (const name of [
+      'process_cpu_user_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+    ]) {
       expect(names, name).toContain(name)
     }
   })

@@ -132,13 +132,21 @@ describe('CORS', () => {
     const response = await app.inject({
       method: 'OPTIONS',
       url: '/api/thing',
-      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'authorization' },
+      headers: {
+        origin: 'https://app.example.com',
+        'access-control-request-method': 'DELETE',
+        'access-control-request-headers': 'authorization',
+      },
     })
-    expect(response.headers['access-control-allow-methods']?.toString().split(/, */)).toEqual(expect.arrayContaining(['GET', 'POST', 'DELETE']))
+    expect(response.headers['access-control-allow-methods']?.toString().split(/, */)).toEqual(
+      expect.arrayContaining(['GET', 'POST', 'DELETE']),
+    )
     expect(response.headers['access-control-allow-headers']).toContain('authorization')
     const actual = await app.inject({ method: 'GET', url: '/api/thing', headers: { origin: 'https://app.example.com' } })
     const exposed = String(actual.headers['access-control-expose-headers']).split(/, */)
-    expect(exposed).toEqual(expect.arrayContaining(['retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'www-authenticate']))
+    expect(exposed).toEqual(
+      expect.arrayContaining(['retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'www-authenticate']),
+    )
     expect(actual.headers['access-control-allow-credentials']).toBeUndefined()
   })
 

@@ -18,7 +18,8 @@ describe('rate limits in the app', () => {
   })
 
   it('limits the presign route to the issuance budget, owner by owner', async () => {
-    const presign = (owner: string) => api.inject({ method: 'POST', url: PRESIGN, payload: { content_type: 'image/png', file_name: 'a.png' } }, { app, owner })
+    const presign = (owner: string) =>
+      api.inject({ method: 'POST', url: PRESIGN, payload: { content_type: 'image/png', file_name: 'a.png' } }, { app, owner })
     const codes = [(await presign('rl-a')).statusCode, (await presign('rl-a')).statusCode]
     const refused = await presign('rl-a')
     expect([...codes, refused.statusCode]).toEqual([201, 201, 429])
@@ -29,13 +30,15 @@ describe('rate limits in the app', () => {
   })
 
   it('counts 401s by the client that TRUST_PROXY names, and leaves health and docs alone', async () => {
-    const bad = (client: string) => app.inject({ url: '/api/image/v1/images', headers: { authorization: 'Bearer nope', 'x-forwarded-for': client } })
+    const bad = (client: string) =>
+      app.inject({ url: '/api/image/v1/images', headers: { authorization: 'Bearer nope', 'x-forwarded-for': client } })
     const codes: number[] = []
     for (let i = 0; i < 5; i++) codes.push((await bad('192.0.2.10')).statusCode)
     expect(codes).toEqual([401, 401, 401, 401, 429])
     expect((await bad('192.0.2.11')).statusCode).toBe(401)
     for (const url of ['/api/health/liveness', '/api/openapi.json', '/docs/json', '/metrics']) {
-      for (let i = 0; i < 5; i++) expect((await app.inject({ url, headers: { 'x-forwarded-for': '192.0.2.10' } })).statusCode, url).toBe(200)
+      for (let i = 0; i < 5; i++)
+        expect((await app.inject({ url, headers: { 'x-forwarded-for': '192.0.2.10' } })).statusCode, url).toBe(200)
     }
   })
 })

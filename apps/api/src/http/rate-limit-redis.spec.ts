@@ -31,11 +31,17 @@ async function useRedis(): Promise<{ url: string; stop(): Promise<void> }> {
     throw new Error('the rate-limit Redis tests need REDIS_URL or a redis-server binary on PATH (apt-get install redis-server)')
   }
   const port = await findFreePort()
-  const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  })
   const url = `redis://127.0.0.1:${port}`
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
   probe.on('error', () => {})
-  await waitFor(async () => (await probe.connect().then(() => probe.ping())) === 'PONG' || undefined, { timeoutMs: 10_000, intervalMs: 50, description: 'redis-server' })
+  await waitFor(async () => (await probe.connect().then(() => probe.ping())) === 'PONG' || undefined, {
+    timeoutMs: 10_000,
+    intervalMs: 50,
+    description: 'redis-server',
+  })
   probe.disconnect()
   return {
     url,
@@ -99,7 +105,8 @@ describe('rate limits in Redis', () => {
     const prefix = newPrefix()
     const apps = [await start(client(redis.url), prefix), await start(client(redis.url), prefix)]
     const codes: number[] = []
-    for (let i = 0; i < 8; i++) codes.push((await apps[i % 2]?.inject({ url: LIST, headers: { authorization: 'Bearer good-a' } }))?.statusCode ?? 0)
+    for (let i = 0; i < 8; i++)
+      codes.push((await apps[i % 2]?.inject({ url: LIST, headers: { authorization: 'Bearer good-a' } }))?.statusCode ?? 0)
     expect(codes).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
     expect(await admin.keys(`${prefix}*`)).toEqual([`${prefix}all:owner:a`])
   })

@@ -29,14 +29,24 @@ describe('rate limits (in memory)', () => {
     app.get(LIST, async () => ({ items: [] }))
     app.post(PRESIGN, async () => ({ issued: true }))
     app.post('/api/image/v1/processing/webhooks/fal', { config: { auth: 'none' } }, async () => ({ ok: true }))
-    for (const url of ['/api/health/liveness', '/api/health/readiness', '/metrics', '/api/openapi.json', '/docs', '/docs/static/index.html']) {
+    for (const url of [
+      '/api/health/liveness',
+      '/api/health/readiness',
+      '/metrics',
+      '/api/openapi.json',
+      '/docs',
+      '/docs/static/index.html',
+    ]) {
       app.get(url, async () => ({ ok: true }))
     }
     await app.ready()
     apps.push(app)
     return app
   }
-  const as = (owner: string, options: InjectOptions): InjectOptions => ({ ...options, headers: { ...options.headers, authorization: `Bearer good-${owner}` } })
+  const as = (owner: string, options: InjectOptions): InjectOptions => ({
+    ...options,
+    headers: { ...options.headers, authorization: `Bearer good-${owner}` },
+  })
   const statuses = async (app: FastifyInstance, count: number, options: InjectOptions) => {
     const codes: number[] = []
     for (let i = 0; i < count; i++) codes.push((await app.inject(options)).statusCode)
@@ -53,7 +63,12 @@ describe('rate limits (in memory)', () => {
     expect(await statuses(app, 5, as('a', { url: LIST }))).toEqual([200, 200, 200, 200, 429])
     const refused = await app.inject(as('a', { url: LIST }))
     expect(refused.statusCode).toBe(429)
-    expect(refused.json()).toEqual({ statusCode: 429, error: 'Too Many Requests', code: 'RATE_LIMITED', message: expect.stringMatching(/^rate limit exceeded, retry in \d+ s$/) })
+    expect(refused.json()).toEqual({
+      statusCode: 429,
+      error: 'Too Many Requests',
+      code: 'RATE_LIMITED',
+      message: expect.stringMatching(/^rate limit exceeded, retry in \d+ s$/),
+    })
     expect(refused.headers).toMatchObject({ 'ratelimit-limit': '5', 'ratelimit-remaining': '0' })
     const retryAfter = Number(refused.headers['retry-after'])
     expect(retryAfter).toBeGreaterThan(0)
@@ -68,7 +83,11 @@ describe('rate limits (in memory)', () => {
 
   it('counts unauthenticated requests per client IP', async () => {
     const app = await start()
-    const webhook = (remoteAddress: string): InjectOptions => ({ method: 'POST', url: '/api/image/v1/processing/webhooks/fal', remoteAddress })
+    const webhook = (remoteAddress: string): InjectOptions => ({
+      method: 'POST',
+      url: '/api/image/v1/processing/webhooks/fal',
+      remoteAddress,
+    })
     expect(await statuses(app, 6, webhook('203.0.113.1'))).toEqual([200, 200, 200, 200, 200, 429])
     expect(await statuses(app, 1, webhook('203.0.113.2'))).toEqual([200])
     // An owner's budget is its own, whatever its IP; refused credentials have a budget of their own.
@@ -119,7 +138,14 @@ describe('rate limits (in memory)', () => {
 
   it('never limits health, metrics and docs', async () => {
     const app = await start({ perMinute: 1 })
-    for (const url of ['/api/health/liveness', '/api/health/readiness', '/metrics', '/api/openapi.json', '/docs', '/docs/static/index.html']) {
+    for (const url of [
+      '/api/health/liveness',
+      '/api/health/readiness',
+      '/metrics',
+      '/api/openapi.json',
+      '/docs',
+      '/docs/static/index.html',
+    ]) {
       const codes = await statuses(app, 3, { url })
       expect(codes, url).toEqual([200, 200, 200])
       expect((await app.inject({ url })).headers['ratelimit-limit'], url).toBeUndefined()

@@ -17,7 +17,10 @@ export type SecurityHeaderOptions = {
 }
 
 /** Headers for a JSON API, hand-set (helmet's defaults target HTML pages). */
-export function registerSecurityHeaders<L extends FastifyBaseLogger, P extends FastifyTypeProvider>(app: AnyFastifyInstance<L, P>, options: SecurityHeaderOptions = {}): void {
+export function registerSecurityHeaders<L extends FastifyBaseLogger, P extends FastifyTypeProvider>(
+  app: AnyFastifyInstance<L, P>,
+  options: SecurityHeaderOptions = {},
+): void {
   const hsts = options.hstsMaxAgeSeconds === undefined ? undefined : `max-age=${options.hstsMaxAgeSeconds}; includeSubDomains`
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-content-type-options', 'nosniff')

@@ -25,20 +25,29 @@ export const CreatedApiKeyResponse = Type.Object(
   { additionalProperties: false },
 )
 export const ApiKeyResponse = Type.Object(
-  { ...ApiKeyFields, revoked_at: Type.Union([Timestamp('RFC 3339, UTC'), Type.Null()]), last_used_at: Type.Union([Timestamp('within a minute'), Type.Null()]) },
+  {
+    ...ApiKeyFields,
+    revoked_at: Type.Union([Timestamp('RFC 3339, UTC'), Type.Null()]),
+    last_used_at: Type.Union([Timestamp('within a minute'), Type.Null()]),
+  },
   { title: 'ApiKey', additionalProperties: false },
 )
 export const ApiKeyListResponse = Type.Object({ items: Type.Array(ApiKeyResponse) }, { additionalProperties: false })
 const ApiKeyIdParams = Type.Object({ id: Type.String({ maxLength: 64 }) }, { additionalProperties: false })
 
 const iso = (date: Date | null) => (date === null ? null : date.toISOString())
-const fields = (key: ApiKeyRecord) => ({ id: key.id, name: key.name, prefix: key.prefix, created_at: key.createdAt.toISOString(), expires_at: iso(key.expiresAt) })
+const fields = (key: ApiKeyRecord) => ({
+  id: key.id,
+  name: key.name,
+  prefix: key.prefix,
+  created_at: key.createdAt.toISOString(),
+  expires_at: iso(key.expiresAt),
+})
 
 /** API keys for machine clients; managed with a user token only (an API key gets 403). */
-export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContainer, 'createApiKey' | 'listApiKeys' | 'revokeApiKey'> }> = async (
-  app,
-  { container },
-) => {
+export const apiKeyRoutes: FastifyPluginAsyncTypebox<{
+  container: Pick<ApiContainer, 'createApiKey' | 'listApiKeys' | 'revokeApiKey'>
+}> = async (app, { container }) => {
   app.post(
     '/api/image/v1/api-keys',
     {
@@ -61,7 +70,13 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContai
 
   app.get(
     '/api/image/v1/api-keys',
-    { schema: { tags: ['api-keys'], summary: "The caller's API keys, newest first", response: { 200: ApiKeyListResponse, ...errorResponses(401, 403, 503) } } },
+    {
+      schema: {
+        tags: ['api-keys'],
+        summary: "The caller's API keys, newest first",
+        response: { 200: ApiKeyListResponse, ...errorResponses(401, 403, 503) },
+      },
+    },
     async (request): Promise<Static<typeof ApiKeyListResponse>> => ({
       items: (await container.listApiKeys(requestContext(request))).map((key) => ({
         ...fields(key),

@@ -50,7 +50,11 @@ describe('the audit trail', () => {
   it("records every action in DESIGN's list once per occurrence, with the request id of the HTTP request that caused it", async () => {
     const owner = 'audit-alice'
     // The processor's command on the api's database and bucket, as a queue message would run it.
-    const validate = createValidateImage({ images: createPostgresImageRepository(api.database.db), storage: api.storage, limits: TEST_IMAGE_LIMITS })
+    const validate = createValidateImage({
+      images: createPostgresImageRepository(api.database.db),
+      storage: api.storage,
+      limits: TEST_IMAGE_LIMITS,
+    })
 
     const good = await upload(owner, 'req-issue-good', VALID_PNG)
     const bad = await upload(owner, 'req-issue-bad', TRUNCATED_PNG)
@@ -59,8 +63,14 @@ describe('the audit trail', () => {
     // A duplicate delivery changes nothing and writes nothing.
     expect(await validate(systemContext('processor', 'msg-good-again'), good)).toMatchObject({ outcome: 'skipped' })
 
-    expect((await send(owner, 'req-sign-one', { method: 'GET', url: `/api/image/v1/download/get-signed-url/${good}` })).statusCode).toBe(200)
-    const batch = await send(owner, 'req-sign-batch', { method: 'POST', url: '/api/image/v1/download/get-signed-urls', payload: { image_ids: [good, good, bad] } })
+    expect((await send(owner, 'req-sign-one', { method: 'GET', url: `/api/image/v1/download/get-signed-url/${good}` })).statusCode).toBe(
+      200,
+    )
+    const batch = await send(owner, 'req-sign-batch', {
+      method: 'POST',
+      url: '/api/image/v1/download/get-signed-urls',
+      payload: { image_ids: [good, good, bad] },
+    })
     expect(batch.statusCode).toBe(200)
 
     const key = await send(owner, 'req-key-create', { method: 'POST', url: '/api/image/v1/api-keys', payload: { name: 'audit' } })
@@ -94,7 +104,10 @@ describe('the audit trail', () => {
 
     const byAction = (action: string) => items.filter((i) => i.action === action)
     expect(byAction('download.signed').find((i) => i.request_id === 'req-sign-batch')?.detail).toEqual({ image_ids: [good] })
-    expect(byAction('upload.validated')[0]).toMatchObject({ actor: { type: 'system', name: 'processor' }, detail: { message_id: 'msg-good' } })
+    expect(byAction('upload.validated')[0]).toMatchObject({
+      actor: { type: 'system', name: 'processor' },
+      detail: { message_id: 'msg-good' },
+    })
     expect(byAction('upload.rejected')[0]?.detail).toMatchObject({ failure_reason: expect.any(String), message_id: 'msg-bad' })
     expect(byAction('image.deleted')[0]).toMatchObject({ actor: { type: 'user', id: owner, via: 'jwt' }, owner_id: owner })
     expect(byAction('api_key.created')[0]?.detail).toMatchObject({ api_key_id: keyId })
@@ -130,14 +143,20 @@ describe('the audit trail', () => {
 
   it("filters by image_id, pages by cursor, and shows another owner's trail only to images:admin", async () => {
     const owner = 'audit-bob'
-    const ids = [await upload(owner, 'req-bob-1', VALID_PNG), await upload(owner, 'req-bob-2', VALID_PNG), await upload(owner, 'req-bob-3', VALID_PNG)]
+    const ids = [
+      await upload(owner, 'req-bob-1', VALID_PNG),
+      await upload(owner, 'req-bob-2', VALID_PNG),
+      await upload(owner, 'req-bob-3', VALID_PNG),
+    ]
     expect((await trail(owner, `?image_id=${ids[1]}`)).map((i) => i.request_id)).toEqual(['req-bob-2'])
 
     const first = await api.inject({ method: 'GET', url: '/api/image/v1/audit?limit=2' }, owner)
     const page1 = first.json<AuditListResponse>()
     expect(page1.items.map((i) => i.request_id)).toEqual(['req-bob-3', 'req-bob-2'])
     expect(page1.next_cursor).not.toBeNull()
-    const page2 = (await api.inject({ method: 'GET', url: `/api/image/v1/audit?limit=2&cursor=${page1.next_cursor}` }, owner)).json<AuditListResponse>()
+    const page2 = (
+      await api.inject({ method: 'GET', url: `/api/image/v1/audit?limit=2&cursor=${page1.next_cursor}` }, owner)
+    ).json<AuditListResponse>()
     expect(page2.items.map((i) => i.request_id)).toEqual(['req-bob-1'])
     expect(page2.next_cursor).toBeNull()
 
@@ -147,7 +166,11 @@ describe('the audit trail', () => {
     const admin = await api.inject({ method: 'GET', url: `/api/image/v1/audit?owner_id=${owner}` }, { owner: 'root', admin: true })
     expect(admin.json<AuditListResponse>().items).toHaveLength(3)
 
-    expect((await api.inject({ method: 'GET', url: '/api/image/v1/audit?action=image.eaten' }, owner)).json()).toMatchObject({ code: 'INVALID_ACTION' })
-    expect((await api.inject({ method: 'GET', url: '/api/image/v1/audit?cursor=abc' }, owner)).json()).toMatchObject({ code: 'INVALID_CURSOR' })
+    expect((await api.inject({ method: 'GET', url: '/api/image/v1/audit?action=image.eaten' }, owner)).json()).toMatchObject({
+      code: 'INVALID_ACTION',
+    })
+    expect((await api.inject({ method: 'GET', url: '/api/image/v1/audit?cursor=abc' }, owner)).json()).toMatchObject({
+      code: 'INVALID_CURSOR',
+    })
   })
 })

@@ -106,8 +106,13 @@ describe('download URLs on the emulators', () => {
 
       const anHourAgo = Date.now() - 3_600_000
       const past = createCloudFrontImageCdn({
-        baseUrl: cdn.baseUrl, keyPairId: keys.keyPairId, privateKey: keys.privateKeyPem,
-        ttlSeconds: 60, windowSeconds: 0, cacheSize: 0, now: () => anHourAgo,
+        baseUrl: cdn.baseUrl,
+        keyPairId: keys.keyPairId,
+        privateKey: keys.privateKeyPem,
+        ttlSeconds: 60,
+        windowSeconds: 0,
+        cacheSize: 0,
+        now: () => anHourAgo,
       })
       expect((await fetch((await past.signDownloadUrl(`uploads/${imageId}`)).url)).status).toBe(403)
     })
@@ -150,7 +155,14 @@ describe('download URLs on the emulators', () => {
       })
       try {
         const anHourAgo = Date.now() - 3_600_000
-        const past = createS3PresignedImageCdn({ client, bucket: BUCKET, ttlSeconds: 60, windowSeconds: 0, cacheSize: 0, now: () => anHourAgo })
+        const past = createS3PresignedImageCdn({
+          client,
+          bucket: BUCKET,
+          ttlSeconds: 60,
+          windowSeconds: 0,
+          cacheSize: 0,
+          now: () => anHourAgo,
+        })
         expect((await fetch((await past.signDownloadUrl(`uploads/${imageId}`)).url)).status).toBe(403)
       } finally {
         client.destroy()

@@ -22,8 +22,21 @@ class Images implements Pick<ImageRepository, 'findById' | 'findOwnedByIds'> {
   add(id: ImageId, status: ImageStatus, ownerId = 'owner-a'): void {
     const at = new Date(0)
     this.records.set(id, {
-      id, ownerId, status, contentType: 'image/png', fileName: 'a.png', sizeBytes: null,
-      objectKey: objectKeyFor(id), failureReason: null, etag: null, labels: {}, sourceImageId: null, jobId: null, reservedBytes: 0, createdAt: at, updatedAt: at,
+      id,
+      ownerId,
+      status,
+      contentType: 'image/png',
+      fileName: 'a.png',
+      sizeBytes: null,
+      objectKey: objectKeyFor(id),
+      failureReason: null,
+      etag: null,
+      labels: {},
+      sourceImageId: null,
+      jobId: null,
+      reservedBytes: 0,
+      createdAt: at,
+      updatedAt: at,
     })
   }
   async findById(id: ImageId) {
@@ -63,7 +76,11 @@ async function setup() {
 }
 
 const as = (owner: string) => ({ authorization: `Bearer ${owner}` })
-const one = (id: string, owner = 'owner-a') => ({ method: 'GET' as const, url: `/api/image/v1/download/get-signed-url/${id}`, headers: as(owner) })
+const one = (id: string, owner = 'owner-a') => ({
+  method: 'GET' as const,
+  url: `/api/image/v1/download/get-signed-url/${id}`,
+  headers: as(owner),
+})
 const many = (payload: unknown, owner = 'owner-a') => ({
   method: 'POST' as const,
   url: '/api/image/v1/download/get-signed-urls',

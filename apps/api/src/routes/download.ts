@@ -63,9 +63,7 @@ export const downloadRoutes: FastifyPluginAsyncTypebox<{ container: DownloadQuer
       },
     },
     async (request): Promise<SignedDownloadResponse> =>
-      toResponse(
-        await container.getImageDownloadSignedUrl(requestContext(request), { imageId: parseImageId(request.params.image_id) }),
-      ),
+      toResponse(await container.getImageDownloadSignedUrl(requestContext(request), { imageId: parseImageId(request.params.image_id) })),
   )
 
   app.post(

@@ -49,14 +49,17 @@ describe('GET /api/image/v1/images/:image_id', () => {
     expect(response.json()).toMatchObject({ statusCode: 404, error: 'Not Found', code: 'IMAGE_NOT_FOUND' })
   })
 
-  it.each(['not-a-ulid', '01ARZ3NDEKTSV4RRFFQ69G5FA', '81ARZ3NDEKTSV4RRFFQ69G5FAV', '01ARZ3NDEKTSV4RRFFQ69G5FAU', '01arz3ndektsv4rrffq69g5fav'])(
-    'answers 400 INVALID_IMAGE_ID for %j',
-    async (id) => {
-      const response = await api.inject({ method: 'GET', url: `/api/image/v1/images/${id}` })
-      expect(response.statusCode).toBe(400)
-      expect(response.json()).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'INVALID_IMAGE_ID' })
-    },
-  )
+  it.each([
+    'not-a-ulid',
+    '01ARZ3NDEKTSV4RRFFQ69G5FA',
+    '81ARZ3NDEKTSV4RRFFQ69G5FAV',
+    '01ARZ3NDEKTSV4RRFFQ69G5FAU',
+    '01arz3ndektsv4rrffq69g5fav',
+  ])('answers 400 INVALID_IMAGE_ID for %j', async (id) => {
+    const response = await api.inject({ method: 'GET', url: `/api/image/v1/images/${id}` })
+    expect(response.statusCode).toBe(400)
+    expect(response.json()).toMatchObject({ statusCode: 400, error: 'Bad Request', code: 'INVALID_IMAGE_ID' })
+  })
 
   it('answers 404 ROUTE_NOT_FOUND for an unknown route', async () => {
     const response = await api.inject({ method: 'GET', url: '/api/image/v1/nothing-here?x=1' })

@@ -75,10 +75,9 @@ export function toImageResponse(image: ImageRecord, actor: Actor | null): ImageR
   }
 }
 
-export const imageRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContainer, 'getImageStatus' | 'listImages' | 'deleteImage'> }> = async (
-  app,
-  { container },
-) => {
+export const imageRoutes: FastifyPluginAsyncTypebox<{
+  container: Pick<ApiContainer, 'getImageStatus' | 'listImages' | 'deleteImage'>
+}> = async (app, { container }) => {
   app.get(
     '/api/image/v1/images',
     {

@@ -18,14 +18,17 @@ describe('ownership on every route', () => {
     api = await startTestApi(inject('databaseServerUrl'), 'spec-api-ownership')
     cloudFront = await startCloudFrontApiEmulator()
     const keys = generateDevKeyPair()
-    withCdn = await api.variant({
-      CDN_MODE: 'cloudfront',
-      CDN_BASE_URL: 'http://127.0.0.1:9',
-      CLOUDFRONT_KEY_PAIR_ID: keys.keyPairId,
-      CLOUDFRONT_PRIVATE_KEY: keys.privateKeyPem,
-      CLOUDFRONT_DISTRIBUTION_ID: cloudFront.distributionId,
-      CLOUDFRONT_ENDPOINT: cloudFront.endpoint,
-    }, { s3Credentials: api.s3Credentials, cloudFrontCredentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
+    withCdn = await api.variant(
+      {
+        CDN_MODE: 'cloudfront',
+        CDN_BASE_URL: 'http://127.0.0.1:9',
+        CLOUDFRONT_KEY_PAIR_ID: keys.keyPairId,
+        CLOUDFRONT_PRIVATE_KEY: keys.privateKeyPem,
+        CLOUDFRONT_DISTRIBUTION_ID: cloudFront.distributionId,
+        CLOUDFRONT_ENDPOINT: cloudFront.endpoint,
+      },
+      { s3Credentials: api.s3Credentials, cloudFrontCredentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+    )
   })
   afterAll(async () => {
     await api?.close()
@@ -34,19 +37,27 @@ describe('ownership on every route', () => {
 
   async function uploadAs(owner: string, labels?: Record<string, string>): Promise<string> {
     const created = await api.inject(
-      { method: 'POST', url: '/api/image/v1/upload/create-presigned-url', payload: { content_type: 'image/png', file_name: 'a.png', ...(labels ? { labels } : {}) } },
+      {
+        method: 'POST',
+        url: '/api/image/v1/upload/create-presigned-url',
+        payload: { content_type: 'image/png', file_name: 'a.png', ...(labels ? { labels } : {}) },
+      },
       owner,
     )
     expect(created.statusCode).toBe(201)
     const body = created.json<{ image_id: string; upload_url: string; upload_headers: Record<string, string> }>()
     expect((await fetch(body.upload_url, { method: 'PUT', headers: body.upload_headers, body: PNG })).status).toBe(200)
     // As the processor would: through the repository, so the owner's usage follows.
-    await createPostgresImageRepository(api.database.db).transitionFromPending(body.image_id as ImageId, { status: 'ready', sizeBytes: PNG.length, etag: 'e' })
+    await createPostgresImageRepository(api.database.db).transitionFromPending(body.image_id as ImageId, {
+      status: 'ready',
+      sizeBytes: PNG.length,
+      etag: 'e',
+    })
     return body.image_id
   }
   const get = (url: string, as: string | { owner: string; admin: boolean }) => api.inject({ method: 'GET', url }, as)
 
-  it("answers 404 to another owner on status, signing and delete, exactly as for a missing id, and not_found in a batch", async () => {
+  it('answers 404 to another owner on status, signing and delete, exactly as for a missing id, and not_found in a batch', async () => {
     const id = await uploadAs('owner-a')
     const missing = '01ARZ3NDEKTSV4RRFFQ69G5FAV'
     for (const path of [`/api/image/v1/images/${id}`, `/api/image/v1/download/get-signed-url/${id}`]) {
@@ -55,10 +66,15 @@ describe('ownership on every route', () => {
       expect(theirs.statusCode).toBe(404)
       expect(theirs.json().code).toBe(nothing.json().code)
     }
-    const batch = await api.inject({ method: 'POST', url: '/api/image/v1/download/get-signed-urls', payload: { image_ids: [id] } }, 'owner-b')
+    const batch = await api.inject(
+      { method: 'POST', url: '/api/image/v1/download/get-signed-urls', payload: { image_ids: [id] } },
+      'owner-b',
+    )
     expect(batch.json()).toEqual({ items: [], not_found: [id] })
     expect((await api.inject({ method: 'DELETE', url: `/api/image/v1/images/${id}` }, 'owner-b')).statusCode).toBe(404)
-    expect((await get(`/api/image/v1/images?limit=100`, 'owner-b')).json().items.map((i: { image_id: string }) => i.image_id)).not.toContain(id)
+    expect(
+      (await get(`/api/image/v1/images?limit=100`, 'owner-b')).json().items.map((i: { image_id: string }) => i.image_id),
+    ).not.toContain(id)
     // Still there for its owner.
     expect((await get(`/api/image/v1/download/get-signed-url/${id}`, 'owner-a')).statusCode).toBe(200)
   })
@@ -90,7 +106,9 @@ describe('ownership on every route', () => {
     expect(page1.json().items[0].labels).toEqual({ batch_id: 'b42', record_id: 'r2' })
     const page2 = await get(`/api/image/v1/images?label.batch_id=b42&limit=1&cursor=${page1.json().next_cursor}`, 'owner-l')
     expect(page2.json()).toMatchObject({ items: [expect.objectContaining({ image_id: first })], next_cursor: null })
-    expect((await get('/api/image/v1/images?label.feature=templates', 'owner-l')).json().items.map((i: { image_id: string }) => i.image_id)).toEqual([other])
+    expect(
+      (await get('/api/image/v1/images?label.feature=templates', 'owner-l')).json().items.map((i: { image_id: string }) => i.image_id),
+    ).toEqual([other])
     expect((await get('/api/image/v1/images?status=ready&label.batch_id=b42&label.record_id=r1', 'owner-l')).json().items).toHaveLength(1)
   })
 
@@ -102,7 +120,11 @@ describe('ownership on every route', () => {
     ['a number value', { a: 1 }],
   ])('answers 400 INVALID_LABELS to %s, saving nothing', async (_label, labels) => {
     const before = await api.countRecords()
-    const response = await api.inject({ method: 'POST', url: '/api/image/v1/upload/create-presigned-url', payload: { content_type: 'image/png', file_name: 'a.png', labels } })
+    const response = await api.inject({
+      method: 'POST',
+      url: '/api/image/v1/upload/create-presigned-url',
+      payload: { content_type: 'image/png', file_name: 'a.png', labels },
+    })
     expect(response.statusCode).toBe(400)
     expect(response.json()).toMatchObject({ code: 'INVALID_LABELS' })
     expect(await api.countRecords()).toBe(before)
@@ -130,16 +152,26 @@ describe('ownership on every route', () => {
   })
 
   it('lets a machine act for its owner with an API key, which cannot manage keys and stops working once revoked', async () => {
-    const created = await api.inject({ method: 'POST', url: '/api/image/v1/api-keys', payload: { name: 'renderer', expires_in_days: 30 } }, 'owner-k')
+    const created = await api.inject(
+      { method: 'POST', url: '/api/image/v1/api-keys', payload: { name: 'renderer', expires_in_days: 30 } },
+      'owner-k',
+    )
     expect(created.statusCode).toBe(201)
     const key = created.json<{ id: string; key: string; prefix: string; expires_at: string }>()
     expect(key.key.startsWith(key.prefix)).toBe(true)
     const byKey = { authorization: `Bearer ${key.key}` }
-    const issued = await api.app.inject({ method: 'POST', url: '/api/image/v1/upload/create-presigned-url', headers: byKey, payload: { content_type: 'image/png', file_name: 'k.png' } })
+    const issued = await api.app.inject({
+      method: 'POST',
+      url: '/api/image/v1/upload/create-presigned-url',
+      headers: byKey,
+      payload: { content_type: 'image/png', file_name: 'k.png' },
+    })
     expect(issued.statusCode).toBe(201)
     // The key acts as its owner: the owner's token sees what the key made.
     expect((await get(`/api/image/v1/images/${issued.json().image_id}`, 'owner-k')).statusCode).toBe(200)
-    expect((await api.app.inject({ method: 'POST', url: '/api/image/v1/api-keys', headers: byKey, payload: { name: 'x' } })).json()).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' })
+    expect(
+      (await api.app.inject({ method: 'POST', url: '/api/image/v1/api-keys', headers: byKey, payload: { name: 'x' } })).json(),
+    ).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' })
     const listed = await get('/api/image/v1/api-keys', 'owner-k')
     expect(listed.json().items).toEqual([expect.objectContaining({ id: key.id, prefix: key.prefix, revoked_at: null })])
     expect(JSON.stringify(listed.json())).not.toContain(key.key)

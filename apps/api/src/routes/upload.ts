@@ -40,10 +40,7 @@ export const CreatePresignedUrlResponse = Type.Object(
     upload_url: Type.String({ format: 'uri', description: 'Presigned PUT URL' }),
     expires_at: Timestamp('When upload_url stops working (RFC 3339, UTC)'),
     // additionalProperties (not Type.Record's patternProperties) reads the same in OpenAPI.
-    upload_headers: Type.Object(
-      {},
-      { additionalProperties: Type.String(), description: 'Headers to send with the PUT, exactly as given' },
-    ),
+    upload_headers: Type.Object({}, { additionalProperties: Type.String(), description: 'Headers to send with the PUT, exactly as given' }),
   },
   { additionalProperties: false },
 )

@@ -22,7 +22,11 @@ describe('quotas over HTTP', () => {
 
   const presign = (owner: string, extra: Record<string, unknown> = {}, app?: ApiApp) =>
     api.inject(
-      { method: 'POST', url: '/api/image/v1/upload/create-presigned-url', payload: { content_type: 'image/png', file_name: 'a.png', ...extra } },
+      {
+        method: 'POST',
+        url: '/api/image/v1/upload/create-presigned-url',
+        payload: { content_type: 'image/png', file_name: 'a.png', ...extra },
+      },
       { owner, ...(app === undefined ? {} : { app }) },
     )
   const usage = async (owner: string, query = '', as: { admin?: boolean; app?: ApiApp } = {}) =>

@@ -58,7 +58,11 @@ export async function startStack(databaseServerUrl: string): Promise<Stack> {
   const sqs = await startSqsEmulator()
   const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
   const s3Client = createS3Client({ region: s3.region, bucket, endpoint: s3.endpoint, forcePathStyle: true, credentials })
-  const sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: sqs.region, credentials: { accessKeyId: sqs.accessKeyId, secretAccessKey: sqs.secretAccessKey } })
+  const sqsClient = new SQSClient({
+    endpoint: sqs.endpoint,
+    region: sqs.region,
+    credentials: { accessKeyId: sqs.accessKeyId, secretAccessKey: sqs.secretAccessKey },
+  })
   return {
     database,
     db,
@@ -83,10 +87,18 @@ export async function startStack(databaseServerUrl: string): Promise<Stack> {
 /** A queue with a DLQ and a bridge that sends every object stored in the bucket to it. */
 export async function createQueueWithBridge(stack: Stack, options: { maxReceiveCount: number; visibilityTimeoutSeconds: number }) {
   const name = `q-${randomBytes(4).toString('hex')}`
-  const queue = await stack.sqs.createQueue(name, { dlq: { maxReceiveCount: options.maxReceiveCount }, visibilityTimeoutSeconds: options.visibilityTimeoutSeconds })
+  const queue = await stack.sqs.createQueue(name, {
+    dlq: { maxReceiveCount: options.maxReceiveCount },
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+  })
   const bridge: S3EventBridge = startS3EventBridge({
     s3: stack.s3,
-    sqs: { endpoint: stack.sqs.endpoint, region: stack.sqs.region, accessKeyId: stack.sqs.accessKeyId, secretAccessKey: stack.sqs.secretAccessKey },
+    sqs: {
+      endpoint: stack.sqs.endpoint,
+      region: stack.sqs.region,
+      accessKeyId: stack.sqs.accessKeyId,
+      secretAccessKey: stack.sqs.secretAccessKey,
+    },
     bucket: stack.bucket,
     queueUrl: queue.queueUrl,
     logger: { warn: () => {}, error: () => {} },
@@ -132,7 +144,10 @@ export async function upload(stack: Stack, contentType: ImageContentType, bytes:
 /** Visible plus in-flight messages; 0 means every message was deleted (or moved to the DLQ). */
 export async function messagesIn(client: SQSClient, queueUrl: string): Promise<number> {
   const { Attributes = {} } = await client.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }),
   )
   return Number(Attributes.ApproximateNumberOfMessages ?? 0) + Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
 }

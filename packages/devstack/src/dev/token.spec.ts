@@ -18,9 +18,14 @@ function runToken(args: string[], stateFile: string): Promise<Run> {
   const major = Number(process.versions.node.split('.')[0])
   const node = major >= 24 ? process.execPath : join(repoRoot, 'node_modules', '.bin', 'node')
   return new Promise((resolve) => {
-    execFile(node, [join(import.meta.dirname, 'token.ts'), ...args], { cwd: repoRoot, env: { DEV_IDENTITY_STATE_FILE: stateFile } }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
-    })
+    execFile(
+      node,
+      [join(import.meta.dirname, 'token.ts'), ...args],
+      { cwd: repoRoot, env: { DEV_IDENTITY_STATE_FILE: stateFile } },
+      (error, stdout, stderr) => {
+        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : -1, stdout, stderr })
+      },
+    )
   })
 }
 

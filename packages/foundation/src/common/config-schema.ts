@@ -19,7 +19,11 @@ const Int = (description: string, options: { default?: number; minimum?: number;
   Type.Integer({ minimum: 0, ...options, description })
 const Bool = (description: string, value: boolean) => Type.Boolean({ default: value, description })
 
-const commaList = (text: string) => text.split(',').map((o) => o.trim()).filter((o) => o.length > 0)
+const commaList = (text: string) =>
+  text
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o.length > 0)
 
 // Read by every entry point (the apps and the migrate command).
 const LogSchema = Type.Object({
@@ -97,7 +101,9 @@ const HttpSchema = Type.Object({
   // RFC 6750's token characters: a token with a space or a stray newline could never be sent.
   metricsToken: env(
     'METRICS_TOKEN',
-    Type.Optional(Str('Bearer token that GET /metrics requires (secret); unset leaves /metrics public', { pattern: '^[A-Za-z0-9._~+/-]+=*$' })),
+    Type.Optional(
+      Str('Bearer token that GET /metrics requires (secret); unset leaves /metrics public', { pattern: '^[A-Za-z0-9._~+/-]+=*$' }),
+    ),
   ),
 })
 /**
@@ -111,19 +117,35 @@ function decodeTrustProxy(text: string): boolean | string[] {
 
 // DESIGN, "Quotas, rate limits, audit": per owner, or per client IP before authentication.
 const RateLimitSchema = Type.Object({
-  perMinute: env('RATE_LIMIT_PER_MINUTE', Int('Requests per window an owner (or, unauthenticated, a client IP) may make to the API as a whole', { default: 600, minimum: 1 })),
+  perMinute: env(
+    'RATE_LIMIT_PER_MINUTE',
+    Int('Requests per window an owner (or, unauthenticated, a client IP) may make to the API as a whole', { default: 600, minimum: 1 }),
+  ),
   issuancePerMinute: env(
     'RATE_LIMIT_ISSUANCE_PER_MINUTE',
-    Int('Requests per window an owner may make to the issuing routes (presign, multipart, processing/start), within the overall limit', { default: 120, minimum: 1 }),
+    Int('Requests per window an owner may make to the issuing routes (presign, multipart, processing/start), within the overall limit', {
+      default: 120,
+      minimum: 1,
+    }),
   ),
-  windowSeconds: env('RATE_LIMIT_WINDOW_SECONDS', Int('Length of the rate-limit window; the limits above count per window', { default: 60, minimum: 1 })),
+  windowSeconds: env(
+    'RATE_LIMIT_WINDOW_SECONDS',
+    Int('Length of the rate-limit window; the limits above count per window', { default: 60, minimum: 1 }),
+  ),
   redisUrl: env(
     'REDIS_URL',
-    Type.Optional(Str('Redis that holds the rate-limit counters, so every replica shares one budget (redis://[:password@]host:port[/db]); unset keeps them in memory per process', { pattern: '^rediss?://' })),
+    Type.Optional(
+      Str(
+        'Redis that holds the rate-limit counters, so every replica shares one budget (redis://[:password@]host:port[/db]); unset keeps them in memory per process',
+        { pattern: '^rediss?://' },
+      ),
+    ),
   ),
   redisKeyPrefix: env(
     'RATE_LIMIT_REDIS_PREFIX',
-    Str('Prefix of the counters\' keys in REDIS_URL: deployments sharing one Redis need different prefixes to keep separate budgets', { default: 'image-service:rate-limit:' }),
+    Str("Prefix of the counters' keys in REDIS_URL: deployments sharing one Redis need different prefixes to keep separate budgets", {
+      default: 'image-service:rate-limit:',
+    }),
   ),
 })
 
@@ -131,7 +153,7 @@ const UploadSchema = Type.Object({
   urlTtlSeconds: env('UPLOAD_URL_TTL_SECONDS', Int('Lifetime of a presigned upload URL', { default: 300, minimum: 1, maximum: 604_800 })),
 })
 const QuotaSchema = Type.Object({
-  maxImages: env('QUOTA_MAX_IMAGES', Int("Most pending and ready images per owner", { default: 10_000, minimum: 1 })),
+  maxImages: env('QUOTA_MAX_IMAGES', Int('Most pending and ready images per owner', { default: 10_000, minimum: 1 })),
   maxBytes: env(
     'QUOTA_MAX_BYTES',
     Int("Most bytes per owner: ready images' sizes plus what pending uploads reserve", { default: 5_368_709_120, minimum: 1 }),
@@ -148,31 +170,44 @@ const CdnVariablesSchema = Type.Object({
   baseUrl: env(
     'CDN_BASE_URL',
     Type.Optional(
-      Str('CloudFront distribution URL, e.g. https://d111111abcdef8.cloudfront.net; required in cloudfront mode, and https unless NODE_ENV is development or test'),
+      Str(
+        'CloudFront distribution URL, e.g. https://d111111abcdef8.cloudfront.net; required in cloudfront mode, and https unless NODE_ENV is development or test',
+      ),
     ),
   ),
   keyPairId: env('CLOUDFRONT_KEY_PAIR_ID', Type.Optional(Str('Public key id in the trusted key group; required in cloudfront mode'))),
   privateKey: env(
     'CLOUDFRONT_PRIVATE_KEY',
     Type.Optional(
-      Str('PEM private key that signs CloudFront URLs (secret), for development; production uses CLOUDFRONT_PRIVATE_KEY_FILE. Removed from the process environment once read'),
+      Str(
+        'PEM private key that signs CloudFront URLs (secret), for development; production uses CLOUDFRONT_PRIVATE_KEY_FILE. Removed from the process environment once read',
+      ),
     ),
   ),
   privateKeyFile: env(
     'CLOUDFRONT_PRIVATE_KEY_FILE',
     Type.Optional(
-      Str('Path of a mounted secret file holding that PEM key: the production way, the key never sits in the environment. This or CLOUDFRONT_PRIVATE_KEY is required in cloudfront mode'),
+      Str(
+        'Path of a mounted secret file holding that PEM key: the production way, the key never sits in the environment. This or CLOUDFRONT_PRIVATE_KEY is required in cloudfront mode',
+      ),
     ),
   ),
   distributionId: env(
     'CLOUDFRONT_DISTRIBUTION_ID',
-    Type.Optional(Str('Distribution whose cached copies a delete invalidates (CreateInvalidation); unset: deleted images stay in edge caches until they expire')),
+    Type.Optional(
+      Str(
+        'Distribution whose cached copies a delete invalidates (CreateInvalidation); unset: deleted images stay in edge caches until they expire',
+      ),
+    ),
   ),
   apiEndpoint: env('CLOUDFRONT_ENDPOINT', Type.Optional(Str('Custom endpoint of the CloudFront API (an emulator); unset for AWS'))),
   ttlSeconds: env('DOWNLOAD_URL_TTL_SECONDS', Int('Lifetime of a signed download URL', { default: 600, minimum: 1, maximum: 604_800 })),
   windowSeconds: env(
     'SIGNED_URL_WINDOW_SECONDS',
-    Int('Download URL expiries are aligned to windows of this size and cached; 0 disables; in cloudfront mode at most DOWNLOAD_URL_TTL_SECONDS', { default: 300 }),
+    Int(
+      'Download URL expiries are aligned to windows of this size and cached; 0 disables; in cloudfront mode at most DOWNLOAD_URL_TTL_SECONDS',
+      { default: 300 },
+    ),
   ),
   cacheSize: env('SIGNED_URL_CACHE_SIZE', Int('Signed download URLs kept in the in-process cache', { default: 100_000 })),
 })
@@ -216,30 +251,57 @@ const CdnSchema = Type.Transform(CdnVariablesSchema)
 
 // Who may call: an external identity provider, built-in accounts, or both (DESIGN, "Identity and access").
 const AuthSchema = Type.Object({
-  issuer: env('AUTH_ISSUER', Type.Optional(Str('`iss` of the external identity provider (Cognito, Auth0, Keycloak, …); its tokens must carry exactly this'))),
-  audience: env('AUTH_AUDIENCE', Type.Optional(Str('`aud` those tokens must carry (the API identifier at the provider); required with AUTH_ISSUER'))),
+  issuer: env(
+    'AUTH_ISSUER',
+    Type.Optional(Str('`iss` of the external identity provider (Cognito, Auth0, Keycloak, …); its tokens must carry exactly this')),
+  ),
+  audience: env(
+    'AUTH_AUDIENCE',
+    Type.Optional(Str('`aud` those tokens must carry (the API identifier at the provider); required with AUTH_ISSUER')),
+  ),
   jwksUrl: env(
     'AUTH_JWKS_URL',
-    Type.Optional(Str('The provider\'s JWKS URL (cached; refetched when a token names an unknown kid); this or AUTH_JWT_SECRET with AUTH_ISSUER')),
+    Type.Optional(
+      Str("The provider's JWKS URL (cached; refetched when a token names an unknown kid); this or AUTH_JWT_SECRET with AUTH_ISSUER"),
+    ),
   ),
   jwtSecret: env(
     'AUTH_JWT_SECRET',
-    Type.Optional(Type.String({ minLength: 32, description: 'Shared HS256 secret of at least 32 bytes (secret), instead of AUTH_JWKS_URL' })),
+    Type.Optional(
+      Type.String({ minLength: 32, description: 'Shared HS256 secret of at least 32 bytes (secret), instead of AUTH_JWKS_URL' }),
+    ),
   ),
   accounts: Type.Object({
-    enabled: env('AUTH_ACCOUNTS', Bool('Built-in accounts (email and password, Better Auth) at /api/auth/*, for apps without an identity provider', false)),
+    enabled: env(
+      'AUTH_ACCOUNTS',
+      Bool('Built-in accounts (email and password, Better Auth) at /api/auth/*, for apps without an identity provider', false),
+    ),
     secret: env(
       'AUTH_ACCOUNTS_SECRET',
-      Type.Optional(Type.String({ minLength: 32, description: 'Secret of the built-in accounts (session signing, key encryption; secret); required with AUTH_ACCOUNTS' })),
+      Type.Optional(
+        Type.String({
+          minLength: 32,
+          description: 'Secret of the built-in accounts (session signing, key encryption; secret); required with AUTH_ACCOUNTS',
+        }),
+      ),
     ),
     baseUrl: env(
       'AUTH_ACCOUNTS_BASE_URL',
-      Type.Optional(Str('Public URL of this API, the built-in accounts\' issuer (e.g. https://images.example.com); required with AUTH_ACCOUNTS')),
+      Type.Optional(
+        Str("Public URL of this API, the built-in accounts' issuer (e.g. https://images.example.com); required with AUTH_ACCOUNTS"),
+      ),
     ),
   }),
 })
 
-const ApiSectionSchema = Type.Object({ http: HttpSchema, upload: UploadSchema, quota: QuotaSchema, cdn: CdnSchema, auth: AuthSchema, rateLimit: RateLimitSchema })
+const ApiSectionSchema = Type.Object({
+  http: HttpSchema,
+  upload: UploadSchema,
+  quota: QuotaSchema,
+  cdn: CdnSchema,
+  auth: AuthSchema,
+  rateLimit: RateLimitSchema,
+})
 
 // The processor's own section.
 const ProcessorSectionSchema = Type.Object({
@@ -257,7 +319,10 @@ const ProcessorSectionSchema = Type.Object({
     concurrency: env('PROCESSOR_CONCURRENCY', Int('Uploads validated at once per processor', { default: 4, minimum: 1 })),
   }),
   limits: Type.Object({
-    maxFramePixels: env('MAX_FRAME_PIXELS', Int('Largest width x height of one frame (and of the container canvas)', { default: 50_000_000, minimum: 1 })),
+    maxFramePixels: env(
+      'MAX_FRAME_PIXELS',
+      Int('Largest width x height of one frame (and of the container canvas)', { default: 50_000_000, minimum: 1 }),
+    ),
     maxFrames: env('MAX_FRAMES', Int('Most frames in an animated image', { default: 1000, minimum: 1 })),
     maxTotalPixels: env('MAX_TOTAL_PIXELS', Int('Most pixels over all frames', { default: 250_000_000, minimum: 1 })),
   }),

@@ -33,8 +33,21 @@ describe('loadConfig', () => {
     expect(config.api.upload).toEqual({ urlTtlSeconds: 300 })
     expect(config.limits).toEqual({ maxUploadBytes: 10_485_760 })
     expect(config.api.cdn).toEqual({ mode: 's3-presigned', ttlSeconds: 600, windowSeconds: 300, cacheSize: 100_000 })
-    expect(config.api.http).toEqual({ host: '127.0.0.1', port: 3000, corsOrigins: [], requestTimeoutSeconds: 30, trustProxy: false, metricsToken: undefined })
-    expect(config.api.rateLimit).toEqual({ perMinute: 600, issuancePerMinute: 120, windowSeconds: 60, redisUrl: undefined, redisKeyPrefix: 'image-service:rate-limit:' })
+    expect(config.api.http).toEqual({
+      host: '127.0.0.1',
+      port: 3000,
+      corsOrigins: [],
+      requestTimeoutSeconds: 30,
+      trustProxy: false,
+      metricsToken: undefined,
+    })
+    expect(config.api.rateLimit).toEqual({
+      perMinute: 600,
+      issuancePerMinute: 120,
+      windowSeconds: 60,
+      redisUrl: undefined,
+      redisKeyPrefix: 'image-service:rate-limit:',
+    })
     expect(config.storage).toEqual({ region: 'us-east-1', bucket: 'images', endpoint: undefined, forcePathStyle: false })
     expect(config.api.auth).toEqual({
       issuer: 'https://idp.example',
@@ -133,14 +146,19 @@ describe('loadConfig', () => {
       windowSeconds: 300,
       cacheSize: 100_000,
     })
-    const withDistribution = loadConfig({ ...cloudfront, CLOUDFRONT_DISTRIBUTION_ID: 'E1', CLOUDFRONT_ENDPOINT: 'http://127.0.0.1:9' }, 'api')
+    const withDistribution = loadConfig(
+      { ...cloudfront, CLOUDFRONT_DISTRIBUTION_ID: 'E1', CLOUDFRONT_ENDPOINT: 'http://127.0.0.1:9' },
+      'api',
+    )
     expect(withDistribution.api.cdn).toMatchObject({ invalidation: { distributionId: 'E1', endpoint: 'http://127.0.0.1:9' } })
     const keyFile = join(mkdtempSync(join(tmpdir(), 'config-spec-')), 'key.pem')
     writeFileSync(keyFile, 'pem from file')
     const fromFile = loadConfig({ ...cloudfront, CLOUDFRONT_PRIVATE_KEY: '', CLOUDFRONT_PRIVATE_KEY_FILE: keyFile }, 'api')
     expect(fromFile.api.cdn.mode === 'cloudfront' && fromFile.api.cdn.privateKey).toBe('pem from file')
     expect(
-      problemsOf(() => loadConfig({ ...cloudfront, CLOUDFRONT_PRIVATE_KEY: '', CLOUDFRONT_PRIVATE_KEY_FILE: '/nonexistent/key.pem' }, 'api')),
+      problemsOf(() =>
+        loadConfig({ ...cloudfront, CLOUDFRONT_PRIVATE_KEY: '', CLOUDFRONT_PRIVATE_KEY_FILE: '/nonexistent/key.pem' }, 'api'),
+      ),
     ).toEqual(['CLOUDFRONT_PRIVATE_KEY_FILE cannot be read (ENOENT)'])
   })
 })
@@ -155,7 +173,10 @@ describe('rate-limit settings', () => {
 
   it('wants a redis:// or rediss:// REDIS_URL and positive limits, never showing a password', () => {
     const problems = problemsOf(() =>
-      loadConfig({ ...minimal, REDIS_URL: 'http://:hunter2@cache:6379', RATE_LIMIT_PER_MINUTE: '0', RATE_LIMIT_WINDOW_SECONDS: 'soon' }, 'api'),
+      loadConfig(
+        { ...minimal, REDIS_URL: 'http://:hunter2@cache:6379', RATE_LIMIT_PER_MINUTE: '0', RATE_LIMIT_WINDOW_SECONDS: 'soon' },
+        'api',
+      ),
     )
     expect(problems.map((p) => p.split(' ')[0]).sort()).toEqual(['RATE_LIMIT_PER_MINUTE', 'RATE_LIMIT_WINDOW_SECONDS', 'REDIS_URL'])
     expect(problems.join('\n')).not.toContain('hunter2')
@@ -175,10 +196,12 @@ describe('values in problems', () => {
 
 describe('unsafe values refused at start-up', () => {
   it('caps SIGNED_URL_WINDOW_SECONDS at DOWNLOAD_URL_TTL_SECONDS in cloudfront mode', () => {
-    expect(problemsOf(() => loadConfig({ ...cloudfront, DOWNLOAD_URL_TTL_SECONDS: '600', SIGNED_URL_WINDOW_SECONDS: '601' }, 'api'))).toEqual([
-      'SIGNED_URL_WINDOW_SECONDS (601) must not exceed DOWNLOAD_URL_TTL_SECONDS (600) when CDN_MODE=cloudfront',
-    ])
-    expect(loadConfig({ ...cloudfront, DOWNLOAD_URL_TTL_SECONDS: '600', SIGNED_URL_WINDOW_SECONDS: '600' }, 'api').api.cdn.windowSeconds).toBe(600)
+    expect(
+      problemsOf(() => loadConfig({ ...cloudfront, DOWNLOAD_URL_TTL_SECONDS: '600', SIGNED_URL_WINDOW_SECONDS: '601' }, 'api')),
+    ).toEqual(['SIGNED_URL_WINDOW_SECONDS (601) must not exceed DOWNLOAD_URL_TTL_SECONDS (600) when CDN_MODE=cloudfront'])
+    expect(
+      loadConfig({ ...cloudfront, DOWNLOAD_URL_TTL_SECONDS: '600', SIGNED_URL_WINDOW_SECONDS: '600' }, 'api').api.cdn.windowSeconds,
+    ).toBe(600)
     // A malformed window is named once, as malformed, not compared.
     expect(problemsOf(() => loadConfig({ ...cloudfront, SIGNED_URL_WINDOW_SECONDS: 'soon' }, 'api'))).toEqual([
       'SIGNED_URL_WINDOW_SECONDS expected integer; got "soon"',
@@ -260,7 +283,16 @@ describe('authentication settings', () => {
       expect.stringContaining('AUTH_ACCOUNTS_SECRET is required'),
       expect.stringContaining('AUTH_ACCOUNTS_BASE_URL'),
     ])
-    const accounts = { ...base, AUTH_ACCOUNTS: 'true', AUTH_ACCOUNTS_SECRET: 'a'.repeat(32), AUTH_ACCOUNTS_BASE_URL: 'https://images.example' }
-    expect(loadConfig(accounts, 'api').api.auth.accounts).toEqual({ enabled: true, secret: 'a'.repeat(32), baseUrl: 'https://images.example' })
+    const accounts = {
+      ...base,
+      AUTH_ACCOUNTS: 'true',
+      AUTH_ACCOUNTS_SECRET: 'a'.repeat(32),
+      AUTH_ACCOUNTS_BASE_URL: 'https://images.example',
+    }
+    expect(loadConfig(accounts, 'api').api.auth.accounts).toEqual({
+      enabled: true,
+      secret: 'a'.repeat(32),
+      baseUrl: 'https://images.example',
+    })
   })
 })

@@ -73,7 +73,9 @@ const apiRules: Rule<ApiVariables>[] = [
     check(config) {
       const { windowSeconds, ttlSeconds } = config.api.cdn
       if (!cloudfront(config) || windowSeconds <= ttlSeconds) return []
-      return [`SIGNED_URL_WINDOW_SECONDS (${windowSeconds}) must not exceed DOWNLOAD_URL_TTL_SECONDS (${ttlSeconds}) when CDN_MODE=cloudfront`]
+      return [
+        `SIGNED_URL_WINDOW_SECONDS (${windowSeconds}) must not exceed DOWNLOAD_URL_TTL_SECONDS (${ttlSeconds}) when CDN_MODE=cloudfront`,
+      ]
     },
   },
   {
@@ -86,7 +88,15 @@ const apiRules: Rule<ApiVariables>[] = [
   },
   {
     // DESIGN: the api refuses to run unless some issuer can vouch for a caller.
-    reads: ['AUTH_ISSUER', 'AUTH_AUDIENCE', 'AUTH_JWKS_URL', 'AUTH_JWT_SECRET', 'AUTH_ACCOUNTS', 'AUTH_ACCOUNTS_SECRET', 'AUTH_ACCOUNTS_BASE_URL'],
+    reads: [
+      'AUTH_ISSUER',
+      'AUTH_AUDIENCE',
+      'AUTH_JWKS_URL',
+      'AUTH_JWT_SECRET',
+      'AUTH_ACCOUNTS',
+      'AUTH_ACCOUNTS_SECRET',
+      'AUTH_ACCOUNTS_BASE_URL',
+    ],
     check(config) {
       const { issuer, audience, jwksUrl, jwtSecret, accounts } = config.api.auth
       const problems: string[] = []
@@ -94,15 +104,19 @@ const apiRules: Rule<ApiVariables>[] = [
       if (external) {
         if (issuer === undefined) problems.push('AUTH_ISSUER is required with AUTH_AUDIENCE, AUTH_JWKS_URL or AUTH_JWT_SECRET')
         if (audience === undefined) problems.push('AUTH_AUDIENCE is required with AUTH_ISSUER')
-        if ((jwksUrl === undefined) === (jwtSecret === undefined)) problems.push('exactly one of AUTH_JWKS_URL or AUTH_JWT_SECRET is required with AUTH_ISSUER')
+        if ((jwksUrl === undefined) === (jwtSecret === undefined))
+          problems.push('exactly one of AUTH_JWKS_URL or AUTH_JWT_SECRET is required with AUTH_ISSUER')
         if (jwksUrl !== undefined && !URL.canParse(jwksUrl)) problems.push(`AUTH_JWKS_URL must be a URL; got ${JSON.stringify(jwksUrl)}`)
       }
       if (accounts.enabled) {
         if (accounts.secret === undefined) problems.push('AUTH_ACCOUNTS_SECRET is required when AUTH_ACCOUNTS=true')
-        if (accounts.baseUrl === undefined || !URL.canParse(accounts.baseUrl)) problems.push('AUTH_ACCOUNTS_BASE_URL (a URL) is required when AUTH_ACCOUNTS=true')
+        if (accounts.baseUrl === undefined || !URL.canParse(accounts.baseUrl))
+          problems.push('AUTH_ACCOUNTS_BASE_URL (a URL) is required when AUTH_ACCOUNTS=true')
       }
       if (!external && !accounts.enabled) {
-        problems.push('no way to authenticate callers: set AUTH_ISSUER with AUTH_AUDIENCE and AUTH_JWKS_URL (or AUTH_JWT_SECRET), or AUTH_ACCOUNTS=true')
+        problems.push(
+          'no way to authenticate callers: set AUTH_ISSUER with AUTH_AUDIENCE and AUTH_JWKS_URL (or AUTH_JWT_SECRET), or AUTH_ACCOUNTS=true',
+        )
       }
       return problems
     },

@@ -10,7 +10,10 @@ export type Authenticate = (credential: string) => Promise<UserActor>
  * `isk_…` is an API key and is never tried as a JWT; anything else must be a JWT of a
  * trusted issuer. The owner is the token's `sub`, or the key's owner.
  */
-export function createAuthenticate(deps: { verifyToken: TokenVerifier; apiKeys: Pick<ApiKeyCommands, 'authenticateApiKey'> }): Authenticate {
+export function createAuthenticate(deps: {
+  verifyToken: TokenVerifier
+  apiKeys: Pick<ApiKeyCommands, 'authenticateApiKey'>
+}): Authenticate {
   return async (credential) => {
     if (looksLikeApiKey(credential)) return deps.apiKeys.authenticateApiKey(credential)
     const token = await deps.verifyToken(credential)

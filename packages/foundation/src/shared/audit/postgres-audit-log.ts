@@ -43,7 +43,10 @@ function toRow(ctx: RequestContext, entry: AuditEntry): Row {
  * is kept and tried again on the next flush, so rows are lost only when the database stays
  * down through shutdown (each is then logged as lost).
  */
-export function createPostgresAuditLog(db: DrizzleDatabase, options: { log?: Logger; delayMs?: number; batchSize?: number } = {}): AuditLog {
+export function createPostgresAuditLog(
+  db: DrizzleDatabase,
+  options: { log?: Logger; delayMs?: number; batchSize?: number } = {},
+): AuditLog {
   const client = db.$client
   const delayMs = options.delayMs ?? 50
   const batchSize = options.batchSize ?? 500
@@ -107,7 +110,8 @@ export function createPostgresAuditLog(db: DrizzleDatabase, options: { log?: Log
       try {
         await flush()
       } catch (error) {
-        for (const row of queue) options.log?.error({ err: error, action: row.action, requestId: row.request_id }, 'audit row lost at shutdown')
+        for (const row of queue)
+          options.log?.error({ err: error, action: row.action, requestId: row.request_id }, 'audit row lost at shutdown')
         throw error
       }
     },

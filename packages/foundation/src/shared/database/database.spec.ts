@@ -77,7 +77,9 @@ describe('createDatabase against a live server', () => {
       await expect(slow).rejects.toMatchObject({ code: 'DATABASE_UNAVAILABLE' })
       await workDone
       // The late work is rolled back instead of committing after "unavailable" was reported.
-      await expect.poll(async () => (await database.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction'`)[0]?.n).toBe(0)
+      await expect
+        .poll(async () => (await database.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'idle in transaction'`)[0]?.n)
+        .toBe(0)
       expect(await ids()).not.toContain(10)
     })
 

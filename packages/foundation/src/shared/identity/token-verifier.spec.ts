@@ -163,4 +163,3 @@ describe('createTokenVerifier against the dev identity provider over HTTP', () =
     idp = await startDevIdentityProvider({ audience: AUDIENCE })
   })
 })
-

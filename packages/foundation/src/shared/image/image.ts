@@ -13,7 +13,11 @@ export function isImageId(value: string): value is ImageId {
 
 export class InvalidImageIdError extends AppError {
   constructor(value: string) {
-    super('invalid', 'INVALID_IMAGE_ID', `image_id must be a ULID (26 characters, Crockford base32); got ${JSON.stringify(value.slice(0, 40))}`)
+    super(
+      'invalid',
+      'INVALID_IMAGE_ID',
+      `image_id must be a ULID (26 characters, Crockford base32); got ${JSON.stringify(value.slice(0, 40))}`,
+    )
   }
 }
 
@@ -123,6 +127,4 @@ export type NewImageRecord = Pick<ImageRecord, 'id' | 'ownerId' | 'contentType' 
   Partial<Pick<ImageRecord, 'labels' | 'sourceImageId' | 'jobId' | 'reservedBytes'>>
 
 /** Final states a pending record may move to. */
-export type ImageTransition =
-  | { status: 'ready'; sizeBytes: number; etag: string }
-  | { status: 'failed'; failureReason: FailureReason }
+export type ImageTransition = { status: 'ready'; sizeBytes: number; etag: string } | { status: 'failed'; failureReason: FailureReason }

@@ -200,7 +200,11 @@ describe('during a database outage', () => {
     const down = createDatabase({ url: `postgres://postgres@127.0.0.1:${port}/images`, poolMax: 1, connectTimeoutSeconds: 1 })
     try {
       const images = createPostgresImageRepository(down.db, { deadlineMs: 2000 })
-      for (const call of [() => images.findById(newImageId()), () => images.save(newRecord()), () => images.findOwnedByIds('owner-a', [newImageId()])]) {
+      for (const call of [
+        () => images.findById(newImageId()),
+        () => images.save(newRecord()),
+        () => images.findOwnedByIds('owner-a', [newImageId()]),
+      ]) {
         await expect(call()).rejects.toBeInstanceOf(DependencyUnavailableError)
       }
       await expect(images.transitionFromPending(newImageId(), { status: 'ready', sizeBytes: 1, etag: '"e"' })).rejects.toMatchObject({
@@ -224,7 +228,11 @@ describe('ownership, labels and listing', () => {
   it('lists an owner newest first, filtered by status, source and labels, one keyset page at a time', async () => {
     const owner = `lister-${newImageId()}`
     const saved: ImageId[] = []
-    const pages: Record<string, string>[] = [{ feature: 'templates' }, { feature: 'cards', batch_id: 'b42' }, { feature: 'cards', batch_id: 'b43' }]
+    const pages: Record<string, string>[] = [
+      { feature: 'templates' },
+      { feature: 'cards', batch_id: 'b42' },
+      { feature: 'cards', batch_id: 'b43' },
+    ]
     for (const labels of pages) {
       const record = newRecord({ ownerId: owner, labels })
       await repository().save(record)
@@ -237,7 +245,9 @@ describe('ownership, labels and listing', () => {
     expect(all.map((r) => r.id)).toEqual([b43, b42, templates])
     expect(all[1]?.labels).toEqual({ feature: 'cards', batch_id: 'b42' })
     expect((await repository().list({ ownerId: owner, labels: { feature: 'cards' }, limit: 10 })).map((r) => r.id)).toEqual([b43, b42])
-    expect((await repository().list({ ownerId: owner, labels: { feature: 'cards', batch_id: 'b42' }, limit: 10 })).map((r) => r.id)).toEqual([b42])
+    expect(
+      (await repository().list({ ownerId: owner, labels: { feature: 'cards', batch_id: 'b42' }, limit: 10 })).map((r) => r.id),
+    ).toEqual([b42])
     expect((await repository().list({ ownerId: owner, before: b43, limit: 1 })).map((r) => r.id)).toEqual([b42])
 
     await repository().markDeleted(b42)

@@ -16,7 +16,11 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
   // trips (Parse/Describe, wait, then Bind/Execute) and rebuilds its SQL text on each call;
   // profiled under load, that was the largest cost of the API's request handling. Named,
   // each pooled connection parses a statement once and then runs it in one round trip.
-  const selectById = db.select().from(imageRecords).where(eq(imageRecords.id, sql.placeholder('id'))).prepare('image_records_by_id')
+  const selectById = db
+    .select()
+    .from(imageRecords)
+    .where(eq(imageRecords.id, sql.placeholder('id')))
+    .prepare('image_records_by_id')
   // One array parameter (= ANY($1)) rather than IN ($1, ..., $n): a single prepared
   // statement serves every batch size.
   const selectOwnedByIds = db

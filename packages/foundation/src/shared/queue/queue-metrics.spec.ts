@@ -7,7 +7,10 @@ async function value(registry: Registry, name: string, labels: Record<string, st
   const metric = await registry.getSingleMetric(name.replace(/_(count|sum|bucket)$/, ''))?.get()
   const wanted = Object.entries(labels)
   const found = metric?.values.find(
-    (v) => ('metricName' in v ? v.metricName : metric.name) === name && wanted.every(([k, l]) => String(v.labels[k]) === l) && Object.keys(v.labels).length === wanted.length,
+    (v) =>
+      ('metricName' in v ? v.metricName : metric.name) === name &&
+      wanted.every(([k, l]) => String(v.labels[k]) === l) &&
+      Object.keys(v.labels).length === wanted.length,
   )
   return found?.value
 }

@@ -1,4 +1,10 @@
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs'
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs'
 import { waitFor } from '@image-service/devstack'
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../common/logger.ts'
@@ -90,7 +96,9 @@ describe('createSqsConsumer', () => {
   it("honours a retry's afterSeconds, clamped to SQS's 12 hours", async () => {
     const sqs = new FakeSqs()
     sqs.batches.push([message('soon')], [message('late')])
-    const { c, heard, running } = consumer(sqs, async (m) => retryMessage('PROVIDER_BUSY', { afterSeconds: m.messageId === 'soon' ? 7 : 100_000 }))
+    const { c, heard, running } = consumer(sqs, async (m) =>
+      retryMessage('PROVIDER_BUSY', { afterSeconds: m.messageId === 'soon' ? 7 : 100_000 }),
+    )
     await waitFor(() => (heard.length === 2 ? true : undefined))
     await c.stop()
     await running

@@ -1,4 +1,10 @@
-import { ChangeMessageVisibilityCommand, DeleteMessageCommand, type Message, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs'
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs'
 import type { Logger } from '../../common/logger.ts'
 import { HANDLER_CRASHED, type MessageHandler, type MessageProcessedListener, type MessageResult } from './message.ts'
 
@@ -88,7 +94,11 @@ export function createSqsConsumer(options: SqsConsumerOptions): QueueConsumer {
         if (wanted !== undefined) {
           retryAfterSeconds = Math.min(Math.max(0, Math.round(wanted)), MAX_VISIBILITY_SECONDS)
           await sqs.send(
-            new ChangeMessageVisibilityCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle, VisibilityTimeout: retryAfterSeconds }),
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: queueUrl,
+              ReceiptHandle: message.ReceiptHandle,
+              VisibilityTimeout: retryAfterSeconds,
+            }),
           )
         }
       }

@@ -17,7 +17,11 @@ let sqs: SqsEmulator
 let client: ReturnType<typeof createSqsClient>
 beforeAll(async () => {
   sqs = await startSqsEmulator()
-  client = createSqsClient({ region: sqs.region, endpoint: sqs.endpoint, credentials: { accessKeyId: sqs.accessKeyId, secretAccessKey: sqs.secretAccessKey } })
+  client = createSqsClient({
+    region: sqs.region,
+    endpoint: sqs.endpoint,
+    credentials: { accessKeyId: sqs.accessKeyId, secretAccessKey: sqs.secretAccessKey },
+  })
 })
 afterAll(async () => {
   client?.destroy()
@@ -44,14 +48,22 @@ describe('createSqsSender and createQueueWorker on the SQS emulator', () => {
         handler: async (message: QueueMessage) => {
           received.push(message)
           const parsed = parse(message.body)
-          return parsed.ok ? ackMessage([{ id: parsed.value.image_id, outcome: 'validated' }]) : ackMessage([{ outcome: 'ignored', reason: 'malformed' }])
+          return parsed.ok
+            ? ackMessage([{ id: parsed.value.image_id, outcome: 'validated' }])
+            : ackMessage([{ outcome: 'ignored', reason: 'malformed' }])
         },
       })),
     })
     const running = worker.run()
     try {
-      const sent = await createSqsSender({ sqs: client, queueUrl: uploadsUrl, schema: ValidateImageMessage }).sendMessage({ type: 'validate', image_id: ID })
-      const other = await createSqsSender({ sqs: client, queueUrl: jobsUrl, schema: ValidateImageMessage }).sendMessage({ type: 'validate', image_id: ID })
+      const sent = await createSqsSender({ sqs: client, queueUrl: uploadsUrl, schema: ValidateImageMessage }).sendMessage({
+        type: 'validate',
+        image_id: ID,
+      })
+      const other = await createSqsSender({ sqs: client, queueUrl: jobsUrl, schema: ValidateImageMessage }).sendMessage({
+        type: 'validate',
+        image_id: ID,
+      })
 
       const heard = await spy.waitForMessage(sent.messageId, 'ack')
       expect(heard).toMatchObject({ queue: uploadsUrl.split('/').at(-1), subjects: [{ id: ID, outcome: 'validated' }], settled: true })
@@ -71,11 +83,20 @@ describe('createSqsSender and createQueueWorker on the SQS emulator', () => {
       log: silentLog,
       waitTimeSeconds: 1,
       onProcessed: spy.listener,
-      queues: [{ queueUrl, concurrency: 1, handler: async (m) => (m.receiveCount === 1 ? retryMessage('NOT_YET', { afterSeconds: 0 }) : ackMessage()) }],
+      queues: [
+        {
+          queueUrl,
+          concurrency: 1,
+          handler: async (m) => (m.receiveCount === 1 ? retryMessage('NOT_YET', { afterSeconds: 0 }) : ackMessage()),
+        },
+      ],
     })
     const running = worker.run()
     try {
-      const { messageId } = await createSqsSender({ sqs: client, queueUrl, schema: ValidateImageMessage }).sendMessage({ type: 'validate', image_id: ID })
+      const { messageId } = await createSqsSender({ sqs: client, queueUrl, schema: ValidateImageMessage }).sendMessage({
+        type: 'validate',
+        image_id: ID,
+      })
       expect(await spy.waitForMessage(messageId, 'retry')).toMatchObject({ reason: 'NOT_YET', retryAfterSeconds: 0, receiveCount: 1 })
       expect(await spy.waitForMessage(messageId, 'ack')).toMatchObject({ receiveCount: 2 })
     } finally {
@@ -93,10 +114,16 @@ describe('createSqsSender and createQueueWorker on the SQS emulator', () => {
 
   it('answers QUEUE_UNAVAILABLE when the queue cannot be reached, for a send and for a ping', async () => {
     const port = await closedPort()
-    const down = createSqsClient({ region: sqs.region, endpoint: `http://127.0.0.1:${port}`, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
+    const down = createSqsClient({
+      region: sqs.region,
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    })
     try {
       const queueUrl = `http://127.0.0.1:${port}/000000000000/gone`
-      await expect(createSqsSender({ sqs: down, queueUrl, schema: ValidateImageMessage }).sendMessage({ type: 'validate', image_id: ID })).rejects.toMatchObject({
+      await expect(
+        createSqsSender({ sqs: down, queueUrl, schema: ValidateImageMessage }).sendMessage({ type: 'validate', image_id: ID }),
+      ).rejects.toMatchObject({
         code: 'QUEUE_UNAVAILABLE',
       })
       await expect(pingQueue(down, queueUrl)).rejects.toMatchObject({ code: 'QUEUE_UNAVAILABLE' })

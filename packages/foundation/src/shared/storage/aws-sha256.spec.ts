@@ -28,7 +28,10 @@ describe('AwsSha256', () => {
   })
 
   it('gives the same SigV4 signatures as the SDK default', async () => {
-    const options = { region: 'eu-west-3', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' } }
+    const options = {
+      region: 'eu-west-3',
+      credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+    }
     const ours = new S3Client({ ...options, sha256: AwsSha256 })
     const sdk = new S3Client(options)
     try {

@@ -12,9 +12,7 @@ const MAX_KEYS = 64
 const keys = new Map<string, KeyObject>()
 
 function keyObjectFor(secret: ArrayBuffer | ArrayBufferView): KeyObject {
-  const bytes = ArrayBuffer.isView(secret)
-    ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength)
-    : Buffer.from(secret)
+  const bytes = ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret)
   const id = bytes.toString('latin1')
   let key = keys.get(id)
   if (key === undefined) {

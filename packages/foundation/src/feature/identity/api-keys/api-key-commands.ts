@@ -34,7 +34,11 @@ export function createApiKeyCommands(deps: { keys: ApiKeyRepository; audit?: Aud
       const key = generateApiKey()
       const expiresAt = days === undefined ? null : new Date(now().getTime() + days * 86_400_000)
       const record = await deps.keys.insert({ id: newId(), ownerId: owner.ownerId, name, prefix: key.prefix, hash: key.hash, expiresAt })
-      await deps.audit?.write(ctx, { action: 'api_key.created', ownerId: owner.ownerId, detail: { api_key_id: record.id, name, prefix: key.prefix } })
+      await deps.audit?.write(ctx, {
+        action: 'api_key.created',
+        ownerId: owner.ownerId,
+        detail: { api_key_id: record.id, name, prefix: key.prefix },
+      })
       return { record, plaintext: key.plaintext }
     },
 

@@ -17,7 +17,11 @@ export function createPostgresApiKeyRepository(db: DrizzleDatabase): ApiKeyRepos
     lastUsedAt: apiKeys.lastUsedAt,
   }
   // Authentication runs on every API-key request that misses the cache: one prepared statement.
-  const byHash = db.select(columns).from(apiKeys).where(eq(apiKeys.keyHash, sql.placeholder('hash'))).prepare('api_keys_by_hash')
+  const byHash = db
+    .select(columns)
+    .from(apiKeys)
+    .where(eq(apiKeys.keyHash, sql.placeholder('hash')))
+    .prepare('api_keys_by_hash')
 
   return {
     async insert(key) {
@@ -34,7 +38,9 @@ export function createPostgresApiKeyRepository(db: DrizzleDatabase): ApiKeyRepos
       return rows[0] ?? null
     },
     listByOwner: (ownerId) =>
-      withDatabaseErrors(() => db.select(columns).from(apiKeys).where(eq(apiKeys.ownerId, ownerId)).orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))),
+      withDatabaseErrors(() =>
+        db.select(columns).from(apiKeys).where(eq(apiKeys.ownerId, ownerId)).orderBy(desc(apiKeys.createdAt), desc(apiKeys.id)),
+      ),
     async revoke(ownerId, id) {
       const rows = await withDatabaseErrors(() =>
         db
@@ -47,7 +53,10 @@ export function createPostgresApiKeyRepository(db: DrizzleDatabase): ApiKeyRepos
     },
     async markUsed(id, at) {
       await withDatabaseErrors(() =>
-        db.update(apiKeys).set({ lastUsedAt: at }).where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))),
+        db
+          .update(apiKeys)
+          .set({ lastUsedAt: at })
+          .where(and(eq(apiKeys.id, id), isNull(apiKeys.revokedAt))),
       )
     },
   }

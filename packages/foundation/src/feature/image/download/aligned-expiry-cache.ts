@@ -21,9 +21,7 @@ export type ExpiryPolicy = {
  */
 export function alignedExpiry(nowMs: number, policy: Pick<ExpiryPolicy, 'ttlSeconds' | 'windowSeconds'>): Date {
   const earliest = nowMs / 1000 + policy.ttlSeconds
-  const seconds = policy.windowSeconds > 0
-    ? Math.ceil(earliest / policy.windowSeconds) * policy.windowSeconds
-    : Math.ceil(earliest)
+  const seconds = policy.windowSeconds > 0 ? Math.ceil(earliest / policy.windowSeconds) * policy.windowSeconds : Math.ceil(earliest)
   return new Date(seconds * 1000)
 }
 
@@ -33,13 +31,9 @@ export function alignedExpiry(nowMs: number, policy: Pick<ExpiryPolicy, 'ttlSeco
  * batch endpoint; with aligned expiries, repeated requests within a window reuse the
  * byte-identical URL (which also lets browsers and the CDN cache it).
  */
-export function withAlignedExpiryCache(
-  signer: DownloadUrlSigner,
-  policy: ExpiryPolicy & { now?: () => number },
-): ImageCdn {
+export function withAlignedExpiryCache(signer: DownloadUrlSigner, policy: ExpiryPolicy & { now?: () => number }): ImageCdn {
   const now = policy.now ?? Date.now
-  const cache =
-    policy.windowSeconds > 0 && policy.cacheSize > 0 ? new LRUCache<string, string>({ max: policy.cacheSize }) : undefined
+  const cache = policy.windowSeconds > 0 && policy.cacheSize > 0 ? new LRUCache<string, string>({ max: policy.cacheSize }) : undefined
 
   return {
     async signDownloadUrl(objectKey: string): Promise<SignedDownload> {

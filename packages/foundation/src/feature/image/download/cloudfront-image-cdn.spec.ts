@@ -14,7 +14,10 @@ const T0 = Date.UTC(2030, 0, 1, 0, 0, 0)
 
 /** Undoes CloudFront's URL-safe base64 (- -> +, _ -> =, ~ -> /). */
 function fromCloudFrontBase64(value: string): Buffer {
-  return Buffer.from(value.replace(/[-_~]/g, (c) => (c === '-' ? '+' : c === '_' ? '=' : '/')), 'base64')
+  return Buffer.from(
+    value.replace(/[-_~]/g, (c) => (c === '-' ? '+' : c === '_' ? '=' : '/')),
+    'base64',
+  )
 }
 
 describe('createCloudFrontImageCdn', () => {

@@ -42,8 +42,6 @@ export function createCloudFrontUrlSigner(key: CloudFrontSigningKey): DownloadUr
 }
 
 /** ImageCdn adapter for CloudFront: `{baseUrl}/{object_key}` signed with a canned policy. */
-export function createCloudFrontImageCdn(
-  options: CloudFrontSigningKey & ExpiryPolicy & { now?: () => number },
-): ImageCdn {
+export function createCloudFrontImageCdn(options: CloudFrontSigningKey & ExpiryPolicy & { now?: () => number }): ImageCdn {
   return withAlignedExpiryCache(createCloudFrontUrlSigner(options), options)
 }

@@ -14,7 +14,8 @@ export function createGetImageDownloadSignedUrl(deps: { images: ImageRepository;
   return async (ctx: RequestContext, query: { imageId: ImageId }): Promise<ImageAccess> => {
     const { imageId } = query
     const record = await deps.images.findById(imageId)
-    if (record === null || !ownedBy(ctx.actor, record) || record.status !== 'ready') throw new ImageNotFoundError(imageId, 'does not exist or is not ready')
+    if (record === null || !ownedBy(ctx.actor, record) || record.status !== 'ready')
+      throw new ImageNotFoundError(imageId, 'does not exist or is not ready')
     const signed = await deps.cdn.signDownloadUrl(record.objectKey)
     deps.audit?.record(ctx, { action: 'download.signed', ownerId: record.ownerId, imageId, detail: { image_ids: [imageId] } })
     return { imageId, downloadUrl: signed.url, expiresAt: signed.expiresAt }

@@ -47,7 +47,6 @@ describe('createGetImageDownloadSignedUrl', () => {
     const { getOne } = setup()
     await expect(getOne(ctx, { imageId: newImageId() })).rejects.toMatchObject({ code: 'IMAGE_NOT_FOUND' })
   })
-
 })
 
 describe('createGetImageDownloadSignedUrls', () => {
@@ -87,5 +86,4 @@ describe('createGetImageDownloadSignedUrls', () => {
     expect(result.notFound).toEqual([])
     expect(images.findByIdsCalls).toHaveLength(1)
   })
-
 })

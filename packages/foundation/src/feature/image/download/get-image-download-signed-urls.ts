@@ -32,9 +32,7 @@ export function createGetImageDownloadSignedUrls(deps: { images: ImageRepository
         notFound.push(imageId)
         continue
       }
-      pending.push(
-        deps.cdn.signDownloadUrl(record.objectKey).then((s) => ({ imageId, downloadUrl: s.url, expiresAt: s.expiresAt })),
-      )
+      pending.push(deps.cdn.signDownloadUrl(record.objectKey).then((s) => ({ imageId, downloadUrl: s.url, expiresAt: s.expiresAt })))
     }
     const items = await Promise.all(pending)
     if (items.length > 0) {

@@ -29,8 +29,8 @@ describe('createS3PresignedImageCdn', () => {
   })
 
   it('refuses a TTL + window beyond the seven days SigV4 allows', () => {
-    expect(() =>
-      createS3PresignedImageCdn({ client, bucket: 'images', ttlSeconds: 604_800, windowSeconds: 300, cacheSize: 10 }),
-    ).toThrow(RangeError)
+    expect(() => createS3PresignedImageCdn({ client, bucket: 'images', ttlSeconds: 604_800, windowSeconds: 300, cacheSize: 10 })).toThrow(
+      RangeError,
+    )
   })
 })

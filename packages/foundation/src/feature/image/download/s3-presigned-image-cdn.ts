@@ -24,9 +24,7 @@ export function createS3PresignedUrlSigner(deps: { client: S3Client; bucket: str
 }
 
 /** ImageCdn adapter without a CDN: browsers GET straight from the bucket. */
-export function createS3PresignedImageCdn(
-  options: { client: S3Client; bucket: string } & ExpiryPolicy & { now?: () => number },
-): ImageCdn {
+export function createS3PresignedImageCdn(options: { client: S3Client; bucket: string } & ExpiryPolicy & { now?: () => number }): ImageCdn {
   // ceil(now + ttl) rounds up by at most a second, and the window adds at most its length.
   if (options.ttlSeconds + options.windowSeconds + 1 > MAX_PRESIGN_SECONDS) {
     throw new RangeError(

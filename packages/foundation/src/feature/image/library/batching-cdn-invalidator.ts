@@ -6,7 +6,10 @@ import { MAX_PATHS_PER_INVALIDATION } from './cloudfront-cdn-invalidator.ts'
  * sends them as one invalidation: CloudFront limits the invalidations in flight, not the
  * paths in one. Every caller's promise settles with the batch its paths went in.
  */
-export function createBatchingCdnInvalidator(inner: CdnInvalidator, options: { maxWaitMs?: number } = {}): CdnInvalidator & { flush(): Promise<void> } {
+export function createBatchingCdnInvalidator(
+  inner: CdnInvalidator,
+  options: { maxWaitMs?: number } = {},
+): CdnInvalidator & { flush(): Promise<void> } {
   const maxWaitMs = options.maxWaitMs ?? 200
   let pending: { paths: Set<string>; waiters: { resolve: () => void; reject: (e: unknown) => void }[]; timer: NodeJS.Timeout } | undefined
 

@@ -7,7 +7,11 @@ describe('CloudFront CDN invalidator against the CloudFront API emulator', () =>
   let client: ReturnType<typeof createCloudFrontClient>
   beforeAll(async () => {
     api = await startCloudFrontApiEmulator()
-    client = createCloudFrontClient({ region: 'us-east-1', endpoint: api.endpoint, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } })
+    client = createCloudFrontClient({
+      region: 'us-east-1',
+      endpoint: api.endpoint,
+      credentials: { accessKeyId: 'a', secretAccessKey: 'b' },
+    })
   })
   afterAll(async () => {
     client?.destroy()

@@ -37,7 +37,9 @@ export function createCloudFrontCdnInvalidator(options: CloudFrontInvalidatorOpt
       } catch (error) {
         const throttled = error instanceof Error && error.name === 'TooManyInvalidationsInProgress'
         if (!throttled || attempt >= maxAttempts) {
-          throw new DependencyUnavailableError('STORAGE_UNAVAILABLE', `CDN invalidation failed: ${(error as Error).message}`, { cause: error })
+          throw new DependencyUnavailableError('STORAGE_UNAVAILABLE', `CDN invalidation failed: ${(error as Error).message}`, {
+            cause: error,
+          })
         }
         await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)))
       }
@@ -52,7 +54,11 @@ export function createCloudFrontCdnInvalidator(options: CloudFrontInvalidatorOpt
   }
 }
 
-export function createCloudFrontClient(options: { region: string; endpoint?: string | undefined; credentials?: { accessKeyId: string; secretAccessKey: string } }) {
+export function createCloudFrontClient(options: {
+  region: string
+  endpoint?: string | undefined
+  credentials?: { accessKeyId: string; secretAccessKey: string }
+}) {
   return new CloudFrontClient({
     region: options.region,
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),

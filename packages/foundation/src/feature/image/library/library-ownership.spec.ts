@@ -23,7 +23,14 @@ function setup() {
   const images = new InMemoryImageRepository()
   const storage = new InMemoryImageStorage()
   const cdn = new RecordingInvalidator()
-  return { images, storage, cdn, remove: createDeleteImage({ images, storage, cdn }), status: getImageStatus({ images }), list: createListImages({ images }) }
+  return {
+    images,
+    storage,
+    cdn,
+    remove: createDeleteImage({ images, storage, cdn }),
+    status: getImageStatus({ images }),
+    list: createListImages({ images }),
+  }
 }
 
 describe('another owner sees nothing', () => {
@@ -95,7 +102,7 @@ describe('createDeleteImage', () => {
     expect(cdn.paths).toHaveLength(2)
   })
 
-  it("lets neither another owner nor an admin delete: 404, and nothing changes", async () => {
+  it('lets neither another owner nor an admin delete: 404, and nothing changes', async () => {
     const { images, storage, cdn, remove, status } = setup()
     const id = newImageId()
     images.add(id, 'ready', 'alice')

@@ -28,7 +28,8 @@ export function createListAudit(deps: { audit: AuditRepository }) {
     }
     let action: AuditAction | undefined
     if (query.action !== undefined) {
-      if (!isAuditAction(query.action)) throw new AppError('invalid', 'INVALID_ACTION', `action ${JSON.stringify(query.action.slice(0, 40))} is not an audited action`)
+      if (!isAuditAction(query.action))
+        throw new AppError('invalid', 'INVALID_ACTION', `action ${JSON.stringify(query.action.slice(0, 40))} is not an audited action`)
       action = query.action
     }
     if (query.cursor !== undefined && !/^[1-9][0-9]{0,18}$/.test(query.cursor)) {

@@ -106,17 +106,26 @@ describe('createImageUploadPresignedUrl', () => {
     expect(result.uploadHeaders['content-type']).toBe(contentType)
   })
 
-  it.each(['image/*', 'image/jpeg;text/html', 'image/jpeg; charset=utf-8', 'IMAGE/PNG', 'Image/png', ' image/png', 'image/png ', 'image/svg+xml', 'text/html', 'application/octet-stream', ''])(
-    'rejects content type %j before touching storage',
-    async (contentType) => {
-      const { events, create } = setup()
-      const error = await rejection(create(ctx, { contentType, fileName: 'x.png' }))
-      expect(error).toBeInstanceOf(AppError)
-      expect(error.kind).toBe('invalid')
-      expect(error.code).toBe('INVALID_CONTENT_TYPE')
-      expect(events).toEqual([])
-    },
-  )
+  it.each([
+    'image/*',
+    'image/jpeg;text/html',
+    'image/jpeg; charset=utf-8',
+    'IMAGE/PNG',
+    'Image/png',
+    ' image/png',
+    'image/png ',
+    'image/svg+xml',
+    'text/html',
+    'application/octet-stream',
+    '',
+  ])('rejects content type %j before touching storage', async (contentType) => {
+    const { events, create } = setup()
+    const error = await rejection(create(ctx, { contentType, fileName: 'x.png' }))
+    expect(error).toBeInstanceOf(AppError)
+    expect(error.kind).toBe('invalid')
+    expect(error.code).toBe('INVALID_CONTENT_TYPE')
+    expect(events).toEqual([])
+  })
 
   it.each([
     ['empty', ''],
@@ -168,7 +177,9 @@ describe('createImageUploadPresignedUrl', () => {
 
   it('refuses an anonymous caller with UNAUTHENTICATED', async () => {
     const { create } = labelled()
-    await expect(create({ actor: { type: 'anonymous' }, requestId: 'r' }, { contentType: 'image/png', fileName: 'a.png' })).rejects.toMatchObject({
+    await expect(
+      create({ actor: { type: 'anonymous' }, requestId: 'r' }, { contentType: 'image/png', fileName: 'a.png' }),
+    ).rejects.toMatchObject({
       code: 'UNAUTHENTICATED',
     })
   })
@@ -227,4 +238,3 @@ function labelled() {
   })
   return { images, create }
 }
-

@@ -1,7 +1,6 @@
 import { AppError } from '../../../common/errors.ts'
 import type { Labels } from '../../../shared/image/image.ts'
 
-
 export const MAX_LABELS = 10
 export const LABEL_KEY_PATTERN = '^[a-z][a-z0-9_]{0,31}$'
 export const MAX_LABEL_VALUE_LENGTH = 128
@@ -23,7 +22,8 @@ export class InvalidLabelsError extends AppError {
  */
 export function parseLabels(input: unknown): Labels {
   if (input === undefined) return {}
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidLabelsError('labels must be an object of strings')
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new InvalidLabelsError('labels must be an object of strings')
   const entries = Object.entries(input)
   const problems: string[] = []
   if (entries.length > MAX_LABELS) problems.push(`at most ${MAX_LABELS} labels; got ${entries.length}`)
@@ -35,7 +35,9 @@ export function parseLabels(input: unknown): Labels {
     }
     const length = [...value].length
     if (length < 1 || length > MAX_LABEL_VALUE_LENGTH || controlCharacter.test(value)) {
-      problems.push(`value of ${JSON.stringify(key.slice(0, 40))} must be 1..${MAX_LABEL_VALUE_LENGTH} characters without control characters`)
+      problems.push(
+        `value of ${JSON.stringify(key.slice(0, 40))} must be 1..${MAX_LABEL_VALUE_LENGTH} characters without control characters`,
+      )
     }
   }
   if (problems.length > 0) throw new InvalidLabelsError(`invalid labels: ${problems.join('; ')}`)

@@ -25,11 +25,15 @@ describe('createS3UploadPresigner', () => {
           const contentType = i % 2 === 0 ? 'image/png' : 'image/webp'
           // The first call goes through getSignedUrl, the next ones through the reused presigner.
           const ours = await presign({ objectKey, contentType, expiresInSeconds: 300 + i, signingDate })
-          const sdk = await getSignedUrl(client, new PutObjectCommand({ Bucket: storage.bucket, Key: objectKey, ContentType: contentType, IfNoneMatch: '*' }), {
-            expiresIn: 300 + i,
-            signingDate,
-            signableHeaders: new Set(['content-type', 'if-none-match']),
-          })
+          const sdk = await getSignedUrl(
+            client,
+            new PutObjectCommand({ Bucket: storage.bucket, Key: objectKey, ContentType: contentType, IfNoneMatch: '*' }),
+            {
+              expiresIn: 300 + i,
+              signingDate,
+              signableHeaders: new Set(['content-type', 'if-none-match']),
+            },
+          )
           expect(ours).toBe(sdk)
         }
         // Ours: only the first (learning) call went through getSignedUrl; plus one per sdk URL.

@@ -64,7 +64,16 @@ export function createS3UploadPresigner(deps: { client: S3Client; bucket: string
   }
 }
 
-const EXPECTED_QUERY = ['X-Amz-Algorithm', 'X-Amz-Content-Sha256', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-Signature', 'X-Amz-SignedHeaders', 'x-id']
+const EXPECTED_QUERY = [
+  'X-Amz-Algorithm',
+  'X-Amz-Content-Sha256',
+  'X-Amz-Credential',
+  'X-Amz-Date',
+  'X-Amz-Expires',
+  'X-Amz-Signature',
+  'X-Amz-SignedHeaders',
+  'x-id',
+]
 
 /** What the SDK resolved for this bucket, read back from a URL it made; null = keep using it. */
 function learnTemplate(client: S3Client, presignedUrl: string, objectKey: string): Template | null {

@@ -24,9 +24,7 @@ describe('S3UploadStorage against the S3 emulator', () => {
   const storage = () => createS3UploadStorage({ client, bucket: BUCKET })
   const freshKey = () => objectKeyFor(newImageId())
   // What the bucket holds at a key, read with the SDK directly: the api's port never reads.
-  const stored = (key: string) =>
-    createS3ValidationStorage({ client, bucket: BUCKET }).getObjectMetadata(key)
-
+  const stored = (key: string) => createS3ValidationStorage({ client, bucket: BUCKET }).getObjectMetadata(key)
 
   it('signs content-type and if-none-match into a PUT URL that expires when it says', async () => {
     const signedAt = new Date('2030-01-02T03:04:05Z')
@@ -67,7 +65,11 @@ describe('S3UploadStorage against the S3 emulator', () => {
 
     const again = await fetch(presigned.url, { method: 'PUT', headers: presigned.headers, body: new Uint8Array([9, 9, 9]) })
     expect(again.status).toBe(412)
-    const withoutCondition = await fetch(presigned.url, { method: 'PUT', headers: { 'content-type': 'image/png' }, body: new Uint8Array([9]) })
+    const withoutCondition = await fetch(presigned.url, {
+      method: 'PUT',
+      headers: { 'content-type': 'image/png' },
+      body: new Uint8Array([9]),
+    })
     expect(withoutCondition.status).toBe(403)
     expect(await stored(key)).toMatchObject({ sizeBytes: first.length, contentType: 'image/png' })
   })

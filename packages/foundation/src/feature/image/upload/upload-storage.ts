@@ -5,11 +5,7 @@
  */
 export interface UploadStorage {
   /** A presigned PUT with the content type signed in: storage refuses any other Content-Type. */
-  generatePresignedUploadUrl(input: {
-    objectKey: string
-    contentType: string
-    expiresInSeconds: number
-  }): Promise<PresignedUpload>
+  generatePresignedUploadUrl(input: { objectKey: string; contentType: string; expiresInSeconds: number }): Promise<PresignedUpload>
   /** Idempotent: deleting a missing object succeeds. */
   deleteObject(objectKey: string): Promise<void>
 }

@@ -129,9 +129,17 @@ describe('APNG frames in inspectContent', () => {
     ['an fdAT in the frame whose data is IDAT', () => renumbered(threeFrames().toSpliced(4, 1)), /fdAT in the frame whose data is IDAT/],
     ['a middle frame without image data', () => renumbered(threeFrames().toSpliced(5, 1)), /frame 1 has no image data/],
     ['a last frame without image data', () => threeFrames().toSpliced(7, 1), /frame 2 has no image data/],
-    ['IDAT after the fdAT frames', () => threeFrames().toSpliced(8, 0, idat(frameData(64, 64, rgb, 0))), /IDAT chunks that are not consecutive/],
+    [
+      'IDAT after the fdAT frames',
+      () => threeFrames().toSpliced(8, 0, idat(frameData(64, 64, rgb, 0))),
+      /IDAT chunks that are not consecutive/,
+    ],
     ['a corrupt fdAT zlib stream', () => secondFrameData(flipped(frameData(64, 64, rgb, 2), 20)), /APNG frame 1: (zlib|inflates)/],
-    ['an fdAT zlib stream cut short', () => secondFrameData(frameData(64, 64, rgb, 2).subarray(0, 40)), /APNG frame 1: zlib: unexpected end of file/],
+    [
+      'an fdAT zlib stream cut short',
+      () => secondFrameData(frameData(64, 64, rgb, 2).subarray(0, 40)),
+      /APNG frame 1: zlib: unexpected end of file/,
+    ],
     [
       'an fdAT stream one row short',
       () => secondFrameData(deflateSync(rows64().subarray(ROW))),
@@ -142,7 +150,11 @@ describe('APNG frames in inspectContent', () => {
       () => secondFrameData(deflateSync(concat(rows64(), new Uint8Array(ROW)))),
       /APNG frame 1: inflates past its 12352 bytes/,
     ],
-    ['a row with filter type 5', () => secondFrameData(deflateSync(withByte(rows64(), 10 * ROW, 5))), /APNG frame 1: row filter type 5 at byte 1930/],
+    [
+      'a row with filter type 5',
+      () => secondFrameData(deflateSync(withByte(rows64(), 10 * ROW, 5))),
+      /APNG frame 1: row filter type 5 at byte 1930/,
+    ],
     [
       'bytes after an fdAT zlib stream',
       () => secondFrameData(concat(frameData(64, 64, rgb, 2), Uint8Array.of(1, 2, 3))),

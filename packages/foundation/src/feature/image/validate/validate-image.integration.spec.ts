@@ -39,7 +39,11 @@ beforeAll(async () => {
   storage = createS3ValidationStorage({ client, bucket: BUCKET })
   uploads = createS3UploadStorage({ client, bucket: BUCKET })
   validate = createValidateImage({ images, storage, limits })
-  png = new Uint8Array(await sharp({ create: { width: 32, height: 24, channels: 3, background: '#884422' } }).png().toBuffer())
+  png = new Uint8Array(
+    await sharp({ create: { width: 32, height: 24, channels: 3, background: '#884422' } })
+      .png()
+      .toBuffer(),
+  )
 })
 afterAll(async () => {
   client.destroy()
@@ -56,7 +60,11 @@ async function pendingRecord(contentType: ImageContentType = 'image/png'): Promi
 
 /** A client's PUT through a presigned URL, sending the issued headers plus `extra`. */
 async function put(id: ImageId, bytes: Uint8Array, extra: Record<string, string> = {}): Promise<void> {
-  const presigned = await uploads.generatePresignedUploadUrl({ objectKey: objectKeyFor(id), contentType: 'image/png', expiresInSeconds: 60 })
+  const presigned = await uploads.generatePresignedUploadUrl({
+    objectKey: objectKeyFor(id),
+    contentType: 'image/png',
+    expiresInSeconds: 60,
+  })
   const response = await fetch(presigned.url, { method: 'PUT', headers: { ...presigned.headers, ...extra }, body: bytes })
   expect(response.status).toBe(200)
 }
@@ -130,7 +138,10 @@ describe('ValidateImage on PostgreSQL and the S3 emulator', () => {
         return measured
       },
     }
-    expect(await createValidateImage({ images, storage: swapping, limits })(ctx, id)).toEqual({ outcome: 'retry', reason: 'OBJECT_CHANGED' })
+    expect(await createValidateImage({ images, storage: swapping, limits })(ctx, id)).toEqual({
+      outcome: 'retry',
+      reason: 'OBJECT_CHANGED',
+    })
     expect(await images.findById(id)).toMatchObject({ status: 'pending' })
 
     expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'not_an_image' })

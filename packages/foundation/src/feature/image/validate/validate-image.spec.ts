@@ -25,7 +25,11 @@ function storageView(storage: InMemoryImageStorage, overrides: Partial<Validatio
 
 let png: Uint8Array
 beforeAll(async () => {
-  png = new Uint8Array(await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366aa' } }).png().toBuffer())
+  png = new Uint8Array(
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: '#3366aa' } })
+      .png()
+      .toBuffer(),
+  )
 })
 
 describe('createValidateImage', () => {
@@ -114,7 +118,10 @@ describe('createValidateImage', () => {
 
   it.each(['ready', 'failed'] as const)('skips a record that is already %s, leaving the record and reading nothing', async (status) => {
     const id = await upload('image/png', png)
-    await images.transitionFromPending(id, status === 'ready' ? { status, sizeBytes: 1, etag: etagOf(png) } : { status, failureReason: 'corrupt' })
+    await images.transitionFromPending(
+      id,
+      status === 'ready' ? { status, sizeBytes: 1, etag: etagOf(png) } : { status, failureReason: 'corrupt' },
+    )
     const before = { ...(await images.findById(id)) }
     const transitions = images.transitions
 
@@ -179,7 +186,10 @@ describe('createValidateImage', () => {
     const id = await upload('image/png', png)
     const down = new DependencyUnavailableError('STORAGE_UNAVAILABLE', 'storage is down')
     const brokenStorage = storageView(storage, { getObjectMetadata: () => Promise.reject(down) })
-    expect(await createValidateImage({ images, storage: brokenStorage, limits })(ctx, id)).toEqual({ outcome: 'retry', reason: 'STORAGE_UNAVAILABLE' })
+    expect(await createValidateImage({ images, storage: brokenStorage, limits })(ctx, id)).toEqual({
+      outcome: 'retry',
+      reason: 'STORAGE_UNAVAILABLE',
+    })
 
     const dbDown = new DependencyUnavailableError('DATABASE_UNAVAILABLE', 'database is down')
     const brokenImages: ImageRepository = {
@@ -193,7 +203,10 @@ describe('createValidateImage', () => {
       transitionFromPending: () => Promise.reject(dbDown),
       failReplaced: () => Promise.reject(dbDown),
     }
-    expect(await createValidateImage({ images: brokenImages, storage, limits })(ctx, id)).toEqual({ outcome: 'retry', reason: 'DATABASE_UNAVAILABLE' })
+    expect(await createValidateImage({ images: brokenImages, storage, limits })(ctx, id)).toEqual({
+      outcome: 'retry',
+      reason: 'DATABASE_UNAVAILABLE',
+    })
     expect(await images.findById(id)).toMatchObject({ status: 'pending' })
     expect(storage.objects.has(objectKeyFor(id))).toBe(true)
   })
@@ -208,34 +221,44 @@ describe('createValidateImage', () => {
         return measured
       },
     })
-    expect(await createValidateImage({ images, storage: swapping, limits })(ctx, id)).toEqual({ outcome: 'retry', reason: 'OBJECT_CHANGED' })
+    expect(await createValidateImage({ images, storage: swapping, limits })(ctx, id)).toEqual({
+      outcome: 'retry',
+      reason: 'OBJECT_CHANGED',
+    })
     expect(await images.findById(id)).toMatchObject({ status: 'pending' })
     expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'type_mismatch' })
   })
 
   it.each([
     ['libvips out of memory', 'toBuffer', 'vips_tracked: out of memory -- size == 1024MB'],
-    ['libvips out of memory, reading metadata', 'metadata', 'Input buffer has corrupt header: \nvips_malloc: out of memory -- size == 512MB'],
+    [
+      'libvips out of memory, reading metadata',
+      'metadata',
+      'Input buffer has corrupt header: \nvips_malloc: out of memory -- size == 512MB',
+    ],
     ['libjpeg out of memory', 'toBuffer', 'VipsJpeg: Insufficient memory (case 4)'],
     ['a loader missing from the build', 'metadata', 'VipsOperation: class "pngload_buffer" not found'],
     ['no temporary file', 'toBuffer', 'vips__file_open_write: unable to open for write'],
     ['no thread', 'toBuffer', 'vips_g_thread_new: unable to create thread'],
     ['too many open files', 'toBuffer', 'unable to open "/tmp/vips-0.v", Too many open files (EMFILE)'],
-  ] as const)('asks for a retry, keeping the object and the pending record, when the decoder fails with %s', async (_name, step, message) => {
-    const id = await upload('image/png', png)
-    const decode = vi.spyOn(sharp.prototype, step).mockRejectedValueOnce(new Error(message))
-    try {
-      expect(await validate(ctx, id)).toEqual({ outcome: 'retry', reason: 'DECODER_UNAVAILABLE' })
-      expect(decode).toHaveBeenCalledOnce()
-    } finally {
-      decode.mockRestore()
-    }
-    expect(storage.objects.has(objectKeyFor(id))).toBe(true)
-    expect(storage.deleted).toEqual([])
-    expect(await images.findById(id)).toMatchObject({ status: 'pending', failureReason: null })
-    // The same bytes, once the decoder can run again, are judged: here, ready.
-    expect(await validate(ctx, id)).toMatchObject({ outcome: 'ready' })
-  })
+  ] as const)(
+    'asks for a retry, keeping the object and the pending record, when the decoder fails with %s',
+    async (_name, step, message) => {
+      const id = await upload('image/png', png)
+      const decode = vi.spyOn(sharp.prototype, step).mockRejectedValueOnce(new Error(message))
+      try {
+        expect(await validate(ctx, id)).toEqual({ outcome: 'retry', reason: 'DECODER_UNAVAILABLE' })
+        expect(decode).toHaveBeenCalledOnce()
+      } finally {
+        decode.mockRestore()
+      }
+      expect(storage.objects.has(objectKeyFor(id))).toBe(true)
+      expect(storage.deleted).toEqual([])
+      expect(await images.findById(id)).toMatchObject({ status: 'pending', failureReason: null })
+      // The same bytes, once the decoder can run again, are judged: here, ready.
+      expect(await validate(ctx, id)).toMatchObject({ outcome: 'ready' })
+    },
+  )
 
   it('still fails bytes the decoder refuses, however it words it', async () => {
     const id = await upload('image/png', png)

@@ -99,7 +99,8 @@ export function createValidateImage(deps: {
     // Every read names the version HEAD measured (If-Match) and is capped, so the bytes judged
     // are the bytes measured, whatever the store does with Range or If-None-Match.
     const version = { etag: object.etag }
-    const head = object.sizeBytes === 0 ? new Uint8Array(0) : await storage.readObjectHead(record.objectKey, { ...version, bytes: HEAD_BYTES })
+    const head =
+      object.sizeBytes === 0 ? new Uint8Array(0) : await storage.readObjectHead(record.objectKey, { ...version, bytes: HEAD_BYTES })
     const headVerdict = await verdict(ctx, record, await inspectHead(head, record.contentType, limits))
     if (headVerdict !== null) return headVerdict
 

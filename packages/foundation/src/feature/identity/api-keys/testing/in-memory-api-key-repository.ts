@@ -6,7 +6,16 @@ export class InMemoryApiKeyRepository implements ApiKeyRepository {
   readonly rows = new Map<string, ApiKeyRecord & { hash: string }>()
 
   async insert(key: Parameters<ApiKeyRepository['insert']>[0]): Promise<ApiKeyRecord> {
-    const record = { id: key.id, ownerId: key.ownerId, name: key.name, prefix: key.prefix, createdAt: new Date(), expiresAt: key.expiresAt, revokedAt: null, lastUsedAt: null }
+    const record = {
+      id: key.id,
+      ownerId: key.ownerId,
+      name: key.name,
+      prefix: key.prefix,
+      createdAt: new Date(),
+      expiresAt: key.expiresAt,
+      revokedAt: null,
+      lastUsedAt: null,
+    }
     this.rows.set(key.id, { ...record, hash: key.hash.toString('hex') })
     return record
   }
@@ -17,7 +26,10 @@ export class InMemoryApiKeyRepository implements ApiKeyRepository {
   }
 
   async listByOwner(ownerId: string): Promise<ApiKeyRecord[]> {
-    return [...this.rows.values()].filter((r) => r.ownerId === ownerId).reverse().map(strip)
+    return [...this.rows.values()]
+      .filter((r) => r.ownerId === ownerId)
+      .reverse()
+      .map(strip)
   }
 
   async revoke(ownerId: string, id: string): Promise<boolean> {

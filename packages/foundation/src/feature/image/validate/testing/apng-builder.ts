@@ -51,7 +51,8 @@ export function buildApng(spec: ApngSpec): Uint8Array {
 
 /** IHDR, acTL, then per frame fcTL and its data (IDAT for the first unless hidden), IEND. */
 export function apngChunks(spec: ApngSpec): PngChunk[] {
-  const frames = typeof spec.frames === 'number' ? Array.from({ length: spec.frames }, () => ({ width: spec.width, height: spec.height })) : spec.frames
+  const frames =
+    typeof spec.frames === 'number' ? Array.from({ length: spec.frames }, () => ({ width: spec.width, height: spec.height })) : spec.frames
   const format = { bitDepth: spec.bitDepth ?? 8, colourType: spec.colourType ?? 2, interlaced: spec.interlaced ?? false }
   const chunks: PngChunk[] = [ihdr(spec.width, spec.height, format), actl(frames.length)]
   let sequence = 0
@@ -114,7 +115,9 @@ export function frameData(width: number, height: number, format: Format, seed: n
 export function scanlines(width: number, height: number, format: Format, seed: number): Uint8Array {
   const bitsPerPixel = (CHANNELS[format.colourType] ?? 1) * format.bitDepth
   const passes = format.interlaced
-    ? ADAM7.map(([x0, y0, dx, dy]) => ({ w: Math.ceil((width - x0) / dx), h: Math.ceil((height - y0) / dy) })).filter((p) => p.w > 0 && p.h > 0)
+    ? ADAM7.map(([x0, y0, dx, dy]) => ({ w: Math.ceil((width - x0) / dx), h: Math.ceil((height - y0) / dy) })).filter(
+        (p) => p.w > 0 && p.h > 0,
+      )
     : [{ w: width, h: height }]
   const rows: Uint8Array[] = []
   for (const pass of passes) {
