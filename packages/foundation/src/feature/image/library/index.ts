@@ -1,13 +1,6 @@
 export { type GetImageStatus, getImageStatus } from './get-image-status.ts'
-export {
-  createListImages,
-  DEFAULT_PAGE_SIZE,
-  type ImagePage,
-  InvalidCursorError,
-  type ListImages,
-  type ListImagesQuery,
-  MAX_PAGE_SIZE,
-} from './list-images.ts'
+export { createListImages, type ImagePage, InvalidCursorError, type ListImages, type ListImagesQuery } from './list-images.ts'
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageScope } from './page.ts'
 export { createDeleteImage, type DeleteImage, type DeletableStorage } from './delete-image.ts'
 export type { CdnInvalidator } from './cdn-invalidator.ts'
 export { createCloudFrontCdnInvalidator, createCloudFrontClient, MAX_PATHS_PER_INVALIDATION } from './cloudfront-cdn-invalidator.ts'

@@ -1,8 +1,7 @@
 import { AppError } from '../../../common/errors.ts'
 import { type AuditAction, type AuditRecord, type AuditRepository, isAuditAction } from '../../../shared/audit/audit.ts'
-import { ForbiddenError } from '../../../shared/identity/authentication-error.ts'
-import { type RequestContext, requireUser } from '../../../shared/identity/request-context.ts'
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './list-images.ts'
+import type { RequestContext } from '../../../shared/identity/request-context.ts'
+import { pageScope } from './page.ts'
 
 export type ListAuditQuery = {
   /** Another owner's trail: images:admin only. */
@@ -18,14 +17,7 @@ export type AuditPage = { items: AuditRecord[]; nextCursor: string | null }
 /** Query: the audit trail of the caller's images and keys (or, for an admin, one owner's), newest first, by keyset pages. */
 export function createListAudit(deps: { audit: AuditRepository }) {
   return async (ctx: RequestContext, query: ListAuditQuery): Promise<AuditPage> => {
-    const actor = requireUser(ctx)
-    if (query.ownerId !== undefined && query.ownerId !== actor.ownerId && !actor.admin) {
-      throw new ForbiddenError('owner_id is for images:admin callers')
-    }
-    const limit = query.limit ?? DEFAULT_PAGE_SIZE
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-      throw new AppError('invalid', 'INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
-    }
+    const { ownerId, limit } = pageScope(ctx, query)
     let action: AuditAction | undefined
     if (query.action !== undefined) {
       if (!isAuditAction(query.action))
@@ -36,7 +28,7 @@ export function createListAudit(deps: { audit: AuditRepository }) {
       throw new AppError('invalid', 'INVALID_CURSOR', 'cursor must be the next_cursor of a previous page')
     }
     const items = await deps.audit.list({
-      ownerId: query.ownerId ?? actor.ownerId,
+      ownerId,
       imageId: query.imageId,
       action,
       before: query.cursor,

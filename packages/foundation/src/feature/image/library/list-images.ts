@@ -1,11 +1,8 @@
 import { AppError } from '../../../common/errors.ts'
-import { ForbiddenError } from '../../../shared/identity/authentication-error.ts'
-import { type RequestContext, requireUser } from '../../../shared/identity/request-context.ts'
+import type { RequestContext } from '../../../shared/identity/request-context.ts'
 import { type ImageId, type ImageRecord, type ImageStatus, isImageId, type Labels } from '../../../shared/image/image.ts'
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
-
-export const DEFAULT_PAGE_SIZE = 20
-export const MAX_PAGE_SIZE = 100
+import { pageScope } from './page.ts'
 
 export type ListImagesQuery = {
   /** Another owner's images: images:admin only. */
@@ -36,17 +33,10 @@ function decodeCursor(cursor: string): ImageId {
 /** Query: the caller's images (or, for an admin, one owner's), newest first, by keyset pages. */
 export function createListImages(deps: { images: ImageRepository }) {
   return async (ctx: RequestContext, query: ListImagesQuery): Promise<ImagePage> => {
-    const actor = requireUser(ctx)
-    if (query.ownerId !== undefined && query.ownerId !== actor.ownerId && !actor.admin) {
-      throw new ForbiddenError('owner_id is for images:admin callers')
-    }
-    const limit = query.limit ?? DEFAULT_PAGE_SIZE
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-      throw new AppError('invalid', 'INVALID_LIMIT', `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
-    }
+    const { ownerId, limit } = pageScope(ctx, query)
     // One row more than asked tells whether another page exists, without a count.
     const rows = await deps.images.list({
-      ownerId: query.ownerId ?? actor.ownerId,
+      ownerId,
       status: query.status,
       sourceImageId: query.sourceImageId,
       labels: query.labels,
