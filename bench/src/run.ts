@@ -30,8 +30,8 @@ const ownerCount = num('BENCH_OWNERS', 8)
 // Sized for this 2-core box, which also runs PostgreSQL: fewer connections pipeline more
 // queries per socket write (see bench/notes.md for the measurements). The app default is 10.
 const apiPoolMax = process.env.DATABASE_POOL_MAX ?? '3'
-// One token drives every scenario, far past any real owner's budget: the limiter still runs
-// (its cost is measured) but never refuses.
+// A few owners drive every scenario at thousands of requests a second, far past any real
+// owner's budget: the limiter still runs (its cost is measured) but never refuses.
 // Likewise the quota: presign reserves MAX_UPLOAD_BYTES per URL, so 5 GiB would refuse after
 // 512 per owner; the check and the reservation still run on every issuance.
 const unlimited = {
