@@ -41,6 +41,28 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     requestId: ctx?.requestId ?? null,
     clientIp: ctx?.clientIp ?? null,
   })
+  type Who = ReturnType<typeof who>
+  type Fragment = ReturnType<typeof client>
+
+  /**
+   * The audit row and the event a state change appends: two CTEs that read the `moved` row
+   * of the statement they end. `requestId: 'issuing'` files the row under the HTTP request
+   * that issued the upload (what caused a validation), the message id going in the detail.
+   */
+  const trail = (by: Who, t: { action: string; eventType: string; auditDetail: Fragment; eventData: Fragment; requestId?: 'issuing' }) => {
+    const requestId =
+      t.requestId === 'issuing'
+        ? client`coalesce((SELECT a.request_id FROM audit_events a WHERE a.image_id = m.id AND a.action = 'upload.issued' ORDER BY a.id LIMIT 1), ${by.requestId}::text)`
+        : client`${by.requestId}::text`
+    return client`audited AS (
+      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
+      SELECT ${by.actor}::jsonb, m.owner_id, ${t.action}::text, m.id, ${requestId}, ${by.clientIp}::text, ${t.auditDetail}
+      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
+    ), evented AS (
+      INSERT INTO events (type, subject_id, owner_id, data)
+      SELECT ${t.eventType}::text, m.id, m.owner_id, ${t.eventData} FROM moved m
+    )`
+  }
 
   // The quota check, the reservation and the insert, as one statement. The upsert takes the
   // owner's usage row lock (creating the row for a first-time owner) and re-checks the
@@ -65,15 +87,12 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
                ${JSON.stringify(record.labels ?? {})}::jsonb, ${record.sourceImageId ?? null}::text, ${record.jobId ?? null}::text, ${reservation}::bigint
         FROM usage
         RETURNING *
-      ), audited AS (
-        INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
-        SELECT ${by.actor}::jsonb, m.owner_id, 'upload.issued', m.id, ${by.requestId}::text, ${by.clientIp}::text,
-               jsonb_build_object('content_type', m.content_type, 'reserved_bytes', m.reserved_bytes)
-        FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
-      ), evented AS (
-        INSERT INTO events (type, subject_id, owner_id, data)
-        SELECT 'image.pending', m.id, m.owner_id, jsonb_build_object('content_type', m.content_type) FROM moved m
-      )
+      ), ${trail(by, {
+        action: 'upload.issued',
+        eventType: 'image.pending',
+        auditDetail: client`jsonb_build_object('content_type', m.content_type, 'reserved_bytes', m.reserved_bytes)`,
+        eventData: client`jsonb_build_object('content_type', m.content_type)`,
+      })}
       SELECT * FROM moved`
   }
   const selectUsage = (ownerId: string) =>
@@ -95,16 +114,13 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     ), counted AS (
       UPDATE owner_usage u SET reserved_bytes = u.reserved_bytes - m.reserved_bytes, bytes = u.bytes + m.size_bytes
       FROM moved m WHERE u.owner_id = m.owner_id
-    ), audited AS (
-      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
-      SELECT ${by.actor}::jsonb, m.owner_id, 'upload.validated', m.id,
-             coalesce((SELECT a.request_id FROM audit_events a WHERE a.image_id = m.id AND a.action = 'upload.issued' ORDER BY a.id LIMIT 1), ${by.requestId}::text),
-             ${by.clientIp}::text, jsonb_build_object('size_bytes', m.size_bytes, 'message_id', ${by.requestId}::text)
-      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
-    ), evented AS (
-      INSERT INTO events (type, subject_id, owner_id, data)
-      SELECT 'image.ready', m.id, m.owner_id, jsonb_build_object('size_bytes', m.size_bytes) FROM moved m
-    )
+    ), ${trail(by, {
+      action: 'upload.validated',
+      eventType: 'image.ready',
+      auditDetail: client`jsonb_build_object('size_bytes', m.size_bytes, 'message_id', ${by.requestId}::text)`,
+      eventData: client`jsonb_build_object('size_bytes', m.size_bytes)`,
+      requestId: 'issuing',
+    })}
     SELECT * FROM moved`
   }
   // pending -> failed: the image and its reservation are released.
@@ -118,16 +134,13 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     ), counted AS (
       UPDATE owner_usage u SET images = u.images - 1, reserved_bytes = u.reserved_bytes - m.reserved_bytes
       FROM moved m WHERE u.owner_id = m.owner_id
-    ), audited AS (
-      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
-      SELECT ${by.actor}::jsonb, m.owner_id, 'upload.rejected', m.id,
-             coalesce((SELECT a.request_id FROM audit_events a WHERE a.image_id = m.id AND a.action = 'upload.issued' ORDER BY a.id LIMIT 1), ${by.requestId}::text),
-             ${by.clientIp}::text, jsonb_build_object('failure_reason', m.failure_reason, 'message_id', ${by.requestId}::text)
-      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
-    ), evented AS (
-      INSERT INTO events (type, subject_id, owner_id, data)
-      SELECT 'image.failed', m.id, m.owner_id, jsonb_build_object('failure_reason', m.failure_reason) FROM moved m
-    )
+    ), ${trail(by, {
+      action: 'upload.rejected',
+      eventType: 'image.failed',
+      auditDetail: client`jsonb_build_object('failure_reason', m.failure_reason, 'message_id', ${by.requestId}::text)`,
+      eventData: client`jsonb_build_object('failure_reason', m.failure_reason)`,
+      requestId: 'issuing',
+    })}
     SELECT * FROM moved`
   }
   // The one move out of `ready` the processor makes; the ETag predicate makes it as atomic as
@@ -143,15 +156,12 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     ), counted AS (
       UPDATE owner_usage u SET images = u.images - 1, bytes = u.bytes - m.size_bytes
       FROM moved m WHERE u.owner_id = m.owner_id
-    ), audited AS (
-      INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
-      SELECT ${by.actor}::jsonb, m.owner_id, 'upload.rejected', m.id, ${by.requestId}::text, ${by.clientIp}::text,
-             jsonb_build_object('failure_reason', 'replaced', 'message_id', ${by.requestId}::text)
-      FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
-    ), evented AS (
-      INSERT INTO events (type, subject_id, owner_id, data)
-      SELECT 'image.failed', m.id, m.owner_id, jsonb_build_object('failure_reason', 'replaced') FROM moved m
-    )
+    ), ${trail(by, {
+      action: 'upload.rejected',
+      eventType: 'image.failed',
+      auditDetail: client`jsonb_build_object('failure_reason', 'replaced', 'message_id', ${by.requestId}::text)`,
+      eventData: client`jsonb_build_object('failure_reason', 'replaced')`,
+    })}
     SELECT * FROM moved`
   }
   // Any status but deleted -> deleted, in a transaction of two statements. The first locks
@@ -177,15 +187,12 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
             bytes = u.bytes - CASE WHEN ${previous}::text = 'ready' THEN coalesce(m.size_bytes, 0) ELSE 0 END,
             reserved_bytes = u.reserved_bytes - CASE WHEN ${previous}::text = 'pending' THEN m.reserved_bytes ELSE 0 END
           FROM moved m WHERE u.owner_id = m.owner_id
-        ), audited AS (
-          INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
-          SELECT ${by.actor}::jsonb, m.owner_id, 'image.deleted', m.id, ${by.requestId}::text, ${by.clientIp}::text,
-                 jsonb_build_object('previous_status', ${previous}::text)
-          FROM moved m WHERE ${by.actor}::jsonb IS NOT NULL
-        ), evented AS (
-          INSERT INTO events (type, subject_id, owner_id, data)
-          SELECT 'image.deleted', m.id, m.owner_id, jsonb_build_object('previous_status', ${previous}::text) FROM moved m
-        )
+        ), ${trail(by, {
+          action: 'image.deleted',
+          eventType: 'image.deleted',
+          auditDetail: client`jsonb_build_object('previous_status', ${previous}::text)`,
+          eventData: client`jsonb_build_object('previous_status', ${previous}::text)`,
+        })}
         SELECT * FROM moved`
     }) as Promise<RawImageRow[]>
   }
