@@ -10,6 +10,7 @@ import type { S3rverEventRecord } from '@20minutes/s3rver'
 import { checkS3Request, isCreateOnlyPut, writeS3Error } from './s3-auth-guard.ts'
 import { refuseOverwrites } from './s3-conditional-put.ts'
 import { answerReadsAsS3 } from './s3-conditional-read.ts'
+import { keepDirectoriesOnDelete } from './s3-keep-directories.ts'
 import { registerS3AccessKey } from './s3-credentials.ts'
 
 export type ObjectCreatedEventName =
@@ -71,6 +72,7 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   await s3rver.configureBuckets()
   refuseOverwrites(s3rver.store, () => currentRequest.getStore()?.createOnly === true)
   answerReadsAsS3(s3rver.store, () => currentRequest.getStore()?.ifMatch)
+  keepDirectoriesOnDelete(s3rver.store)
   const releaseKey = registerS3AccessKey(accessKeyId, secretAccessKey)
   const listeners = new Set<(event: ObjectCreatedEvent) => void>()
   const nextSequencer = createSequencer()

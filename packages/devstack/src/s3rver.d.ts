@@ -29,6 +29,9 @@ declare module '@20minutes/s3rver' {
     getMetadata(bucket: string, key: string): Promise<Record<string, string>>
     getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<S3rverObject | null>
     existsObject(bucket: string, key: string): Promise<boolean>
+    deleteObject(bucket: string, key: string): Promise<void>
+    /** The filesystem store's path of one of an object's files ('object', 'object.md5', 'metadata.json'). */
+    getResourcePath(bucket: string, key: string, resource: string): string
     putObject(object: { bucket: string; key: string }): Promise<{ size: number; md5: string }>
     copyObject(
       srcBucket: string,
