@@ -20,32 +20,43 @@ class TransactionAbandoned extends Error {}
  * that (DATABASE_OUTCOME_UNKNOWN) instead of "unavailable".
  */
 export function createRunInTransaction(db: DrizzleDatabase): RunInTransaction {
-  return async (work, options = {}) => {
-    const deadlineMs = options.deadlineMs ?? DEFAULT_DEADLINE_MS
-    type Phase = 'working' | 'committing' | 'abandoned'
-    const state = { phase: 'working' as Phase }
-    const abandoned = () => state.phase === 'abandoned'
-    const running = db.transaction(async (tx) => {
+  return (work, options = {}) => runWithinDeadline((body) => db.transaction(body), work, options.deadlineMs)
+}
+
+/**
+ * The deadline logic of createRunInTransaction, for any client's transaction: `begin` runs its
+ * callback between BEGIN and COMMIT (drizzle's `db.transaction`, postgres.js's `sql.begin`).
+ */
+export async function runWithinDeadline<Tx, T>(
+  begin: (body: (tx: Tx) => Promise<T>) => PromiseLike<T>,
+  work: (tx: Tx) => Promise<T>,
+  deadlineMs: number = DEFAULT_DEADLINE_MS,
+): Promise<T> {
+  type Phase = 'working' | 'committing' | 'abandoned'
+  const state = { phase: 'working' as Phase }
+  const abandoned = () => state.phase === 'abandoned'
+  const running = Promise.resolve(
+    begin(async (tx) => {
       if (abandoned()) throw new TransactionAbandoned('deadline passed before the transaction began')
       const result = await work(tx)
       if (abandoned()) throw new TransactionAbandoned('deadline passed during the transaction')
-      // postgres.js sends COMMIT as soon as this callback resolves.
+      // The client sends COMMIT as soon as this callback resolves.
       state.phase = 'committing'
       return result
-    })
-    // A late rollback or commit must not surface as an unhandled rejection.
-    running.catch(() => {})
-    try {
-      return await withDatabaseErrors(() => running, deadlineMs)
-    } catch (error) {
-      if (!(error instanceof DependencyUnavailableError)) throw error
-      if (state.phase === 'committing') {
-        throw new DatabaseOutcomeUnknownError('the database did not acknowledge a commit in time; it may have taken effect', {
-          cause: error,
-        })
-      }
-      state.phase = 'abandoned'
-      throw error
+    }),
+  )
+  // A late rollback or commit must not surface as an unhandled rejection.
+  running.catch(() => {})
+  try {
+    return await withDatabaseErrors(() => running, deadlineMs)
+  } catch (error) {
+    if (!(error instanceof DependencyUnavailableError)) throw error
+    if (state.phase === 'committing') {
+      throw new DatabaseOutcomeUnknownError('the database did not acknowledge a commit in time; it may have taken effect', {
+        cause: error,
+      })
     }
+    state.phase = 'abandoned'
+    throw error
   }
 }
