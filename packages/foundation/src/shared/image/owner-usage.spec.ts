@@ -2,23 +2,29 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '@image-service/devstack'
 import { createDatabase, type Database } from '../database/database.ts'
 import { newImageId, objectKeyFor, type ImageId } from './image.ts'
+import type { RequestContext } from '../identity/request-context.ts'
+import type { ImageRepository } from './image-repository.ts'
 import { createPostgresImageRepository } from './postgres-image-repository.ts'
 import { type OwnerUsage, QuotaExceededError, type QuotaLimits } from './usage.ts'
 
 let testDatabase: TestDatabase
 let databases: Database[]
+let repositories: ImageRepository[]
 
 beforeAll(async () => {
   testDatabase = await createTestDatabase(inject('databaseServerUrl'))
   // Two pools, so concurrent issuances truly run on separate connections.
   databases = [createDatabase({ url: testDatabase.url, poolMax: 8 }), createDatabase({ url: testDatabase.url, poolMax: 8 })]
+  // Two long-lived repositories, like two api replicas: each coalesces its own concurrent
+  // issuances (group commit), and the two contend for the same owners' usage rows.
+  repositories = databases.map((d) => createPostgresImageRepository(d.db))
 })
 afterAll(async () => {
   await Promise.all(databases.map((d) => d.close()))
   await testDatabase.drop()
 })
 
-const repository = (i = 0) => createPostgresImageRepository(databases[i % databases.length]!.db)
+const repository = (i = 0) => repositories[i % repositories.length]!
 let owners = 0
 const newOwner = () => `usage-owner-${++owners}`
 
@@ -161,5 +167,71 @@ describe('a pending reservation', () => {
 
   it('answers zeros for an owner who never issued anything', async () => {
     expect(await repository().usageOf(newOwner())).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+  })
+})
+
+describe('issuances written together (group commit)', () => {
+  const newRecord = (ownerId: string, reservedBytes: number, objectKey?: string) => {
+    const id = newImageId()
+    return { id, ownerId, contentType: 'image/png' as const, fileName: 'a.png', objectKey: objectKey ?? objectKeyFor(id), reservedBytes }
+  }
+  /** The transaction ids that wrote these records: one per batch that committed them. */
+  async function writtenBy(ids: readonly ImageId[]) {
+    const rows = await databases[0]!.sql<{ xmin: string }[]>`SELECT xmin::text FROM image_records WHERE id = ANY(${[...ids]}::text[])`
+    return new Set(rows.map((r) => r.xmin))
+  }
+
+  it('commits issuances that arrive together in one transaction, and decides each as if one by one', async () => {
+    // A fresh repository, so nothing else is in flight: the three arrive in one turn and form one batch.
+    const images = createPostgresImageRepository(databases[0]!.db)
+    const owner = newOwner()
+    const limits = { maxImages: 10, maxBytes: 1000 }
+    const records = [newRecord(owner, 900), newRecord(owner, 900), newRecord(owner, 50)]
+    const results = await Promise.allSettled(records.map((r) => images.saveWithinQuota(r, limits)))
+    // The second does not fit after the first; the third still does, though it came after a refusal.
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      limit: 'bytes',
+      message: expect.stringContaining('900 reserved, plus 900'),
+    })
+    expect(await writtenBy([records[0]!.id, records[2]!.id])).toHaveProperty('size', 1)
+    expect(await images.usageOf(owner)).toEqual({ images: 2, bytes: 0, reservedBytes: 950 })
+    expect(await images.usageOf(owner)).toEqual(await summedFromRecords(owner))
+  })
+
+  it('appends the events and audit rows of a batch in arrival order', async () => {
+    const images = createPostgresImageRepository(databases[0]!.db)
+    const owners3 = [newOwner(), newOwner(), newOwner()]
+    const records = [owners3[2]!, owners3[0]!, owners3[1]!, owners3[0]!].map((owner) => newRecord(owner, 10))
+    const ctx = (i: number): RequestContext => ({
+      actor: { type: 'user', ownerId: records[i]!.ownerId, admin: false, via: 'jwt' },
+      requestId: `req-${i}`,
+      clientIp: '192.0.2.1',
+    })
+    await Promise.all(records.map((r, i) => images.saveWithinQuota(r, { maxImages: 10, maxBytes: 1000 }, ctx(i))))
+    const ids = records.map((r) => r.id)
+    expect(await writtenBy(ids)).toHaveProperty('size', 1)
+    const events = await databases[0]!.sql<{ subject_id: string }[]>`
+      SELECT subject_id FROM events WHERE subject_id = ANY(${ids}::text[]) ORDER BY id`
+    expect(events.map((e) => e.subject_id)).toEqual(ids)
+    const audit = await databases[0]!.sql<{ image_id: string; request_id: string; owner_id: string }[]>`
+      SELECT image_id, request_id, owner_id FROM audit_events WHERE image_id = ANY(${ids}::text[]) AND action = 'upload.issued' ORDER BY id`
+    expect(audit).toEqual(records.map((r, i) => ({ image_id: r.id, request_id: `req-${i}`, owner_id: r.ownerId })))
+  })
+
+  it('fails only the record that breaks a constraint; the rest of its batch is written', async () => {
+    const images = createPostgresImageRepository(databases[0]!.db)
+    const owner = newOwner()
+    const limits = { maxImages: 10, maxBytes: 1000 }
+    const first = newRecord(owner, 10)
+    // Same object key as the first: the unique constraint fails the batch's statement.
+    const clash = newRecord(owner, 10, first.objectKey)
+    const other = newRecord(owner, 10)
+    const results = await Promise.allSettled([first, clash, other].map((r) => images.saveWithinQuota(r, limits)))
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: '23505' })
+    expect(await images.usageOf(owner)).toEqual({ images: 2, bytes: 0, reservedBytes: 20 })
+    expect(await images.usageOf(owner)).toEqual(await summedFromRecords(owner))
   })
 })

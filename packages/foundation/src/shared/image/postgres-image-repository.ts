@@ -6,10 +6,18 @@ import type { RequestContext } from '../identity/request-context.ts'
 import { imageRecords, type ImageRecordRow } from '../database/schema.ts'
 import type { FailureReason, ImageId, ImageRecord, ImageStatus, ImageTransition, Labels, NewImageRecord } from './image.ts'
 import type { ImageListQuery, ImageRepository } from './image-repository.ts'
-import { exceededLimit, NO_USAGE, type OwnerUsage, QuotaExceededError, type QuotaLimits } from './usage.ts'
+import { createIssuance } from './postgres-issuance.ts'
+import { NO_USAGE, type OwnerUsage, type QuotaLimits } from './usage.ts'
 
 /** The production ImageRepository. Database outages surface as DependencyUnavailableError. */
-export function createPostgresImageRepository(db: DrizzleDatabase, options: { deadlineMs?: number } = {}): ImageRepository {
+export function createPostgresImageRepository(
+  db: DrizzleDatabase,
+  options: {
+    deadlineMs?: number
+    /** Issuance transactions at the same time (group commit, postgres-issuance.ts); 2 unless given. */
+    issuanceConcurrency?: number
+  } = {},
+): ImageRepository {
   const guarded = <T>(run: () => PromiseLike<T>) => withDatabaseErrors(run, options.deadlineMs)
   // The hot queries are built once, as named prepared statements. Unnamed drizzle queries
   // reach postgres.js with prepare: false, which makes every parameterised query two round
@@ -64,37 +72,8 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
     )`
   }
 
-  // The quota check, the reservation and the insert, as one statement. The upsert takes the
-  // owner's usage row lock (creating the row for a first-time owner) and re-checks the
-  // limits against its latest version, so of N concurrent issuances exactly as many as fit
-  // match; the record is inserted only when the usage row did.
-  const insertReserving = (record: NewImageRecord, limits: QuotaLimits, ctx: RequestContext | undefined) => {
-    const reservation = record.reservedBytes ?? 0
-    const by = who(ctx)
-    return client<RawImageRow[]>`
-      WITH usage AS (
-        INSERT INTO owner_usage AS u (owner_id, images, bytes, reserved_bytes)
-        SELECT ${record.ownerId}, 1, 0, ${reservation}::bigint
-        WHERE 1 <= ${limits.maxImages}::bigint AND ${reservation}::bigint <= ${limits.maxBytes}::bigint
-        ON CONFLICT (owner_id) DO UPDATE
-          SET images = u.images + 1, reserved_bytes = u.reserved_bytes + excluded.reserved_bytes
-          WHERE u.images + 1 <= ${limits.maxImages}::bigint
-            AND u.bytes + u.reserved_bytes + excluded.reserved_bytes <= ${limits.maxBytes}::bigint
-        RETURNING u.owner_id
-      ), moved AS (
-        INSERT INTO image_records (id, owner_id, status, content_type, file_name, object_key, labels, source_image_id, job_id, reserved_bytes)
-        SELECT ${record.id}, usage.owner_id, 'pending', ${record.contentType}, ${record.fileName}, ${record.objectKey},
-               ${JSON.stringify(record.labels ?? {})}::jsonb, ${record.sourceImageId ?? null}::text, ${record.jobId ?? null}::text, ${reservation}::bigint
-        FROM usage
-        RETURNING *
-      ), ${trail(by, {
-        action: 'upload.issued',
-        eventType: 'image.pending',
-        auditDetail: client`jsonb_build_object('content_type', m.content_type, 'reserved_bytes', m.reserved_bytes)`,
-        eventData: client`jsonb_build_object('content_type', m.content_type)`,
-      })}
-      SELECT * FROM moved`
-  }
+  // Issuances go through group commit: see createIssuance for the quota step and its atomicity.
+  const issue = createIssuance(client, { maxInFlight: options.issuanceConcurrency ?? 2, maxBatch: 256, deadlineMs: options.deadlineMs })
   const selectUsage = (ownerId: string) =>
     client<{ images: string; bytes: string; reserved_bytes: string }[]>`
       SELECT images, bytes, reserved_bytes FROM owner_usage WHERE owner_id = ${ownerId}`
@@ -205,17 +184,11 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
 
   return {
     async save(record: NewImageRecord, ctx?: RequestContext) {
-      const rows = await guarded(() => insertReserving(record, { maxImages: MAX, maxBytes: MAX }, ctx))
-      return fromRaw(single(rows))
+      return fromRaw(await issue({ record, limits: { maxImages: MAX, maxBytes: MAX }, ctx }))
     },
 
     async saveWithinQuota(record: NewImageRecord & { reservedBytes: number }, limits: QuotaLimits, ctx?: RequestContext) {
-      const rows = await guarded(() => insertReserving(record, limits, ctx))
-      const row = rows[0]
-      if (row !== undefined) return fromRaw(row)
-      // Refused: read the usage only now, to say which limit was hit.
-      const usage = await usageOf(record.ownerId)
-      throw new QuotaExceededError(exceededLimit(usage, limits, record.reservedBytes) ?? 'bytes', usage, limits, record.reservedBytes)
+      return fromRaw(await issue({ record, limits, ctx }))
     },
 
     usageOf,
@@ -270,12 +243,6 @@ export function createPostgresImageRepository(db: DrizzleDatabase, options: { de
   }
 }
 
-function single<T>(rows: readonly T[]): T {
-  const row = rows[0]
-  if (row === undefined) throw new Error('INSERT ... RETURNING returned no row')
-  return row
-}
-
 function toImageRecord(row: ImageRecordRow): ImageRecord {
   return {
     id: row.id,
@@ -300,7 +267,7 @@ function toImageRecord(row: ImageRecordRow): ImageRecord {
  * A row as postgres.js returns it through drizzle's client: snake_case, int8 as text and
  * timestamps as text (drizzle's driver turns the client's date parsers off).
  */
-type RawImageRow = {
+export type RawImageRow = {
   id: ImageId
   owner_id: string
   status: ImageRecordRow['status']
