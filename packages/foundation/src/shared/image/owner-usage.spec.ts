@@ -234,4 +234,28 @@ describe('issuances written together (group commit)', () => {
     expect(await images.usageOf(owner)).toEqual({ images: 2, bytes: 0, reservedBytes: 20 })
     expect(await images.usageOf(owner)).toEqual(await summedFromRecords(owner))
   })
+
+  it('carries any text through the batch unchanged: quotes, backslashes, commas, braces, NULL-looking words', async () => {
+    const images = createPostgresImageRepository(databases[0]!.db)
+    const owner = newOwner()
+    const awkward = ['a "quoted" name.png', 'back\\slash\\.png', 'comma, {brace} }{.png', 'NULL', 'ünïcødé 🖼.png']
+    const records = awkward.map((fileName) => ({ ...newRecord(owner, 1), fileName, labels: { note: fileName } }))
+    const saved = await Promise.all(records.map((r) => images.saveWithinQuota(r, { maxImages: 10, maxBytes: 1000 })))
+    expect(saved.map((r) => [r.fileName, r.labels])).toEqual(awkward.map((name) => [name, { note: name }]))
+    for (const record of records)
+      expect(await images.findById(record.id)).toMatchObject({ fileName: record.fileName, labels: record.labels })
+  })
+
+  it('recreates an owner usage row that was removed after this process first saw it', async () => {
+    const images = createPostgresImageRepository(databases[0]!.db)
+    const owner = newOwner()
+    const limits = { maxImages: 10, maxBytes: 1000 }
+    await images.saveWithinQuota(newRecord(owner, 10), limits)
+    // As an erasure leaves it: no records, no usage row.
+    await databases[0]!.sql`DELETE FROM image_records WHERE owner_id = ${owner}`
+    await databases[0]!.sql`DELETE FROM owner_usage WHERE owner_id = ${owner}`
+    await images.saveWithinQuota(newRecord(owner, 20), limits)
+    expect(await images.usageOf(owner)).toEqual({ images: 1, bytes: 0, reservedBytes: 20 })
+    expect(await images.usageOf(owner)).toEqual(await summedFromRecords(owner))
+  })
 })
