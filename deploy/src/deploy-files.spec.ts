@@ -178,7 +178,8 @@ describe.each([
 
   it('starts node directly (exec form) on the app entry point, so SIGTERM reaches it', () => {
     const entrypoint = JSON.parse(args('ENTRYPOINT').at(-1) ?? 'null') as unknown
-    expect(entrypoint).toEqual(['node', `apps/${app}/src/main.ts`])
+    // The tracing preload runs first; it does nothing unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+    expect(entrypoint).toEqual(['node', '--import', './packages/foundation/src/tracing-preload.ts', `apps/${app}/src/main.ts`])
     expect(args('CMD')).toEqual([])
     expect(existsSync(join(REPO_ROOT, `apps/${app}/src/main.ts`))).toBe(true)
   })

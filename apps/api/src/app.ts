@@ -12,6 +12,7 @@ import { createHttpMetrics, registerHttpMetrics } from './http/metrics.ts'
 import { registerHttpMiddleware, requestIdServerOptions } from './http/middleware.ts'
 import { registerRateLimit } from './http/rate-limit.ts'
 import { requestLogController } from './http/request-log.ts'
+import { registerTracing } from './http/tracing.ts'
 import { serverOptions } from './http/server-options.ts'
 import { apiKeyRoutes } from './routes/api-keys.ts'
 import { downloadRoutes } from './routes/download.ts'
@@ -25,7 +26,13 @@ import { uploadRoutes } from './routes/upload.ts'
 const BODY_LIMIT_BYTES = 16 * 1024
 
 /** The HTTP app, without listening: main.ts listens, tests use inject(). */
-export async function buildApp(deps: { container: ApiContainer; config: ApiConfig; logger: Logger }) {
+export async function buildApp(deps: {
+  container: ApiContainer
+  config: ApiConfig
+  logger: Logger
+  /** Request spans on the global tracer provider; on when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+  tracing?: boolean
+}) {
   const { container } = deps
   // One registry per app, which main.ts builds once per process.
   const metrics = createHttpMetrics(createMetricsRegistry())
@@ -50,6 +57,8 @@ export async function buildApp(deps: { container: ApiContainer; config: ApiConfi
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // First, so the request span covers every hook after it.
+  await registerTracing(app, { enabled: deps.tracing ?? deps.config.telemetry.otlpEndpoint !== undefined })
   registerErrorHandling(app)
   // JSON only: any other body (text/plain included, which Fastify parses by default) is a 415.
   app.removeContentTypeParser('text/plain')

@@ -1,4 +1,4 @@
-import { createLogger, loadConfigOrExit } from '@image-service/foundation'
+import { createLogger, loadConfigOrExit, shutdownTracing } from '@image-service/foundation'
 import { buildApp } from './app.ts'
 import { createApiContainer } from './container.ts'
 
@@ -18,6 +18,7 @@ async function main(): Promise<void> {
       // Fixed order: stop taking requests and finish in-flight ones, then end the pool.
       await app.close()
       await container.close()
+      await shutdownTracing().catch((error: unknown) => logger.warn({ err: error }, 'spans not exported at shutdown'))
       logger.info('stopped')
       process.exit(0)
     } catch (error) {

@@ -1,4 +1,4 @@
-import { createLogger, loadConfigOrExit, redactUrl } from '@image-service/foundation'
+import { createLogger, loadConfigOrExit, redactUrl, shutdownTracing } from '@image-service/foundation'
 import { createProcessorContainer } from './container.ts'
 
 // Entry point: SQS long-poll worker plus /metrics and /health on PROCESSOR_HTTP_PORT.
@@ -15,6 +15,7 @@ async function shutdown(signal: string): Promise<void> {
   shuttingDown = true
   log.info({ signal }, 'stopping: finishing in-flight uploads')
   await container.close()
+  await shutdownTracing().catch((error: unknown) => log.warn({ err: error }, 'spans not exported at shutdown'))
   log.info({ validations: await container.validationMetrics.totals() }, 'processor stopped')
   process.exit(0)
 }

@@ -35,7 +35,11 @@ export const ISSUANCE_ROUTES: ReadonlySet<string> = new Set([
 
 /** Health, metrics and docs are not limited: probes and scrapers must never see a 429. */
 export function isExempt(request: FastifyRequest): boolean {
-  const url = request.routeOptions.url ?? ''
+  return isOperationalPath(request.routeOptions.url ?? '')
+}
+
+/** Health, metrics and docs routes, by route template. */
+export function isOperationalPath(url: string): boolean {
   return url === '/metrics' || url === '/api/openapi.json' || url === '/docs' || url.startsWith('/docs/') || url.startsWith('/api/health/')
 }
 

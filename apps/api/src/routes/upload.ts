@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ALLOWED_CONTENT_TYPES, MAX_FILE_NAME_LENGTH } from '@image-service/foundation'
 import type { ApiContainer } from '../container.ts'
 import { requestContext } from '../http/request-context.ts'
+import { traceRequestImage } from '../http/tracing.ts'
 import { errorResponses, ImageIdSchema, Timestamp } from '../http/schemas.ts'
 
 /**
@@ -67,6 +68,7 @@ export const uploadRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiContai
         sizeBytes: request.body.size_bytes,
         labels: request.body.labels,
       })
+      traceRequestImage(request, upload.imageId)
       return reply.code(201).send({
         image_id: upload.imageId,
         upload_url: upload.uploadUrl,

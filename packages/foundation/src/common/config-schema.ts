@@ -328,8 +328,21 @@ const ProcessorSectionSchema = Type.Object({
   }),
 })
 
+// Read by the tracing preload (src/tracing-preload.ts) before the app starts; declared here so
+// each app validates them and the config table lists them.
+const TelemetrySchema = Type.Object({
+  otlpEndpoint: env(
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    Type.Optional(Str('OTLP/HTTP collector base URL; traces go to {url}/v1/traces. Unset: tracing off', { pattern: '^https?://' })),
+  ),
+  serviceName: env(
+    'OTEL_SERVICE_NAME',
+    Type.Optional(Str("service.name of the spans; unset: 'image-service-api' or 'image-service-processor'")),
+  ),
+})
+
 const everyEntryPoint = { log: LogSchema, database: DatabaseSchema }
-const bothApps = { nodeEnv: NodeEnvSchema, ...everyEntryPoint, storage: StorageSchema, limits: LimitsSchema }
+const bothApps = { nodeEnv: NodeEnvSchema, ...everyEntryPoint, storage: StorageSchema, limits: LimitsSchema, telemetry: TelemetrySchema }
 
 /** What each entry point reads: an app never sees, nor validates, the other app's section. */
 export const ConfigSchemas = {

@@ -9,6 +9,8 @@ export type QueueConsumerConfig = {
   name?: string
   handler: MessageHandler
   concurrency: number
+  /** The span attribute for the handler's subject ids (`image.id` unless given). */
+  subjectAttribute?: string
   /** Hears this queue's messages only, before the worker-wide listener. */
   onProcessed?: MessageProcessedListener
 }
@@ -40,6 +42,7 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
       handler: queue.handler,
       concurrency: queue.concurrency,
       ...(queue.name === undefined ? {} : { name: queue.name }),
+      ...(queue.subjectAttribute === undefined ? {} : { subjectAttribute: queue.subjectAttribute }),
       onProcessed: (event) => {
         queue.onProcessed?.(event)
         onProcessed?.(event)

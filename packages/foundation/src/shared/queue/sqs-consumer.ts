@@ -5,7 +5,9 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs'
+import { type Span, SpanStatusCode } from '@opentelemetry/api'
 import type { Logger } from '../../common/logger.ts'
+import { IMAGE_ID_ATTRIBUTE, inSpan, SpanKind } from '../../common/tracing.ts'
 import { HANDLER_CRASHED, type MessageHandler, type MessageProcessedListener, type MessageResult } from './message.ts'
 
 export type RetryTimings = {
@@ -32,6 +34,8 @@ export type SqsConsumerOptions = RetryTimings & {
   /** Long-poll wait of each receive, at most 20 s. */
   waitTimeSeconds?: number
   onProcessed?: MessageProcessedListener
+  /** The span attribute the handler's subject ids go in (`image.id` unless given; `job.id` for jobs). */
+  subjectAttribute?: string
 }
 
 export type QueueConsumer = {
@@ -66,6 +70,7 @@ export function createSqsConsumer(options: SqsConsumerOptions): QueueConsumer {
   const queue = options.name ?? queueNameOf(queueUrl)
   const retryVisibility = options.retryVisibilitySeconds ?? defaultRetryVisibility
   const receiveBackoff = options.receiveBackoffMs ?? defaultReceiveBackoff
+  const subjectAttribute = options.subjectAttribute ?? IMAGE_ID_ATTRIBUTE
   const stopping = new AbortController()
   const inFlight = new Set<Promise<void>>()
   let running: Promise<void> | undefined
@@ -75,13 +80,28 @@ export function createSqsConsumer(options: SqsConsumerOptions): QueueConsumer {
     const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? '1')
     const started = performance.now()
     let error: unknown
-    const result: MessageResult = await options
-      .handler({ queue, messageId, body: message.Body ?? '', receiveCount })
-      .catch((caught: unknown) => {
-        error = caught
-        log.error({ err: caught, queue, messageId }, 'message handler crashed')
-        return { type: 'retry', reason: HANDLER_CRASHED }
-      })
+    // One consumer span per delivery (OTel messaging conventions), carrying what it was about.
+    const result: MessageResult = await inSpan(
+      `process ${queue}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'aws_sqs',
+          'messaging.operation.name': 'process',
+          'messaging.operation.type': 'process',
+          'messaging.destination.name': queue,
+          'messaging.message.id': messageId,
+          'messaging.message.delivery_count': receiveCount,
+        },
+        describe: (settledResult, span) => describeResult(span, settledResult, subjectAttribute, error),
+      },
+      () =>
+        options.handler({ queue, messageId, body: message.Body ?? '', receiveCount }).catch((caught: unknown): MessageResult => {
+          error = caught
+          log.error({ err: caught, queue, messageId }, 'message handler crashed')
+          return { type: 'retry', reason: HANDLER_CRASHED }
+        }),
+    )
     const durationMs = performance.now() - started
 
     let settled = true
@@ -186,4 +206,19 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true })
   })
+}
+
+/** A delivery's span: its subjects' ids, its outcome, and an error status when the handler crashed. */
+function describeResult(span: Span, result: MessageResult, subjectAttribute: string, crash: unknown): void {
+  const ids = (result.subjects ?? []).flatMap((subject) => (subject.id === undefined ? [] : [subject.id]))
+  if (ids.length === 1) span.setAttribute(subjectAttribute, ids[0] as string)
+  else if (ids.length > 1) span.setAttribute(`${subjectAttribute}s`, ids)
+  const outcomes = [...new Set((result.subjects ?? []).map((subject) => subject.outcome))]
+  span.setAttribute('image_service.message.result', result.type)
+  if (outcomes.length > 0) span.setAttribute('image_service.message.outcomes', outcomes)
+  if (result.type === 'retry') span.setAttribute('error.type', result.reason)
+  if (crash !== undefined) {
+    span.recordException(crash instanceof Error ? crash : String(crash))
+    span.setStatus({ code: SpanStatusCode.ERROR, message: result.type === 'retry' ? result.reason : 'handler crashed' })
+  }
 }
