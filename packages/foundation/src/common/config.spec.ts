@@ -71,7 +71,15 @@ describe('loadConfig', () => {
 
   it('gives each entry point its own section only', () => {
     expect(Object.keys(loadConfig(minimal, 'api')).sort()).toEqual(['api', 'database', 'limits', 'log', 'nodeEnv', 'storage', 'telemetry'])
-    expect(Object.keys(loadConfig(processor, 'processor')).sort()).toEqual(['database', 'limits', 'log', 'nodeEnv', 'processor', 'storage', 'telemetry'])
+    expect(Object.keys(loadConfig(processor, 'processor')).sort()).toEqual([
+      'database',
+      'limits',
+      'log',
+      'nodeEnv',
+      'processor',
+      'storage',
+      'telemetry',
+    ])
     expect(Object.keys(loadConfig({ DATABASE_URL: minimal.DATABASE_URL }, 'migrate')).sort()).toEqual(['database', 'log'])
   })
 
