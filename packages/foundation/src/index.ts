@@ -31,3 +31,5 @@ export * from './feature/image/library/index.ts'
 export * from './feature/image/download/index.ts'
 // feature/identity
 export * from './feature/identity/index.ts'
+// feature/events: the event log's readers (list, stream) and webhook delivery
+export * from './feature/events/index.ts'

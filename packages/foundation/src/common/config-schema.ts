@@ -294,13 +294,68 @@ const AuthSchema = Type.Object({
   }),
 })
 
+// The event stream (DESIGN "Events").
+const EventStreamSchema = Type.Object({
+  pollIntervalMs: env(
+    'EVENTS_POLL_INTERVAL_MS',
+    Int('How often the api looks for new events while some stream is open (one query per interval for all streams)', {
+      default: 100,
+      minimum: 10,
+    }),
+  ),
+  heartbeatSeconds: env(
+    'EVENTS_HEARTBEAT_SECONDS',
+    Int('Seconds between heartbeat comments on an idle event stream', { default: 15, minimum: 1 }),
+  ),
+  accessTokenMaxLifetimeSeconds: env(
+    'EVENTS_ACCESS_TOKEN_MAX_LIFETIME_SECONDS',
+    Int("A stream's `?access_token=` JWT must expire within this many seconds (API keys are never taken there)", {
+      default: 900,
+      minimum: 1,
+    }),
+  ),
+})
+
 const ApiSectionSchema = Type.Object({
   http: HttpSchema,
+  events: EventStreamSchema,
   upload: UploadSchema,
   quota: QuotaSchema,
   cdn: CdnSchema,
   auth: AuthSchema,
   rateLimit: RateLimitSchema,
+})
+
+// Webhooks (DESIGN "Events"), sent by the processor's relay.
+const WebhookSchema = Type.Object({
+  url: env('WEBHOOK_URL', Type.Optional(Str('Where every event is POSTed (Standard Webhooks); unset sends none'))),
+  secret: env(
+    'WEBHOOK_SECRET',
+    Type.Optional(
+      Str('Signing secret of those webhooks (secret): `whsec_` and base64 of 24 to 64 random bytes; required with WEBHOOK_URL', {
+        pattern: '^whsec_[A-Za-z0-9+/]{32,88}={0,2}$',
+      }),
+    ),
+  ),
+  retrySchedule: env(
+    'WEBHOOK_RETRY_SCHEDULE_SECONDS',
+    Type.Transform(
+      Type.String({
+        default: '5,300,1800,7200,18000,36000,50400,72000,86400',
+        pattern: '^[0-9]+(\\.[0-9]+)?(,[0-9]+(\\.[0-9]+)?)*$',
+        description:
+          'Waits between the tries of one webhook, in seconds, after the first (immediate) one; when they run out the delivery is given up (about 75 h by default)',
+      }),
+    )
+      .Decode((text) => text.split(',').map(Number))
+      .Encode((delays) => delays.join(',')),
+  ),
+  timeoutSeconds: env('WEBHOOK_TIMEOUT_SECONDS', Int('Longest wait for the receiver to answer one try', { default: 15, minimum: 1 })),
+  concurrency: env('WEBHOOK_CONCURRENCY', Int('Webhooks in flight at once (one at a time per subject)', { default: 8, minimum: 1 })),
+  pollIntervalMs: env(
+    'WEBHOOK_POLL_INTERVAL_MS',
+    Int('How often the relay looks for new events and due retries', { default: 200, minimum: 10 }),
+  ),
 })
 
 // The processor's own section.
@@ -326,6 +381,7 @@ const ProcessorSectionSchema = Type.Object({
     maxFrames: env('MAX_FRAMES', Int('Most frames in an animated image', { default: 1000, minimum: 1 })),
     maxTotalPixels: env('MAX_TOTAL_PIXELS', Int('Most pixels over all frames', { default: 250_000_000, minimum: 1 })),
   }),
+  webhooks: WebhookSchema,
 })
 
 // Read by the tracing preload (src/tracing-preload.ts) before the app starts; declared here so
@@ -362,6 +418,8 @@ export type UploadConfig = ApiConfig['api']['upload']
 export type QuotaConfig = ApiConfig['api']['quota']
 export type CdnConfig = ApiConfig['api']['cdn']
 export type RateLimitConfig = ApiConfig['api']['rateLimit']
+export type EventStreamConfig = ApiConfig['api']['events']
+export type WebhookConfig = ProcessorConfig['processor']['webhooks']
 export type ImageLimits = ProcessorConfig['limits'] & ProcessorConfig['processor']['limits']
 
 export type ConfigVariable = {

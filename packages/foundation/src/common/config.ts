@@ -123,7 +123,21 @@ const apiRules: Rule<ApiVariables>[] = [
   },
 ]
 
-const rules: Rules = { api: apiRules, processor: [], migrate: [] }
+const processorRules: Rule<Static<(typeof ConfigSchemas)['processor']>>[] = [
+  {
+    reads: ['WEBHOOK_URL', 'WEBHOOK_SECRET'],
+    check(config) {
+      const { url, secret } = config.processor.webhooks
+      const problems: string[] = []
+      if (url !== undefined && !(URL.canParse(url) && ['http:', 'https:'].includes(new URL(url).protocol)))
+        problems.push(`WEBHOOK_URL must be an http or https URL; got ${JSON.stringify(url)}`)
+      if ((url === undefined) !== (secret === undefined)) problems.push('WEBHOOK_URL and WEBHOOK_SECRET go together: set both or neither')
+      return problems
+    },
+  },
+]
+
+const rules: Rules = { api: apiRules, processor: processorRules, migrate: [] }
 
 /** The variables of one schema, nested as the schema nests them. Empty strings count as unset. */
 function read(variables: ConfigVariable[], source: EnvSource): Record<string, unknown> {

@@ -17,6 +17,10 @@ export const REDACT_PATHS = [
   'config.api.http.metricsToken',
   'req.headers.authorization',
   'req.headers.cookie',
+  'config.processor.webhooks.secret',
+  'env.WEBHOOK_SECRET',
+  'query.access_token',
+  'req.query.access_token',
 ]
 
 export function createLogger(options: { level: string; pretty?: boolean; name?: string }): Logger {

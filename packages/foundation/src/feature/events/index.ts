@@ -1,0 +1,7 @@
+export * from './event.ts'
+export type { EventLog } from './event-log.ts'
+export { createPostgresEventLog } from './postgres-event-log.ts'
+export { createListEvents, type EventPage, type ListEvents, type ListEventsQuery } from './list-events.ts'
+export { createEventHub, type EventHub, type EventListener } from './event-hub.ts'
+export { createFollowEvents, type FollowEvents, type FollowEventsQuery } from './follow-events.ts'
+export { createAuthenticateQueryToken, type AuthenticateQueryToken } from './stream-access.ts'
