@@ -20,6 +20,7 @@ import { healthRoutes } from './routes/health.ts'
 import { imageRoutes } from './routes/images.ts'
 import { usageRoutes } from './routes/usage.ts'
 import { auditRoutes } from './routes/audit.ts'
+import { eventRoutes } from './routes/events.ts'
 import { uploadRoutes } from './routes/upload.ts'
 
 // Requests carry a file name and a few ids, never image bytes (those go straight to storage).
@@ -67,7 +68,7 @@ export async function buildApp(deps: {
   registerHttpMetrics(app, { metrics, token: deps.config.api.http.metricsToken })
   // Before authentication, whose refusals it counts, and before every limited route.
   await registerRateLimit(app, { ...deps.config.api.rateLimit, redis: container.rateLimitRedis })
-  registerAuthentication(app, container.authenticate)
+  registerAuthentication(app, container.authenticate, container.authenticateQueryToken)
 
   // Registered before the routes, so it sees every route's schema.
   await app.register(swagger, {
@@ -93,6 +94,7 @@ export async function buildApp(deps: {
   await app.register(auditRoutes, { container })
   await app.register(downloadRoutes, { container })
   await app.register(apiKeyRoutes, { container })
+  await app.register(eventRoutes, { container, heartbeatSeconds: deps.config.api.events.heartbeatSeconds })
   if (container.accounts !== undefined) await app.register(accountsRoutes, { accounts: container.accounts })
 
   return app

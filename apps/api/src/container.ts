@@ -8,6 +8,11 @@ import {
   createListImages,
   noCdnInvalidator,
   createAuthenticate,
+  createAuthenticateQueryToken,
+  createEventHub,
+  createFollowEvents,
+  createListEvents,
+  createPostgresEventLog,
   createDatabase,
   createPostgresApiKeyRepository,
   createTokenVerifier,
@@ -84,10 +89,17 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
     logger.warn('CLOUDFRONT_DISTRIBUTION_ID is not set: deleted images stay in edge caches until their cached copies expire')
   }
   const rateLimitRedis = createRateLimitRedis(config.api.rateLimit.redisUrl, logger)
-  const authenticate = createAuthenticate({ verifyToken: createTokenVerifier({ issuers: trustedIssuers(config, accounts) }), apiKeys })
+  const verifyToken = createTokenVerifier({ issuers: trustedIssuers(config, accounts) })
+  const authenticate = createAuthenticate({ verifyToken, apiKeys })
+  const events = createPostgresEventLog(database.db)
+  const eventHub = createEventHub({ events, pollIntervalMs: config.api.events.pollIntervalMs, log: logger })
 
   return {
     authenticate,
+    authenticateQueryToken: createAuthenticateQueryToken({
+      verifyToken,
+      maxLifetimeSeconds: config.api.events.accessTokenMaxLifetimeSeconds,
+    }),
     accounts,
     createApiKey: apiKeys.createApiKey,
     listApiKeys: apiKeys.listApiKeys,
@@ -107,12 +119,17 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
     deleteImage: createDeleteImage({ images, storage, cdn: invalidator, log: logger }),
     getImageDownloadSignedUrl: createGetImageDownloadSignedUrl({ images, cdn, audit }),
     getImageDownloadSignedUrls: createGetImageDownloadSignedUrls({ images, cdn, audit }),
+    listEvents: createListEvents({ events }),
+    followEvents: createFollowEvents({ events, hub: eventHub }),
+    /** Ends every open event stream (shutdown: before the server waits for its connections). */
+    closeEventStreams: () => eventHub.close(),
 
     /** Readiness: the database answers (throws DATABASE_UNAVAILABLE otherwise). */
     ping: () => database.ping(),
     /** The rate-limit counters shared by every replica (REDIS_URL); unset keeps them per process. */
     rateLimitRedis,
     async close() {
+      eventHub.close()
       rateLimitRedis?.disconnect()
       cloudFront?.destroy()
       s3.destroy()

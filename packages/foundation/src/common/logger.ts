@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino'
+import { type DestinationStream, pino, type Logger } from 'pino'
 
 export type { Logger }
 
@@ -23,13 +23,15 @@ export const REDACT_PATHS = [
   'req.query.access_token',
 ]
 
-export function createLogger(options: { level: string; pretty?: boolean; name?: string }): Logger {
-  return pino({
+/** `destination` (stdout unless given) lets a test read exactly what would be written. */
+export function createLogger(options: { level: string; pretty?: boolean; name?: string }, destination?: DestinationStream): Logger {
+  const settings = {
     level: options.level,
     ...(options.name === undefined ? {} : { name: options.name }),
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     ...(options.pretty === true ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
-  })
+  }
+  return destination === undefined ? pino(settings) : pino(settings, destination)
 }
 
 /** Removes user:password from a connection string so it can be printed. */

@@ -3,7 +3,7 @@ import { withDatabaseErrors } from '../../shared/database/database-errors.ts'
 import { type EventPosition, type EventRecord, formatEventId, LOG_START } from './event.ts'
 import type { EventLog } from './event-log.ts'
 
-type Row = { xid: string; id: string; type: string; subject_id: string; owner_id: string; at: Date; data: Record<string, unknown> }
+type Row = { xid: string; id: string; type: string; subject_id: string; owner_id: string; at: Date | string; data: Record<string, unknown> }
 
 /**
  * Every query stops at the visibility line, `xid < pg_snapshot_xmin(pg_current_snapshot())`:
@@ -51,7 +51,7 @@ function toRecord(row: Row): EventRecord {
     type: row.type,
     subjectId: row.subject_id,
     ownerId: row.owner_id,
-    at: row.at,
+    at: new Date(row.at),
     data: row.data,
   }
 }
