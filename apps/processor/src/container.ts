@@ -1,5 +1,7 @@
 import {
   createDatabase,
+  createPostgresWebhookOutbox,
+  createWebhookRelay,
   createMetricsRegistry,
   createPostgresImageRepository,
   createQueueMetrics,
@@ -91,13 +93,26 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
     ],
   })
 
+  // Webhooks (WEBHOOK_URL): the outbox relay, beside the queue consumers; off when unset.
+  const { webhooks } = config.processor
+  const webhookRelay =
+    webhooks.url === undefined || webhooks.secret === undefined
+      ? undefined
+      : createWebhookRelay({
+          outbox: createPostgresWebhookOutbox(database.db),
+          config: { ...webhooks, url: webhooks.url, secret: webhooks.secret },
+          log: logger.child({ component: 'webhooks' }),
+        })
+
   return {
     worker,
+    webhookRelay,
     registry,
     validationMetrics,
     /** Serves /metrics and /health/* on HOST:PROCESSOR_HTTP_PORT (0 picks a free port). */
     listen: () => http.listen(config.processor.http.host, config.processor.http.port),
     async close() {
+      await webhookRelay?.stop()
       await worker.stop()
       await http.close()
       sqs.destroy()

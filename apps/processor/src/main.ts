@@ -36,6 +36,10 @@ log.info(
   },
   'processor started',
 )
+container.webhookRelay?.run().catch((error: unknown) => {
+  log.fatal({ err: error }, 'webhook relay crashed')
+  process.exit(1)
+})
 container.worker.run().catch((error: unknown) => {
   log.fatal({ err: error }, 'worker loop crashed')
   process.exit(1)

@@ -65,8 +65,37 @@ describe('loadConfig', () => {
       http: { host: '127.0.0.1', port: 3001, metricsToken: undefined },
       queue: { url: 'http://q', endpoint: undefined, waitTimeSeconds: 20, batchSize: 10, concurrency: 4 },
       limits: { maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 },
+      webhooks: {
+        url: undefined,
+        secret: undefined,
+        retrySchedule: [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400],
+        timeoutSeconds: 15,
+        concurrency: 8,
+        pollIntervalMs: 200,
+      },
     })
     expect(processorConfig.limits).toEqual({ maxUploadBytes: 10_485_760 })
+  })
+
+  it('takes webhooks only with both WEBHOOK_URL and a whsec_ WEBHOOK_SECRET, and never shows the secret', () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`
+    expect(
+      loadConfig({ ...processor, WEBHOOK_URL: 'https://hooks.example/in', WEBHOOK_SECRET: secret }, 'processor').processor.webhooks,
+    ).toMatchObject({
+      url: 'https://hooks.example/in',
+      secret,
+    })
+    expect(problemsOf(() => loadConfig({ ...processor, WEBHOOK_URL: 'https://hooks.example/in' }, 'processor'))).toEqual([
+      'WEBHOOK_URL and WEBHOOK_SECRET go together: set both or neither',
+    ])
+    const problems = problemsOf(() =>
+      loadConfig({ ...processor, WEBHOOK_URL: 'ftp://x', WEBHOOK_SECRET: 'plain-secret-value' }, 'processor'),
+    )
+    expect(problems.join('\n')).toContain('WEBHOOK_SECRET')
+    expect(problems.join('\n')).not.toContain('plain-secret-value')
+    expect(problemsOf(() => loadConfig({ ...processor, WEBHOOK_RETRY_SCHEDULE_SECONDS: '5,soon' }, 'processor')).join()).toContain(
+      'WEBHOOK_RETRY_SCHEDULE_SECONDS',
+    )
   })
 
   it('gives each entry point its own section only', () => {

@@ -5,3 +5,6 @@ export { createListEvents, type EventPage, type ListEvents, type ListEventsQuery
 export { createEventHub, type EventHub, type EventListener } from './event-hub.ts'
 export { createFollowEvents, type FollowEvents, type FollowEventsQuery } from './follow-events.ts'
 export { createAuthenticateQueryToken, type AuthenticateQueryToken } from './stream-access.ts'
+export type { AttemptResult, ClaimedDelivery, WebhookOutbox } from './webhooks/webhook-outbox.ts'
+export { createPostgresWebhookOutbox, deleteWebhookDeliveriesBefore } from './webhooks/postgres-webhook-outbox.ts'
+export { createWebhookRelay, type WebhookRelay, type WebhookRelayConfig, webhookBody } from './webhooks/webhook-relay.ts'
