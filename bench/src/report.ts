@@ -1,6 +1,7 @@
 import type { CpuSplit } from './cpu.ts'
 import type { HttpResult, HttpScenario } from './http-scenarios.ts'
 import type { MachineInfo } from './machine.ts'
+import type { EventsResult } from './events-scenario.ts'
 import type { ProcessorResult } from './processor-scenario.ts'
 
 /** logLevel is undefined for the references, which do not log. met is undefined without a target. */
@@ -18,6 +19,8 @@ export type Report = {
   /** Per log level: time to sign the whole working set once (cold cache), before the runs. */
   primeMs: Record<string, number>
   processor: ProcessorResult | undefined
+  /** Commit to SSE delivery of events, one at a time. */
+  events?: EventsResult | undefined
   processorTarget: number
   /** Hand-written findings (bounds, profiles, fixes) kept in bench/notes.md. */
   notes: string
@@ -70,6 +73,13 @@ export function renderReport(report: Report): string {
     const met = p.perSecond >= report.processorTarget && p.failed === 0
     lines.push(
       `| processor: ${p.count} uploads, S3 event to ready (PROCESSOR_CONCURRENCY ${p.concurrency}) | warn | ${p.perSecond} validations/s (${p.seconds} s incl. start-up; steady ${p.steadyPerSecond}/s) | | | | ${p.failed} | >= ${report.processorTarget} validations/s | ${met ? 'yes' : 'no'} | ${perUnit(p.cpu, p.count)} |`,
+    )
+  }
+  const e = report.events
+  if (e !== undefined) {
+    lines.push(
+      '',
+      `Events, commit to SSE delivery: p50 ${ms(e.p50Ms)}, p99 ${ms(e.p99Ms)}, max ${ms(e.maxMs)} (${e.count} events appended one at a time across ${e.streams} open streams; EVENTS_POLL_INTERVAL_MS ${e.pollIntervalMs}, so about half an interval is expected at p50).`,
     )
   }
   const presigns = report.http.filter((row) => row.scenario.key === 'presign')

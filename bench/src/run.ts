@@ -9,6 +9,7 @@ import { startApp } from './app-process.ts'
 import { type HttpResult, httpScenarios, meetsTarget, primeSignedUrlCache, referenceScenarios, runHttpScenario } from './http-scenarios.ts'
 import { currentLoad, describeMachine } from './machine.ts'
 import { type BenchOwner, seedOwners } from './owners.ts'
+import { type EventsResult, runEventsScenario } from './events-scenario.ts'
 import { type ProcessorResult, runProcessorScenario } from './processor-scenario.ts'
 import { renderReport, type HttpRow, type Report } from './report.ts'
 import { createSeeder } from './seed.ts'
@@ -19,7 +20,7 @@ const load = {
   warmupSeconds: num('BENCH_WARMUP', 3),
   durationSeconds: num('BENCH_DURATION', 10),
 }
-// BENCH_ONLY=ceiling,naive,presign,single,batch,processor narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
+// BENCH_ONLY=ceiling,naive,presign,single,batch,processor,events narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
 const only = process.env.BENCH_ONLY?.split(',')
 const logLevels = (process.env.BENCH_LOG_LEVELS ?? 'warn,info').split(',')
 const profileDir = process.env.BENCH_CPU_PROF === '1' ? join(repoRoot, 'bench', '.profiles') : undefined
@@ -48,6 +49,7 @@ const sql = postgres(stack.database.url, { max: 4, onnotice: () => {} })
 const postgresPort = Number(new URL(stack.database.url).port) || undefined
 const rows: HttpRow[] = []
 let processor: ProcessorResult | undefined
+let events: EventsResult | undefined
 const primeMs: Record<string, number> = {}
 const answerBytes: Report['answerBytes'] = {}
 try {
@@ -109,6 +111,32 @@ try {
       await api.stop()
     }
   }
+  if (wanted('events')) {
+    const port = await findFreePort()
+    const pollIntervalMs = num('EVENTS_POLL_INTERVAL_MS', 100)
+    const api = startApp({
+      name: 'api-events',
+      entry: 'apps/api/src/main.ts',
+      env: {
+        ...stack.env,
+        ...unlimited,
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        DATABASE_POOL_MAX: apiPoolMax,
+        EVENTS_POLL_INTERVAL_MS: String(pollIntervalMs),
+      },
+    })
+    try {
+      const baseUrl = `http://127.0.0.1:${port}`
+      await api.waitForHttp(`${baseUrl}/api/health/readiness`)
+      events = await runEventsScenario(baseUrl, sql, owners, { count: num('BENCH_EVENTS_COUNT', 300), pollIntervalMs })
+      console.log(
+        `events: commit to SSE delivery p50 ${events.p50Ms} ms, p99 ${events.p99Ms} ms, max ${events.maxMs} ms (${events.count} events over ${events.streams} streams, EVENTS_POLL_INTERVAL_MS ${pollIntervalMs})`,
+      )
+    } finally {
+      await api.stop()
+    }
+  }
   if (wanted('processor')) {
     processor = await runProcessorScenario(stack, sql, {
       count: num('BENCH_PROCESSOR_COUNT', 1000),
@@ -137,6 +165,7 @@ const report = renderReport({
   answerBytes,
   primeMs,
   processor,
+  events,
   processorTarget: PROCESSOR_TARGET,
   notes,
 })
