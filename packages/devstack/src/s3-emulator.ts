@@ -8,9 +8,11 @@ import { join } from 'node:path'
 import S3rver from '@20minutes/s3rver'
 import type { S3rverEventRecord } from '@20minutes/s3rver'
 import { checkS3Request, isCreateOnlyPut, writeS3Error } from './s3-auth-guard.ts'
+import { answerIncompleteBodies } from './s3-incomplete-body.ts'
 import { refuseOverwrites } from './s3-conditional-put.ts'
 import { answerReadsAsS3 } from './s3-conditional-read.ts'
 import { keepDirectoriesOnDelete } from './s3-keep-directories.ts'
+import { supportMultipart } from './s3-multipart.ts'
 import { registerS3AccessKey } from './s3-credentials.ts'
 
 export type ObjectCreatedEventName =
@@ -37,6 +39,8 @@ export type S3EmulatorOptions = {
   directory?: string
   accessKeyId?: string
   secretAccessKey?: string
+  /** How long a request body may stall before S3's 400 RequestTimeout; S3 waits about 20 s. */
+  bodyIdleTimeoutMs?: number
 }
 
 export type S3Emulator = {
@@ -73,6 +77,8 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   refuseOverwrites(s3rver.store, () => currentRequest.getStore()?.createOnly === true)
   answerReadsAsS3(s3rver.store, () => currentRequest.getStore()?.ifMatch)
   keepDirectoriesOnDelete(s3rver.store)
+  // Just before s3rver's router (the last middleware), so it wraps the router's signature check.
+  s3rver.middleware.splice(s3rver.middleware.length - 1, 0, supportMultipart(s3rver.store))
   const releaseKey = registerS3AccessKey(accessKeyId, secretAccessKey)
   const listeners = new Set<(event: ObjectCreatedEvent) => void>()
   const nextSequencer = createSequencer()
@@ -101,6 +107,7 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
     const ifMatch = req.method === 'GET' || req.method === 'HEAD' ? req.headers['if-match'] : undefined
     currentRequest.run({ multipartComplete, createOnly: isCreateOnlyPut(req), ifMatch }, () => handle(req, res))
   })
+  answerIncompleteBodies(server, options.bodyIdleTimeoutMs ?? 20_000)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port ?? 0, host, () => resolve())

@@ -31,8 +31,18 @@ declare module '@20minutes/s3rver' {
     existsObject(bucket: string, key: string): Promise<boolean>
     deleteObject(bucket: string, key: string): Promise<void>
     /** The filesystem store's path of one of an object's files ('object', 'object.md5', 'metadata.json'). */
-    getResourcePath(bucket: string, key: string, resource: string): string
+    getResourcePath(bucket: string, key: string | undefined, resource: string): string
     putObject(object: { bucket: string; key: string }): Promise<{ size: number; md5: string }>
+    /** Streams content into a file: [size, md5 hex]. */
+    putContent(path: string, content: NodeJS.ReadableStream | Buffer): Promise<[number, string]>
+    putPart(
+      bucket: string,
+      uploadId: string,
+      partNumber: string | number,
+      content: NodeJS.ReadableStream,
+    ): Promise<{ size: number; md5: string }>
+    /** `parts` as the Complete request listed them, ETags without quotes. */
+    putObjectMultipart(bucket: string, uploadId: string, parts: { number: number; etag: string }[]): Promise<{ size: number; md5: string }>
     copyObject(
       srcBucket: string,
       srcKey: string,
@@ -42,7 +52,19 @@ declare module '@20minutes/s3rver' {
     ): Promise<Record<string, string>>
   }
 
+  /** The parts of a Koa context the devstack reads or sets. */
+  export type S3rverContext = {
+    method: string
+    path: string
+    query: Record<string, string | string[] | undefined>
+    status: number
+    body: unknown
+  }
+  export type S3rverMiddleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void>
+
   export default class S3rver extends EventEmitter {
+    /** Koa's middleware stack; composed when callback() is called. */
+    middleware: S3rverMiddleware[]
     constructor(options: S3rverOptions)
     configureBuckets(): Promise<void>
     callback(): (req: IncomingMessage, res: ServerResponse) => void
