@@ -111,6 +111,20 @@ describe.each([
     expect(await storage.getObjectMetadata(objectKey)).toBeNull()
   })
 
+  it('signs a declared size: a PUT of more or fewer bytes is refused (403), the exact size is stored', async () => {
+    const objectKey = freshKey()
+    const presigned = await storage.generatePresignedUploadUrl({ objectKey, contentType: 'image/png', expiresInSeconds: 300, contentLength: 100 })
+    if (presigned.url.startsWith('http://127.0.0.1')) {
+      expect(new URL(presigned.url).searchParams.get('X-Amz-SignedHeaders')).toBe('content-length;content-type;host;if-none-match')
+    }
+    expect(presigned.headers).toEqual({ 'content-type': 'image/png', 'if-none-match': '*' })
+    expect(await subject.upload(presigned, bytes.subarray(0, 99))).toBe(403)
+    expect(await subject.upload(presigned, new Uint8Array(101))).toBe(403)
+    expect(await storage.getObjectMetadata(objectKey)).toBeNull()
+    expect(await subject.upload(presigned, bytes)).toBe(200)
+    expect(await storage.getObjectMetadata(objectKey)).toMatchObject({ sizeBytes: 100 })
+  })
+
   it('reports size, content type and ETag, and no stored headers for an upload made as issued', async () => {
     const objectKey = await uploaded(bytes)
     const metadata = await storage.getObjectMetadata(objectKey)

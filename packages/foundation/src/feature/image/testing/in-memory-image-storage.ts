@@ -4,7 +4,7 @@ import type { PresignedUpload, UploadStorage } from '../upload/upload-storage.ts
 import { type ObjectMetadata, STORED_RESPONSE_HEADERS, type ValidationStorage } from '../validate/validation-storage.ts'
 import { StoredObjectChangedError, StoredObjectNotFoundError } from '../../../shared/storage/s3-errors.ts'
 
-type PresignInput = { objectKey: string; contentType: string; expiresInSeconds: number }
+type PresignInput = { objectKey: string; contentType: string; expiresInSeconds: number; contentLength?: number }
 type StoredHeaders = ObjectMetadata['headers']
 
 /**
@@ -62,6 +62,7 @@ export class InMemoryImageStorage implements UploadStorage, ValidationStorage {
     const issued = this.presigned.findLast((p) => p.objectKey === objectKey)
     const sent = new Map(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]))
     if (issued === undefined || sent.get('content-type') !== issued.contentType || sent.get('if-none-match') !== '*') return 403
+    if (issued.contentLength !== undefined && body.length !== issued.contentLength) return 403
     if (this.objects.has(objectKey)) return 412
     const stored: StoredHeaders = {}
     for (const name of STORED_RESPONSE_HEADERS) {

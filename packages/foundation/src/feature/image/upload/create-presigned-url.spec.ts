@@ -188,10 +188,14 @@ describe('createImageUploadPresignedUrl', () => {
 describe('quota at issuance', () => {
   const png = { contentType: 'image/png', fileName: 'a.png' }
 
-  it('reserves the declared size, or MAX_UPLOAD_BYTES when none was declared', async () => {
-    const { create, images } = setup()
+  it('reserves the declared size, or MAX_UPLOAD_BYTES when none was declared, and signs the declared size only', async () => {
+    const { create, images, storage } = setup()
     const declared = await create(ctx, { ...png, sizeBytes: 123 })
     const undeclared = await create(ctx, png)
+    expect(storage.presigned.map((p) => p.contentLength)).toEqual([123, undefined])
+    // Storage refuses any other size for the declared one.
+    expect(storage.putPresigned(declared.uploadUrl, declared.uploadHeaders, new Uint8Array(124))).toBe(403)
+    expect(storage.putPresigned(declared.uploadUrl, declared.uploadHeaders, new Uint8Array(123))).toBe(200)
     expect((await images.findById(declared.imageId))?.reservedBytes).toBe(123)
     expect((await images.findById(undeclared.imageId))?.reservedBytes).toBe(MAX_UPLOAD_BYTES)
     expect(await images.usageOf('owner-a')).toEqual({ images: 2, bytes: 0, reservedBytes: 123 + MAX_UPLOAD_BYTES })

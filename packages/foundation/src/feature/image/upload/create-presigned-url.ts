@@ -52,13 +52,16 @@ export function createImageUploadPresignedUrl(deps: {
     const contentType = parseAllowedContentType(input.contentType)
     const fileName = parseFileName(input.fileName)
     const labels = parseLabels(input.labels)
-    const reservedBytes = input.sizeBytes === undefined ? deps.maxUploadBytes : parseDeclaredSize(input.sizeBytes, deps.maxUploadBytes)
+    const declaredSize = input.sizeBytes === undefined ? undefined : parseDeclaredSize(input.sizeBytes, deps.maxUploadBytes)
+    const reservedBytes = declaredSize ?? deps.maxUploadBytes
     const imageId = deps.newId()
     const objectKey = objectKeyFor(imageId)
     const presigned = await deps.storage.generatePresignedUploadUrl({
       objectKey,
       contentType,
       expiresInSeconds: deps.config.urlTtlSeconds,
+      // A declared size is signed: storage refuses any other, so the reservation is exact.
+      contentLength: declaredSize,
     })
     await deps.images.saveWithinQuota({ id: imageId, ownerId, contentType, fileName, objectKey, labels, reservedBytes }, deps.quota, ctx)
     return { imageId, uploadUrl: presigned.url, expiresAt: presigned.expiresAt, uploadHeaders: presigned.headers }

@@ -23,17 +23,27 @@ describe('createS3UploadPresigner', () => {
         const sdkCalls = vi.spyOn(client.middlewareStack, 'clone')
         for (const [i, objectKey] of keys.entries()) {
           const contentType = i % 2 === 0 ? 'image/png' : 'image/webp'
+          // A declared size signs content-length too (the second key).
+          const contentLength = i === 1 ? 123_456 : undefined
           // The first call goes through getSignedUrl, the next ones through the reused presigner.
-          const ours = await presign({ objectKey, contentType, expiresInSeconds: 300 + i, signingDate })
+          const ours = await presign({ objectKey, contentType, expiresInSeconds: 300 + i, signingDate, contentLength })
           const sdk = await getSignedUrl(
             client,
-            new PutObjectCommand({ Bucket: storage.bucket, Key: objectKey, ContentType: contentType, IfNoneMatch: '*' }),
+            new PutObjectCommand({
+              Bucket: storage.bucket,
+              Key: objectKey,
+              ContentType: contentType,
+              IfNoneMatch: '*',
+              ContentLength: contentLength,
+            }),
             {
               expiresIn: 300 + i,
               signingDate,
-              signableHeaders: new Set(['content-type', 'if-none-match']),
+              signableHeaders: new Set(['content-type', 'if-none-match', 'content-length']),
             },
           )
+          const signed = new URL(ours).searchParams.get('X-Amz-SignedHeaders')
+          expect(signed).toBe(contentLength === undefined ? 'content-type;host;if-none-match' : 'content-length;content-type;host;if-none-match')
           expect(ours).toBe(sdk)
         }
         // Ours: only the first (learning) call went through getSignedUrl; plus one per sdk URL.

@@ -1,15 +1,23 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner'
 
-export type PresignPutInput = { objectKey: string; contentType: string; expiresInSeconds: number; signingDate: Date }
+export type PresignPutInput = {
+  objectKey: string
+  contentType: string
+  expiresInSeconds: number
+  signingDate: Date
+  /** When given, `content-length` is signed too: storage refuses a body of any other size. */
+  contentLength?: number
+}
 /**
- * A presigned PUT URL with `content-type` and `if-none-match: *` signed in (X-Amz-SignedHeaders):
+ * A presigned PUT URL with `content-type` and `if-none-match: *` (and `content-length` when
+ * given) signed in (X-Amz-SignedHeaders):
  * storage refuses another Content-Type, and refuses to overwrite an object that exists, so a
  * URL that is still valid cannot replace bytes the processor has already approved.
  */
 export type PresignPut = (input: PresignPutInput) => Promise<string>
 
-const SIGNED_HEADERS = new Set(['content-type', 'if-none-match'])
+const SIGNED_HEADERS = new Set(['content-type', 'if-none-match', 'content-length'])
 
 // Keys made only of characters that S3 path encoding leaves as they are (ours: uploads/{ulid}).
 const PLAIN_KEY = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/
@@ -29,11 +37,21 @@ type Template = { presigner: S3RequestPresigner; protocol: string; hostname: str
 export function createS3UploadPresigner(deps: { client: S3Client; bucket: string }): PresignPut {
   const { client, bucket } = deps
   const viaSdk: PresignPut = (input) =>
-    getSignedUrl(client, new PutObjectCommand({ Bucket: bucket, Key: input.objectKey, ContentType: input.contentType, IfNoneMatch: '*' }), {
+    getSignedUrl(
+      client,
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: input.objectKey,
+        ContentType: input.contentType,
+        IfNoneMatch: '*',
+        ContentLength: input.contentLength,
+      }),
+      {
       expiresIn: input.expiresInSeconds,
       signingDate: input.signingDate,
-      signableHeaders: SIGNED_HEADERS,
-    })
+        signableHeaders: SIGNED_HEADERS,
+      },
+    )
   let template: Template | null | undefined
 
   return async (input) => {
@@ -56,6 +74,7 @@ export function createS3UploadPresigner(deps: { client: S3Client; bucket: string
           host: port === undefined ? hostname : `${hostname}:${port}`,
           'content-type': input.contentType,
           'if-none-match': '*',
+          ...(input.contentLength === undefined ? {} : { 'content-length': String(input.contentLength) }),
         },
       },
       { expiresIn: input.expiresInSeconds, signingDate: input.signingDate, signableHeaders: SIGNED_HEADERS },

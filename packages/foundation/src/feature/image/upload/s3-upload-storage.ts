@@ -10,12 +10,13 @@ export function createS3UploadStorage(deps: { client: S3Client; bucket: string; 
   const presignPut = createS3UploadPresigner({ client, bucket })
 
   return {
-    async generatePresignedUploadUrl({ objectKey, contentType, expiresInSeconds }) {
+    async generatePresignedUploadUrl({ objectKey, contentType, expiresInSeconds, contentLength }) {
       const signedAt = now()
       try {
         // content-type and if-none-match are signed in (X-Amz-SignedHeaders): storage refuses
-        // any other type, and any second PUT once the object exists.
-        const url = await presignPut({ objectKey, contentType, expiresInSeconds, signingDate: signedAt })
+        // any other type, and any second PUT once the object exists; content-length, when
+        // declared, any other size. The client's HTTP stack sends that length itself.
+        const url = await presignPut({ objectKey, contentType, expiresInSeconds, signingDate: signedAt, contentLength })
         return {
           url,
           headers: { 'content-type': contentType, 'if-none-match': '*' },

@@ -4,8 +4,17 @@
  * DependencyUnavailableError('STORAGE_UNAVAILABLE') for transient failures.
  */
 export interface UploadStorage {
-  /** A presigned PUT with the content type signed in: storage refuses any other Content-Type. */
-  generatePresignedUploadUrl(input: { objectKey: string; contentType: string; expiresInSeconds: number }): Promise<PresignedUpload>
+  /**
+   * A presigned PUT with the content type signed in: storage refuses any other Content-Type.
+   * With `contentLength`, the length is signed too: storage refuses a body of any other size
+   * (403). Clients never send Content-Length themselves (browsers may not); it is the body's.
+   */
+  generatePresignedUploadUrl(input: {
+    objectKey: string
+    contentType: string
+    expiresInSeconds: number
+    contentLength?: number
+  }): Promise<PresignedUpload>
   /** Idempotent: deleting a missing object succeeds. */
   deleteObject(objectKey: string): Promise<void>
 }
