@@ -25,6 +25,16 @@ import {
   createPostgresAuditLog,
   createPostgresAuditRepository,
   createImageUploadPresignedUrl,
+  createImageMultipartUpload,
+  createListMultipartParts,
+  createCompleteMultipartUpload,
+  createAbortMultipartUpload,
+  createConfirmUpload,
+  createPostgresMultipartUploads,
+  createS3MultipartStorage,
+  createSqsClient,
+  createSqsSender,
+  ValidateImageMessage,
   createPostgresImageRepository,
   createS3Client,
   createS3UploadStorage,
@@ -39,6 +49,8 @@ import { type Accounts, createAccounts } from './accounts/index.ts'
 export type ApiContainerOptions = {
   /** S3 credentials; unset uses the SDK's default chain (env, profile, instance role). */
   s3Credentials?: S3CredentialsSource
+  /** SQS credentials (upload/confirm's queue); unset uses the SDK's default chain. */
+  sqsCredentials?: { accessKeyId: string; secretAccessKey: string }
   /** CloudFront API credentials for invalidations; unset uses the SDK's default chain. */
   cloudFrontCredentials?: { accessKeyId: string; secretAccessKey: string }
 }
@@ -55,6 +67,16 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
   // Rows for actions that change no image (signing, API keys); close() writes what is queued.
   const audit = createPostgresAuditLog(database.db, { log: logger })
   const storage = createS3UploadStorage({ client: s3, bucket: config.storage.bucket })
+  const multipartStorage = createS3MultipartStorage({ client: s3, bucket: config.storage.bucket })
+  const multipartUploads = createPostgresMultipartUploads(database.sql)
+  // upload/confirm queues validations on the processor's queue, beside S3's events.
+  const queueUrl = config.api.queue.url
+  const sqs =
+    queueUrl === undefined
+      ? undefined
+      : createSqsClient({ region: config.storage.region, endpoint: config.api.queue.endpoint, credentials: options.sqsCredentials })
+  const validations =
+    sqs === undefined || queueUrl === undefined ? undefined : createSqsSender({ sqs, queueUrl, schema: ValidateImageMessage })
   // CloudFront or S3-presigned by config.api.cdn.mode; a bad CloudFront key fails start-up here.
   const cdn = createImageCdn({ config: config.api.cdn, s3: { client: s3, bucket: config.storage.bucket } })
 
@@ -112,6 +134,25 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
       quota: config.api.quota,
       maxUploadBytes: config.limits.maxUploadBytes,
     }),
+    createImageMultipartUpload: createImageMultipartUpload({
+      images,
+      storage: multipartStorage,
+      uploads: multipartUploads,
+      newId: newImageId,
+      config: config.api.upload,
+      quota: config.api.quota,
+      maxUploadBytes: config.limits.maxUploadBytes,
+      log: logger,
+    }),
+    listMultipartParts: createListMultipartParts({
+      images,
+      storage: multipartStorage,
+      uploads: multipartUploads,
+      multipartUrlTtlSeconds: config.api.upload.multipartUrlTtlSeconds,
+    }),
+    completeMultipartUpload: createCompleteMultipartUpload({ images, storage: multipartStorage, uploads: multipartUploads, log: logger }),
+    abortMultipartUpload: createAbortMultipartUpload({ images, storage: multipartStorage, uploads: multipartUploads, log: logger }),
+    confirmUpload: createConfirmUpload({ images, storage: multipartStorage, queue: validations }),
     getImageStatus: getImageStatus({ images }),
     listImages: createListImages({ images }),
     getUsage: createGetUsage({ images, quota: config.api.quota }),
@@ -132,6 +173,7 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
       eventHub.close()
       rateLimitRedis?.disconnect()
       cloudFront?.destroy()
+      sqs?.destroy()
       s3.destroy()
       // After the server stopped taking requests: no audit row queued by one is lost.
       await audit.close().catch((error: unknown) => logger.error({ err: error }, 'audit rows could not be written at shutdown'))

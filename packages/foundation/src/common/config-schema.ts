@@ -151,6 +151,14 @@ const RateLimitSchema = Type.Object({
 
 const UploadSchema = Type.Object({
   urlTtlSeconds: env('UPLOAD_URL_TTL_SECONDS', Int('Lifetime of a presigned upload URL', { default: 300, minimum: 1, maximum: 604_800 })),
+  multipartUrlTtlSeconds: env(
+    'MULTIPART_URL_TTL_SECONDS',
+    Int('Lifetime of the part URLs of a multipart upload (create and resume); the sweeper aborts an upload once they expired', {
+      default: 3600,
+      minimum: 1,
+      maximum: 604_800,
+    }),
+  ),
 })
 const QuotaSchema = Type.Object({
   maxImages: env('QUOTA_MAX_IMAGES', Int('Most pending and ready images per owner', { default: 10_000, minimum: 1 })),
@@ -316,10 +324,25 @@ const EventStreamSchema = Type.Object({
   ),
 })
 
+const QueueUrlSchema = env('SQS_QUEUE_URL', Str('Queue that receives S3 ObjectCreated events'))
+const QueueEndpointSchema = env('SQS_ENDPOINT', Type.Optional(Str('Custom SQS endpoint (ElasticMQ, emulator); unset for AWS')))
+
 const ApiSectionSchema = Type.Object({
   http: HttpSchema,
   events: EventStreamSchema,
   upload: UploadSchema,
+  // upload/confirm queues validations beside S3's events; without a queue it answers 503.
+  queue: Type.Object({
+    url: env(
+      'SQS_QUEUE_URL',
+      Type.Optional(
+        Str(
+          'Queue that receives S3 ObjectCreated events: required by the processor; the api queues upload/confirm validations on it (unset there, confirm answers 503)',
+        ),
+      ),
+    ),
+    endpoint: QueueEndpointSchema,
+  }),
   quota: QuotaSchema,
   cdn: CdnSchema,
   auth: AuthSchema,
@@ -367,11 +390,51 @@ const ProcessorSectionSchema = Type.Object({
     metricsToken: HttpSchema.properties.metricsToken,
   }),
   queue: Type.Object({
-    url: env('SQS_QUEUE_URL', Str('Queue that receives S3 ObjectCreated events')),
-    endpoint: env('SQS_ENDPOINT', Type.Optional(Str('Custom SQS endpoint (ElasticMQ, emulator); unset for AWS'))),
+    url: QueueUrlSchema,
+    endpoint: QueueEndpointSchema,
     waitTimeSeconds: env('SQS_WAIT_TIME_SECONDS', Int('Long-poll wait of each receive', { default: 20, maximum: 20 })),
     batchSize: env('SQS_BATCH_SIZE', Int('Messages per receive', { default: 10, minimum: 1, maximum: 10 })),
     concurrency: env('PROCESSOR_CONCURRENCY', Int('Uploads validated at once per processor', { default: 4, minimum: 1 })),
+  }),
+  upload: UploadSchema,
+  // DESIGN "Lifecycle": the sweeper.
+  lifecycle: Type.Object({
+    sweepIntervalSeconds: env(
+      'SWEEP_INTERVAL_SECONDS',
+      Int('Seconds between sweeps (one replica sweeps at a time)', { default: 60, minimum: 1 }),
+    ),
+    batchSize: env(
+      'SWEEP_BATCH_SIZE',
+      Int('Rows each step of a sweep handles at most, so a backlog never locks a table or fills memory', {
+        default: 500,
+        minimum: 1,
+        maximum: 10_000,
+      }),
+    ),
+    graceSeconds: env(
+      'UPLOAD_GRACE_SECONDS',
+      Int('Seconds after an upload URL expired before the sweeper expires the upload, or re-queues one whose event was lost', {
+        default: 300,
+      }),
+    ),
+    recordRetentionDays: env(
+      'RECORD_RETENTION_DAYS',
+      Int('Days a failed or deleted record is kept (its status answers) before it is purged', { default: 30, minimum: 1 }),
+    ),
+    imageRetentionDays: env(
+      'IMAGE_RETENTION_DAYS',
+      Type.Optional(Int('Days after which a ready image is deleted; unset keeps images until their owner deletes them', { minimum: 1 })),
+    ),
+    auditRetentionDays: env('AUDIT_RETENTION_DAYS', Int('Days audit rows are kept', { default: 365, minimum: 1 })),
+    eventRetentionDays: env(
+      'EVENT_RETENTION_DAYS',
+      Int('Days events are kept (what SSE and webhooks can replay)', { default: 30, minimum: 1 }),
+    ),
+  }),
+  // The sweeper's deletes invalidate the CDN's copies, as the api's do.
+  cdn: Type.Object({
+    distributionId: CdnVariablesSchema.properties.distributionId,
+    apiEndpoint: CdnVariablesSchema.properties.apiEndpoint,
   }),
   limits: Type.Object({
     maxFramePixels: env(

@@ -9,7 +9,7 @@ describe('configuration table', () => {
     const names = new Set(Object.values(ConfigSchemas).flatMap((schema) => variablesOf(schema).map((v) => v.name)))
     for (const name of names) expect(table.split('\n').filter((line) => line.startsWith(`| \`${name}\` |`))).toHaveLength(1)
     expect(table).toContain('| `DATABASE_URL` | **required** | api, processor, migrate |')
-    expect(table).toContain('| `SQS_QUEUE_URL` | **required** | processor |')
+    expect(table).toContain('| `SQS_QUEUE_URL` | (unset) | api, processor |')
     expect(table).toContain('| `CDN_BASE_URL` | (unset) | api |')
     expect(table).toContain('| `CORS_ORIGINS` | (empty) | api |')
   })

@@ -54,7 +54,7 @@ export function isAllowedContentType(value: string): value is ImageContentType {
   return (ALLOWED_CONTENT_TYPES as readonly string[]).includes(value)
 }
 
-/** Why the processor refused an upload; stored in `failure_reason`. */
+/** Why an upload failed (the processor refused it, or it expired or was aborted); stored in `failure_reason`. */
 export type FailureReason =
   | 'missing_object'
   | 'too_large'
@@ -68,6 +68,10 @@ export type FailureReason =
   | 'unexpected_headers'
   /** A ready image's object was overwritten (a store that ignores If-None-Match). */
   | 'replaced'
+  /** Nothing was uploaded before the URL expired (the sweeper). */
+  | 'expired'
+  /** A multipart upload was aborted: by its client, or by the sweeper once its URLs expired. */
+  | 'aborted'
 
 /** The object key of an upload: fixed shape, never user input. */
 export function objectKeyFor(imageId: ImageId): string {

@@ -42,7 +42,7 @@ export function createImageUploadPresignedUrl(deps: {
   images: ImageRepository
   storage: UploadStorage
   newId: () => ImageId
-  config: UploadConfig
+  config: Pick<UploadConfig, 'urlTtlSeconds'>
   quota: QuotaConfig
   maxUploadBytes: number
 }): CreateImageUploadPresignedUrl {

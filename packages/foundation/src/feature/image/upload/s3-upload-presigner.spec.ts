@@ -43,7 +43,9 @@ describe('createS3UploadPresigner', () => {
             },
           )
           const signed = new URL(ours).searchParams.get('X-Amz-SignedHeaders')
-          expect(signed).toBe(contentLength === undefined ? 'content-type;host;if-none-match' : 'content-length;content-type;host;if-none-match')
+          expect(signed).toBe(
+            contentLength === undefined ? 'content-type;host;if-none-match' : 'content-length;content-type;host;if-none-match',
+          )
           expect(ours).toBe(sdk)
         }
         // Ours: only the first (learning) call went through getSignedUrl; plus one per sdk URL.

@@ -47,8 +47,8 @@ export function createS3UploadPresigner(deps: { client: S3Client; bucket: string
         ContentLength: input.contentLength,
       }),
       {
-      expiresIn: input.expiresInSeconds,
-      signingDate: input.signingDate,
+        expiresIn: input.expiresInSeconds,
+        signingDate: input.signingDate,
         signableHeaders: SIGNED_HEADERS,
       },
     )
