@@ -24,6 +24,7 @@ import { eventRoutes } from './routes/events.ts'
 import { uploadRoutes } from './routes/upload.ts'
 import { multipartRoutes } from './routes/multipart.ts'
 import { confirmRoutes } from './routes/confirm.ts'
+import { ownerEraseRoutes } from './routes/owner-erase.ts'
 
 // Requests carry a file name and a few ids, never image bytes (those go straight to storage).
 const BODY_LIMIT_BYTES = 16 * 1024
@@ -93,6 +94,7 @@ export async function buildApp(deps: {
   await app.register(uploadRoutes, { container })
   await app.register(multipartRoutes, { container })
   await app.register(confirmRoutes, { container })
+  await app.register(ownerEraseRoutes, { container })
   await app.register(imageRoutes, { container })
   await app.register(usageRoutes, { container })
   await app.register(auditRoutes, { container })

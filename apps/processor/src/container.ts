@@ -1,4 +1,13 @@
 import {
+  createBatchingCdnInvalidator,
+  createCloudFrontCdnInvalidator,
+  createCloudFrontClient,
+  createS3LifecycleStorage,
+  createSqsSender,
+  createSweeper,
+  noCdnInvalidator,
+  type SweepResult,
+  ValidateImageMessage,
   createDatabase,
   createPostgresWebhookOutbox,
   createWebhookRelay,
@@ -20,7 +29,7 @@ import {
 import { createUploadsMessageHandler } from './handle-message.ts'
 import { createProcessorHttpServer } from './http-server.ts'
 import { logUploadsMessage } from './log-processed.ts'
-import { createValidationMetrics } from './metrics.ts'
+import { createSweepMetrics, createValidationMetrics } from './metrics.ts'
 
 type AwsCredentials = { accessKeyId: string; secretAccessKey: string }
 
@@ -32,6 +41,10 @@ export type ProcessorContainerOptions = {
   timings?: RetryTimings
   /** Hears every processed message after the log lines and metrics (tests pass a spy). */
   onMessageProcessed?: MessageProcessedListener
+  cloudFrontCredentials?: AwsCredentials
+  /** Hears every sweep after its log line and metrics; `now` replaces the sweeper's clock (tests). */
+  onSwept?: (result: SweepResult) => void
+  now?: () => Date
 }
 
 /**
@@ -50,14 +63,39 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
 
   const registry = createMetricsRegistry()
   const validationMetrics = createValidationMetrics(registry)
+  const images = createPostgresImageRepository(database.db)
   const storage = createS3ValidationStorage({ client: s3, bucket: config.storage.bucket })
   const validate = createValidateImage({
-    images: createPostgresImageRepository(database.db),
+    images,
     storage,
     limits: { ...config.limits, ...config.processor.limits },
     log: logger,
   })
   const queueMetrics = createQueueMetrics(registry)
+  const { distributionId, apiEndpoint } = config.processor.cdn
+  const cloudFront =
+    distributionId === undefined
+      ? undefined
+      : createCloudFrontClient({ region: config.storage.region, endpoint: apiEndpoint, credentials: options.cloudFrontCredentials })
+  const sweepMetrics = createSweepMetrics(registry)
+  const sweeper = createSweeper({
+    sql: database.sql,
+    images,
+    storage: createS3LifecycleStorage({ client: s3, bucket: config.storage.bucket }),
+    // Lost events are re-queued on the uploads queue, as upload/confirm does.
+    queue: createSqsSender({ sqs, queueUrl: config.processor.queue.url, schema: ValidateImageMessage }),
+    cdn:
+      cloudFront === undefined || distributionId === undefined
+        ? noCdnInvalidator
+        : createBatchingCdnInvalidator(createCloudFrontCdnInvalidator({ client: cloudFront, distributionId })),
+    config: { ...config.processor.lifecycle, uploadUrlTtlSeconds: config.processor.upload.urlTtlSeconds },
+    log: logger.child({ component: 'sweeper' }),
+    now: options.now,
+    onSwept: (result) => {
+      sweepMetrics(result)
+      options.onSwept?.(result)
+    },
+  })
   const logUploads = logUploadsMessage(logger)
 
   const worker = createQueueWorker({
@@ -107,14 +145,16 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
   return {
     worker,
     webhookRelay,
+    sweeper,
     registry,
     validationMetrics,
     /** Serves /metrics and /health/* on HOST:PROCESSOR_HTTP_PORT (0 picks a free port). */
     listen: () => http.listen(config.processor.http.host, config.processor.http.port),
     async close() {
       await webhookRelay?.stop()
-      await worker.stop()
+      await Promise.all([worker.stop(), sweeper.stop()])
       await http.close()
+      cloudFront?.destroy()
       sqs.destroy()
       s3.destroy()
       await database.close()

@@ -40,6 +40,7 @@ container.webhookRelay?.run().catch((error: unknown) => {
   log.fatal({ err: error }, 'webhook relay crashed')
   process.exit(1)
 })
+container.sweeper.start()
 container.worker.run().catch((error: unknown) => {
   log.fatal({ err: error }, 'worker loop crashed')
   process.exit(1)

@@ -1,5 +1,5 @@
-import { type MessageProcessedListener, metricLabel } from '@image-service/foundation'
-import { Counter, type Registry } from 'prom-client'
+import { DURATION_BUCKETS_SECONDS, type MessageProcessedListener, metricLabel, type SweepResult } from '@image-service/foundation'
+import { Counter, Histogram, type Registry } from 'prom-client'
 
 /**
  * `image_validations_total{outcome,reason}`: one per record of the uploads queue (`ready`,
@@ -31,3 +31,45 @@ export function createValidationMetrics(registry: Registry) {
 }
 
 export type ValidationMetrics = ReturnType<typeof createValidationMetrics>
+
+/**
+ * The sweeper's work: `image_sweeps_total{result}` (swept, locked: another replica held the
+ * lock), `image_sweep_items_total{item}` (what each sweep did, by SweepReport field),
+ * `image_sweep_step_failures_total{step}` and `image_sweep_duration_seconds`.
+ */
+export function createSweepMetrics(registry: Registry) {
+  const sweeps = new Counter({
+    name: 'image_sweeps_total',
+    help: 'Sweeps, by result',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  })
+  const items = new Counter({
+    name: 'image_sweep_items_total',
+    help: 'What the sweeper did, by item (expired, requeued, multipartAborted, objectsRemoved, recordsPurged, ...)',
+    labelNames: ['item'] as const,
+    registers: [registry],
+  })
+  const failures = new Counter({
+    name: 'image_sweep_step_failures_total',
+    help: 'Sweep steps that failed and were left for the next sweep',
+    labelNames: ['step'] as const,
+    registers: [registry],
+  })
+  const duration = new Histogram({
+    name: 'image_sweep_duration_seconds',
+    help: 'Duration of a sweep that held the lock',
+    buckets: DURATION_BUCKETS_SECONDS,
+    registers: [registry],
+  })
+  return (result: SweepResult) => {
+    if (!result.swept) {
+      sweeps.inc({ result: result.reason })
+      return
+    }
+    sweeps.inc({ result: 'swept' })
+    duration.observe(result.durationMs / 1000)
+    for (const [item, count] of Object.entries(result.report)) if (count > 0) items.inc({ item }, count)
+    for (const step of result.failedSteps) failures.inc({ step })
+  }
+}

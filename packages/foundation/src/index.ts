@@ -33,3 +33,5 @@ export * from './feature/image/download/index.ts'
 export * from './feature/identity/index.ts'
 // feature/events: the event log's readers (list, stream) and webhook delivery
 export * from './feature/events/index.ts'
+// feature/lifecycle (processor: the sweeper; api: owner erasure)
+export * from './feature/lifecycle/index.ts'

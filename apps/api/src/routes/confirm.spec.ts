@@ -40,7 +40,9 @@ describe('POST /api/image/v1/upload/confirm', () => {
   const confirm = (imageId: string, owner = 'owner-a', on: ApiApp = app) =>
     api.inject({ method: 'POST', url: CONFIRM, payload: { image_id: imageId } }, { app: on, owner })
   const received = async () => {
-    const { Messages = [] } = await sqsClient.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }))
+    const { Messages = [] } = await sqsClient.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+    )
     return Messages.map((m) => JSON.parse(m.Body ?? '{}'))
   }
 

@@ -113,7 +113,12 @@ describe.each([
 
   it('signs a declared size: a PUT of more or fewer bytes is refused (403), the exact size is stored', async () => {
     const objectKey = freshKey()
-    const presigned = await storage.generatePresignedUploadUrl({ objectKey, contentType: 'image/png', expiresInSeconds: 300, contentLength: 100 })
+    const presigned = await storage.generatePresignedUploadUrl({
+      objectKey,
+      contentType: 'image/png',
+      expiresInSeconds: 300,
+      contentLength: 100,
+    })
     if (presigned.url.startsWith('http://127.0.0.1')) {
       expect(new URL(presigned.url).searchParams.get('X-Amz-SignedHeaders')).toBe('content-length;content-type;host;if-none-match')
     }

@@ -1,0 +1,5 @@
+export type { LifecycleStorage } from './lifecycle-storage.ts'
+export { createS3LifecycleStorage } from './s3-lifecycle-storage.ts'
+export { createSweepQueries, type RetainedTable, type SweepQueries } from './sweep-queries.ts'
+export * from './sweeper.ts'
+export * from './owner-erasure.ts'

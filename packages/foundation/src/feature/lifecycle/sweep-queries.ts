@@ -1,0 +1,112 @@
+import type postgres from 'postgres'
+import type { ImageId } from '../../shared/image/image.ts'
+
+/**
+ * The sweeper's statements. Each takes a bounded batch (LIMIT) through a partial index of
+ * migrations/0010_lifecycle.sql, oldest first, so a backlog of millions is worked through a
+ * batch at a time without a long lock or a large result. Times are the sweeper's clock,
+ * passed in, so tests move time instead of waiting.
+ */
+export function createSweepQueries(sql: postgres.Sql) {
+  const at = (date: Date) => date.toISOString()
+  return {
+    /** Pending uploads old enough to have an object or to have expired (single PUT, or a completed multipart). */
+    stalePending: (olderThan: Date, limit: number) =>
+      sql<{ id: ImageId; object_key: string; created_at: string; multipart: boolean }[]>`
+        SELECT r.id, r.object_key, r.created_at, m.image_id IS NOT NULL AS multipart
+        FROM image_records r
+        LEFT JOIN multipart_uploads m ON m.image_id = r.id
+        WHERE r.status = 'pending' AND r.created_at < ${at(olderThan)}::timestamptz
+          AND (m.image_id IS NULL OR m.completed_at < ${at(olderThan)}::timestamptz)
+        ORDER BY r.created_at
+        LIMIT ${limit}`,
+
+    /** Open multipart uploads past their expiry, or whose record is no longer pending (deleted, erased). */
+    abandonedMultipart: (expiredBefore: Date, limit: number) =>
+      sql<{ image_id: ImageId; upload_id: string; object_key: string; status: string }[]>`
+        SELECT m.image_id, m.upload_id, r.object_key, r.status
+        FROM multipart_uploads m JOIN image_records r ON r.id = m.image_id
+        WHERE m.completed_at IS NULL AND m.aborted_at IS NULL
+          AND (m.expires_at < ${at(expiredBefore)}::timestamptz OR r.status <> 'pending')
+        ORDER BY m.expires_at
+        LIMIT ${limit}`,
+
+    markMultipartAborted: (imageId: ImageId) =>
+      sql`UPDATE multipart_uploads SET aborted_at = now() WHERE image_id = ${imageId} AND completed_at IS NULL AND aborted_at IS NULL`,
+
+    /** Failed and deleted records whose objects were not yet confirmed gone, once no URL can add one. */
+    objectsToRemove: (settledBefore: Date, limit: number) =>
+      sql<{ id: ImageId; object_key: string; status: 'failed' | 'deleted' }[]>`
+        SELECT id, object_key, status FROM image_records
+        WHERE status IN ('failed', 'deleted') AND objects_removed_at IS NULL
+          AND updated_at < ${at(settledBefore)}::timestamptz
+        ORDER BY updated_at
+        LIMIT ${limit}`,
+
+    markObjectsRemoved: (ids: readonly ImageId[]) =>
+      sql`UPDATE image_records SET objects_removed_at = now() WHERE id = ANY(${ids as ImageId[]}::text[]) AND status IN ('failed', 'deleted')`,
+
+    /** Failed and deleted records past RECORD_RETENTION_DAYS whose objects are gone (multipart rows go with them). */
+    purgeRecords: (updatedBefore: Date, limit: number) =>
+      sql`
+        DELETE FROM image_records WHERE id IN (
+          SELECT id FROM image_records
+          WHERE status IN ('failed', 'deleted') AND objects_removed_at IS NOT NULL AND updated_at < ${at(updatedBefore)}::timestamptz
+          ORDER BY updated_at
+          LIMIT ${limit}
+        )`,
+
+    /** Ready images older than IMAGE_RETENTION_DAYS. */
+    expiredImages: (createdBefore: Date, limit: number) =>
+      sql<{ id: ImageId }[]>`
+        SELECT id FROM image_records WHERE status = 'ready' AND created_at < ${at(createdBefore)}::timestamptz
+        ORDER BY created_at LIMIT ${limit}`,
+
+    /** Rows of an append-only table (audit_events, events, ...) older than its retention, oldest first. */
+    purgeOlderThan: (table: RetainedTable, before: Date, limit: number) =>
+      sql`
+        DELETE FROM ${sql(table)} WHERE id IN (
+          SELECT id FROM ${sql(table)} WHERE at < ${at(before)}::timestamptz ORDER BY at LIMIT ${limit}
+        )`,
+
+    /** Owners who asked for erasure and are not done, oldest request first. */
+    openErasures: (limit: number) =>
+      sql<{ owner_id: string }[]>`
+        SELECT owner_id FROM owner_erasures WHERE completed_at IS NULL ORDER BY requested_at LIMIT ${limit}`,
+
+    erasableImages: (ownerId: string, limit: number) =>
+      sql<{ id: ImageId }[]>`
+        SELECT id FROM image_records WHERE owner_id = ${ownerId} AND status <> 'deleted' ORDER BY id LIMIT ${limit}`,
+
+    /** The owner's API keys go at once: nothing may act for an erased owner. */
+    deleteApiKeys: (ownerId: string) => sql`DELETE FROM api_keys WHERE owner_id = ${ownerId}`,
+
+    /** The owner's deleted records whose objects are gone, purged without waiting for retention. */
+    purgeErasedRecords: (ownerId: string, limit: number) =>
+      sql`
+        DELETE FROM image_records WHERE id IN (
+          SELECT id FROM image_records
+          WHERE owner_id = ${ownerId} AND status IN ('failed', 'deleted') AND objects_removed_at IS NOT NULL
+          LIMIT ${limit}
+        )`,
+
+    remainingRecords: (ownerId: string) =>
+      sql<{ count: number }[]>`SELECT count(*)::int AS count FROM image_records WHERE owner_id = ${ownerId}`,
+
+    countErased: (ownerId: string, images: number, apiKeys: number, done: boolean) =>
+      sql`
+        UPDATE owner_erasures SET
+          images_erased = images_erased + ${images},
+          api_keys_erased = api_keys_erased + ${apiKeys},
+          completed_at = CASE WHEN ${done}::boolean THEN now() ELSE NULL END
+        WHERE owner_id = ${ownerId} AND completed_at IS NULL`,
+  }
+}
+
+/**
+ * The append-only tables retention trims, each by its `at` column. Webhook delivery attempts
+ * join this list when they get a table (with EVENT_RETENTION_DAYS, as DESIGN says).
+ */
+export type RetainedTable = 'audit_events' | 'events'
+
+export type SweepQueries = ReturnType<typeof createSweepQueries>
