@@ -38,6 +38,13 @@ export function createApiClient(baseUrl: string, credential: Credential) {
     issueUpload: (contentType: string, fileName: string) =>
       post<IssuedUpload | ErrorBody>('/api/image/v1/upload/create-presigned-url', { content_type: contentType, file_name: fileName }),
 
+    /** Any route of the contract, as JSON: for the routes without a helper of their own. */
+    request: <T>(method: string, path: string, body?: unknown) =>
+      json<T>(
+        path,
+        body === undefined ? { method } : { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+      ),
+
     imageStatus: (imageId: string) => json<ImageStatusBody | ErrorBody>(`/api/image/v1/images/${imageId}`),
 
     signedUrl: (imageId: string) => json<SignedDownload | ErrorBody>(`/api/image/v1/download/get-signed-url/${imageId}`),

@@ -34,7 +34,9 @@ export type RunningSystem = {
  * entry points the containers run. Tests then talk HTTP to the api, and S3 only to check
  * that refused objects were deleted.
  */
-export async function startSystem(options: { visibilityTimeoutSeconds?: number } = {}): Promise<RunningSystem> {
+export async function startSystem(
+  options: { visibilityTimeoutSeconds?: number; env?: Record<string, string> } = {},
+): Promise<RunningSystem> {
   const stack = await startDevStack(
     options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {},
   )
@@ -68,6 +70,7 @@ export async function startSystem(options: { visibilityTimeoutSeconds?: number }
       // it measures the pipeline, not the rate limit (which has specs of its own).
       RATE_LIMIT_PER_MINUTE: '1000000',
       RATE_LIMIT_ISSUANCE_PER_MINUTE: '1000000',
+      ...options.env,
     }
     const apiUrl = `http://127.0.0.1:${port}`
     const apiProcess = startAppProcess({ name: 'api', entry: 'apps/api/src/main.ts', env })
