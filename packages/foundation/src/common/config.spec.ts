@@ -30,7 +30,8 @@ function problemsOf(run: () => unknown): string[] {
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig(minimal, 'api')
-    expect(config.api.upload).toEqual({ urlTtlSeconds: 300 })
+    expect(config.api.upload).toEqual({ urlTtlSeconds: 300, multipartUrlTtlSeconds: 3600 })
+    expect(config.api.queue).toEqual({ url: undefined, endpoint: undefined })
     expect(config.limits).toEqual({ maxUploadBytes: 10_485_760 })
     expect(config.api.cdn).toEqual({ mode: 's3-presigned', ttlSeconds: 600, windowSeconds: 300, cacheSize: 100_000 })
     expect(config.api.http).toEqual({
@@ -64,6 +65,17 @@ describe('loadConfig', () => {
     expect(processorConfig.processor).toEqual({
       http: { host: '127.0.0.1', port: 3001, metricsToken: undefined },
       queue: { url: 'http://q', endpoint: undefined, waitTimeSeconds: 20, batchSize: 10, concurrency: 4 },
+      upload: { urlTtlSeconds: 300, multipartUrlTtlSeconds: 3600 },
+      lifecycle: {
+        sweepIntervalSeconds: 60,
+        batchSize: 500,
+        graceSeconds: 300,
+        recordRetentionDays: 30,
+        imageRetentionDays: undefined,
+        auditRetentionDays: 365,
+        eventRetentionDays: 30,
+      },
+      cdn: { distributionId: undefined, apiEndpoint: undefined },
       limits: { maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 },
       webhooks: {
         url: undefined,
