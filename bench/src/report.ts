@@ -2,6 +2,7 @@ import type { CpuSplit } from './cpu.ts'
 import type { HttpResult, HttpScenario } from './http-scenarios.ts'
 import type { MachineInfo } from './machine.ts'
 import type { EventsResult } from './events-scenario.ts'
+import type { MultipartResult } from './multipart-scenario.ts'
 import type { ProcessorResult } from './processor-scenario.ts'
 
 /** logLevel is undefined for the references, which do not log. met is undefined without a target. */
@@ -22,6 +23,8 @@ export type Report = {
   /** Commit to SSE delivery of events, one at a time. */
   events?: EventsResult | undefined
   processorTarget: number
+  multipart?: MultipartResult | undefined
+  multipartTargetMBps?: number
   /** Hand-written findings (bounds, profiles, fixes) kept in bench/notes.md. */
   notes: string
 }
@@ -73,6 +76,14 @@ export function renderReport(report: Report): string {
     const met = p.perSecond >= report.processorTarget && p.failed === 0
     lines.push(
       `| processor: ${p.count} uploads, S3 event to ready (PROCESSOR_CONCURRENCY ${p.concurrency}) | warn | ${p.perSecond} validations/s (${p.seconds} s incl. start-up; steady ${p.steadyPerSecond}/s) | | | | ${p.failed} | >= ${report.processorTarget} validations/s | ${met ? 'yes' : 'no'} | ${perUnit(p.cpu, p.count)} |`,
+    )
+  }
+  const m = report.multipart
+  if (m !== undefined) {
+    const target = report.multipartTargetMBps ?? 0
+    const met = m.megabytesPerSecond > target && m.failed === 0
+    lines.push(
+      `| multipart: ${m.uploads} x 10 MiB uploads one after another, create to ready (parts in parallel) | warn | ${m.megabytesPerSecond} MB/s (median ${m.medianMs} ms per upload) | | | | ${m.failed} | > ${target} MB/s | ${met ? 'yes' : 'no'} | - |`,
     )
   }
   const e = report.events

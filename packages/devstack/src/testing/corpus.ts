@@ -37,3 +37,4 @@ export function readCorpusManifest(): CorpusCase[] {
 export function readCorpusFile(name: string): Uint8Array {
   return new Uint8Array(readFileSync(path.join(corpusDir(), 'files', name)))
 }
+export { noisePng } from './noise-png.ts'
