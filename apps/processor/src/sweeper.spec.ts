@@ -338,6 +338,28 @@ describe('sweeper: multipart, objects, retention, erasure', () => {
     expect(count).toBeLessThanOrEqual(1)
   })
 
+  it('retention: webhook attempts and finished deliveries go with the events; a pending delivery stays', async () => {
+    const base = 9_000_000_000 + Math.floor(Math.random() * 1_000_000)
+    const [done, dead, waiting] = [base, base + 1, base + 2]
+    await stack.db.sql`
+      INSERT INTO webhook_deliveries (event_id, event_xid, subject_id, status, attempts, finished_at)
+      VALUES (${done}, '1', 'subject-r', 'delivered', 1, now()), (${dead}, '1', 'subject-r', 'dead', 3, now()),
+             (${waiting}, '1', 'subject-r', 'pending', 2, NULL)`
+    await stack.db.sql`
+      INSERT INTO webhook_attempts (event_id, attempt, status_code, duration_ms)
+      VALUES (${done}, 1, 200, 5), (${dead}, 1, 500, 5), (${dead}, 2, 500, 5), (${dead}, 3, 500, 5)`
+    const { sweeper } = await sweeperAt(40 * DAY)
+    const result = await sweeper.sweepOnce()
+    expect(result.swept && result.report.webhookDeliveriesPurged).toBeGreaterThanOrEqual(2)
+    expect(result.swept && result.report.webhookAttemptsPurged).toBeGreaterThanOrEqual(4)
+    const left = await stack.db.sql<{ event_id: string; status: string }[]>`
+      SELECT event_id::text, status FROM webhook_deliveries WHERE event_id IN (${done}, ${dead}, ${waiting})`
+    expect(left).toEqual([{ event_id: String(waiting), status: 'pending' }])
+    const [{ attempts = -1 } = {}] = await stack.db.sql<{ attempts: number }[]>`
+      SELECT count(*)::int AS attempts FROM webhook_attempts WHERE event_id IN (${done}, ${dead})`
+    expect(attempts).toBe(0)
+  })
+
   it('owner erasure: every image and API key of the owner goes in batches, usage shows it, other owners are untouched', async () => {
     const erased = owner()
     const kept = owner()

@@ -6,5 +6,5 @@ export { createEventHub, type EventHub, type EventListener } from './event-hub.t
 export { createFollowEvents, type FollowEvents, type FollowEventsQuery } from './follow-events.ts'
 export { createAuthenticateQueryToken, type AuthenticateQueryToken } from './stream-access.ts'
 export type { AttemptResult, ClaimedDelivery, WebhookOutbox } from './webhooks/webhook-outbox.ts'
-export { createPostgresWebhookOutbox, deleteWebhookDeliveriesBefore } from './webhooks/postgres-webhook-outbox.ts'
+export { createPostgresWebhookOutbox } from './webhooks/postgres-webhook-outbox.ts'
 export { createWebhookRelay, type WebhookRelay, type WebhookRelayConfig, webhookBody } from './webhooks/webhook-relay.ts'

@@ -69,6 +69,14 @@ export function createSweepQueries(sql: postgres.Sql) {
           SELECT id FROM ${sql(table)} WHERE at < ${at(before)}::timestamptz ORDER BY at LIMIT ${limit}
         )`,
 
+    /** Finished webhook deliveries (delivered or dead) older than `before`; a pending one is never touched. */
+    purgeFinishedDeliveries: (before: Date, limit: number) =>
+      sql`
+        DELETE FROM webhook_deliveries WHERE event_id IN (
+          SELECT event_id FROM webhook_deliveries
+          WHERE status <> 'pending' AND finished_at < ${at(before)}::timestamptz ORDER BY finished_at LIMIT ${limit}
+        )`,
+
     /** Owners who asked for erasure and are not done, oldest request first. */
     openErasures: (limit: number) =>
       sql<{ owner_id: string }[]>`
@@ -104,9 +112,9 @@ export function createSweepQueries(sql: postgres.Sql) {
 }
 
 /**
- * The append-only tables retention trims, each by its `at` column. Webhook delivery attempts
- * join this list when they get a table (with EVENT_RETENTION_DAYS, as DESIGN says).
+ * The append-only tables retention trims, each by its `at` column: audit rows with
+ * AUDIT_RETENTION_DAYS, events and webhook delivery attempts with EVENT_RETENTION_DAYS.
  */
-export type RetainedTable = 'audit_events' | 'events'
+export type RetainedTable = 'audit_events' | 'events' | 'webhook_attempts'
 
 export type SweepQueries = ReturnType<typeof createSweepQueries>

@@ -25,6 +25,8 @@ export type SweepReport = {
   imagesRetired: number
   auditRowsPurged: number
   eventsPurged: number
+  webhookAttemptsPurged: number
+  webhookDeliveriesPurged: number
   imagesErased: number
   apiKeysErased: number
   erasuresCompleted: number
@@ -140,6 +142,7 @@ export function createSweeper(deps: {
     const retained: [RetainedTable, number, keyof SweepReport][] = [
       ['audit_events', config.auditRetentionDays, 'auditRowsPurged'],
       ['events', config.eventRetentionDays, 'eventsPurged'],
+      ['webhook_attempts', config.eventRetentionDays, 'webhookAttemptsPurged'],
     ]
     for (const [table, days, counted] of retained) {
       await repeat(async () => {
@@ -148,6 +151,11 @@ export function createSweeper(deps: {
         return count
       })
     }
+    await repeat(async () => {
+      const { count } = await db(() => q.purgeFinishedDeliveries(ago(now, config.eventRetentionDays * DAY_MS), batch))
+      report.webhookDeliveriesPurged += count
+      return count
+    })
   }
 
   async function erasures(report: SweepReport) {
@@ -254,6 +262,8 @@ function emptyReport(): SweepReport {
     imagesRetired: 0,
     auditRowsPurged: 0,
     eventsPurged: 0,
+    webhookAttemptsPurged: 0,
+    webhookDeliveriesPurged: 0,
     imagesErased: 0,
     apiKeysErased: 0,
     erasuresCompleted: 0,

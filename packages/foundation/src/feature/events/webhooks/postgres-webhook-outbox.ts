@@ -113,19 +113,3 @@ export function createPostgresWebhookOutbox(db: DrizzleDatabase, options: { name
   }
 }
 
-/**
- * Retention of the relay's own rows, for the sweeper (DESIGN "Lifecycle": webhook attempts go
- * with EVENT_RETENTION_DAYS): finished deliveries (delivered or given up) and attempts older
- * than `before`. Pending deliveries are never removed. Returns what was deleted.
- */
-export async function deleteWebhookDeliveriesBefore(db: DrizzleDatabase, before: Date): Promise<{ deliveries: number; attempts: number }> {
-  const client = db.$client
-  return withDatabaseErrors(async () => {
-    const deliveries =
-      await client`DELETE FROM webhook_deliveries WHERE status <> 'pending' AND finished_at < ${before.toISOString()}::timestamptz`
-    const attempts = await client`
-      DELETE FROM webhook_attempts a WHERE a.at < ${before.toISOString()}::timestamptz
-      AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = a.event_id AND d.status = 'pending')`
-    return { deliveries: deliveries.count, attempts: attempts.count }
-  })
-}
