@@ -1,0 +1,223 @@
+import { readCorpusFile, readCorpusManifest, TEST_IMAGE_LIMITS } from '@image-service/devstack/corpus'
+import sharp from 'sharp'
+import { thumbHashToRGBA } from 'thumbhash'
+import { describe, expect, it } from 'vitest'
+import { type DerivedVariant, deriveVariants, readMetadataBlocks } from './derive-variants.ts'
+import { DEFAULT_VARIANT_CONFIG, type VariantConfig } from './variant-config.ts'
+
+const limits = { limitInputPixels: TEST_IMAGE_LIMITS.maxTotalPixels }
+const ALL_FORMATS: VariantConfig = { ...DEFAULT_VARIANT_CONFIG, formats: ['webp', 'avif', 'jpeg'] }
+
+const sizeOf = async (v: DerivedVariant) => {
+  const m = await sharp(v.bytes, { pages: -1 }).metadata()
+  return { width: m.width, height: m.pageHeight ?? m.height, frames: m.pages ?? 1, format: m.format, space: m.space, depth: m.depth }
+}
+
+/** A JPEG as a phone writes it: EXIF with camera make and serial, and GPS coordinates. */
+const gpsJpeg = () =>
+  sharp({ create: { width: 640, height: 480, channels: 3, background: '#3a7bd5' } })
+    .withExif({
+      IFD0: { Make: 'PhoneCo', Model: 'P1', Copyright: 'seller' },
+      IFD2: { BodySerialNumber: 'SN-123456' },
+      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2400/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 21/1 300/100' },
+    })
+    .jpeg()
+    .toBuffer()
+
+describe('deriveVariants', () => {
+  it('removes EXIF and GPS from a GPS-tagged JPEG, as the EXIF parser reads the variants back, and reports gps', async () => {
+    const original = await gpsJpeg()
+    expect(Object.keys((await readMetadataBlocks(original)).gps ?? {})).not.toHaveLength(0)
+    const d = await deriveVariants(original, ALL_FORMATS, limits)
+    expect(d.metadataRemoved).toEqual(expect.arrayContaining(['exif', 'gps']))
+    expect(d.variants).toHaveLength(9)
+    for (const v of d.variants) {
+      expect(await readMetadataBlocks(v.bytes), `${v.name}.${v.format}`).toEqual({})
+      const m = await sharp(v.bytes).metadata()
+      expect(m.exif, `${v.name}.${v.format}`).toBeUndefined()
+      expect(m.xmp).toBeUndefined()
+      expect(m.iptc).toBeUndefined()
+    }
+  })
+
+  it.each(['metadata-png-exif-gps-320x240.png', 'metadata-webp-exif-gps-320x240.webp', 'metadata-avif-exif-gps-320x240.avif'])(
+    'removes EXIF and GPS from the corpus file %s',
+    async (file) => {
+      const d = await deriveVariants(readCorpusFile(file), ALL_FORMATS, limits)
+      expect(d.metadataRemoved).toEqual(expect.arrayContaining(['exif', 'gps']))
+      for (const v of d.variants) {
+        expect(await readMetadataBlocks(v.bytes), `${v.name}.${v.format}`).toEqual({})
+        expect((await sharp(v.bytes).metadata()).exif).toBeUndefined()
+      }
+    },
+  )
+
+  it('reports gps only when GPS tags are there', async () => {
+    const d = await deriveVariants(readCorpusFile('metadata-jpeg-exif-orientation6-640x480.jpg'), DEFAULT_VARIANT_CONFIG, limits)
+    expect(d.metadataRemoved).toContain('exif')
+    expect(d.metadataRemoved).not.toContain('gps')
+    const plain = await deriveVariants(readCorpusFile('valid-png-rgb-1024x768.png'), DEFAULT_VARIANT_CONFIG, limits)
+    expect(plain.metadataRemoved).toEqual([])
+  })
+
+  it('reports the text chunks of a PNG as a comment removed', async () => {
+    const d = await deriveVariants(readCorpusFile('metadata-png-text-chunks-320x240.png'), DEFAULT_VARIANT_CONFIG, limits)
+    expect(d.metadataRemoved).toContain('comment')
+    for (const v of d.variants) expect((await sharp(v.bytes).metadata()).comments ?? []).toEqual([])
+  })
+
+  it('rotates a JPEG with EXIF orientation 6 to portrait: swapped width and height', async () => {
+    const d = await deriveVariants(readCorpusFile('metadata-jpeg-exif-orientation6-640x480.jpg'), DEFAULT_VARIANT_CONFIG, limits)
+    expect({ width: d.width, height: d.height }).toEqual({ width: 480, height: 640 })
+    const byName = Object.fromEntries(await Promise.all(d.variants.map(async (v) => [v.name, await sizeOf(v)] as const)))
+    expect(byName.thumbnail).toMatchObject({ width: 225, height: 300 })
+    // 800 and 1200 are larger than the original: never enlarged.
+    expect(byName.medium).toMatchObject({ width: 480, height: 640 })
+    expect(byName.large).toMatchObject({ width: 480, height: 640 })
+    for (const v of d.variants) expect((await sharp(v.bytes).metadata()).orientation ?? 1).toBe(1)
+  })
+
+  it.each([
+    [
+      'a 1x1 JPEG',
+      () => Promise.resolve(Buffer.from(readCorpusFile('valid-jpeg-minimal-1x1.jpg'))),
+      { width: 1, height: 1 },
+      { width: 1, height: 1 },
+    ],
+    [
+      'a 1x1 GIF',
+      () => Promise.resolve(Buffer.from(readCorpusFile('valid-gif-minimal-1x1.gif'))),
+      { width: 1, height: 1 },
+      { width: 1, height: 1 },
+    ],
+    [
+      'a 300x10 strip',
+      () =>
+        sharp({ create: { width: 300, height: 10, channels: 3, background: '#808080' } })
+          .png()
+          .toBuffer(),
+      { width: 300, height: 10 },
+      { width: 300, height: 10 },
+    ],
+    [
+      'a 3000x10 strip',
+      () =>
+        sharp({ create: { width: 3000, height: 10, channels: 3, background: '#808080' } })
+          .png()
+          .toBuffer(),
+      { width: 300, height: 1 },
+      { width: 1200, height: 4 },
+    ],
+  ])('never enlarges %s and no variant is empty', async (_name, make, thumbnail, large) => {
+    const d = await deriveVariants(await make(), ALL_FORMATS, limits)
+    expect(d.variants.map((v) => `${v.name}.${v.format}`).sort()).toEqual(
+      ['large', 'medium', 'thumbnail'].flatMap((n) => ['avif', 'jpeg', 'webp'].map((f) => `${n}.${f}`)).sort(),
+    )
+    for (const v of d.variants) {
+      expect(v.sizeBytes).toBeGreaterThan(0)
+      const size = await sizeOf(v)
+      expect({ width: size.width, height: size.height }).toEqual({ width: v.width, height: v.height })
+      expect(v.width).toBeGreaterThanOrEqual(1)
+      expect(v.height).toBeGreaterThanOrEqual(1)
+      expect(v.width).toBeLessThanOrEqual(Math.max(d.width, 1))
+    }
+    expect(d.variants.find((v) => v.name === 'thumbnail')).toMatchObject(thumbnail)
+    expect(d.variants.find((v) => v.name === 'large')).toMatchObject(large)
+  })
+
+  it('keeps an animated GIF animated in WebP, with the same frame count; AVIF and JPEG take the first frame', async () => {
+    const d = await deriveVariants(readCorpusFile('valid-gif-animated-5frames-100x100.gif'), ALL_FORMATS, limits)
+    for (const v of d.variants) {
+      const size = await sizeOf(v)
+      expect(size.frames, `${v.name}.${v.format}`).toBe(v.format === 'webp' ? 5 : 1)
+      expect({ width: size.width, height: size.height }).toEqual({ width: 100, height: 100 })
+    }
+  })
+
+  it('keeps at most maxFrames frames of an animation', async () => {
+    const d = await deriveVariants(
+      readCorpusFile('valid-gif-animated-5frames-100x100.gif'),
+      { ...DEFAULT_VARIANT_CONFIG, maxFrames: 3 },
+      limits,
+    )
+    for (const v of d.variants) expect((await sizeOf(v)).frames).toBe(3)
+  })
+
+  it('converts a CMYK JPEG to 8-bit sRGB', async () => {
+    const d = await deriveVariants(readCorpusFile('valid-jpeg-cmyk-320x240.jpg'), ALL_FORMATS, limits)
+    for (const v of d.variants) {
+      const m = await sharp(v.bytes).metadata()
+      expect({ space: m.space, depth: m.depth, channels: m.channels }, `${v.name}.${v.format}`).toMatchObject({
+        space: 'srgb',
+        depth: 'uchar',
+        channels: 3,
+      })
+    }
+    // The corpus's CMYK file is a colour test card: its variant must not come out inverted or dark.
+    const original = await sharp(readCorpusFile('valid-jpeg-cmyk-320x240.jpg'))
+      .toColourspace('srgb')
+      .resize(8, 8, { fit: 'fill' })
+      .raw()
+      .toBuffer()
+    const variant = await sharp(d.variants.find((v) => v.name === 'large' && v.format === 'webp')?.bytes)
+      .resize(8, 8, { fit: 'fill' })
+      .raw()
+      .toBuffer()
+    const meanDifference = original.reduce((sum, value, i) => sum + Math.abs(value - (variant[i] ?? 0)), 0) / original.length
+    expect(meanDifference).toBeLessThan(12)
+  })
+
+  it('converts a 16-bit PNG to 8-bit sRGB with the same picture', async () => {
+    const source = await sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 200, g: 60, b: 30 } } })
+      .toColourspace('rgb16')
+      .png()
+      .toBuffer()
+    expect((await sharp(source).metadata()).depth).toBe('ushort')
+    const d = await deriveVariants(source, ALL_FORMATS, limits)
+    for (const v of d.variants) {
+      const m = await sharp(v.bytes).metadata()
+      expect({ space: m.space, depth: m.depth }, `${v.name}.${v.format}`).toEqual({ space: 'srgb', depth: 'uchar' })
+      const { dominant } = await sharp(v.bytes).stats()
+      expect(Math.abs(dominant.r - 200) + Math.abs(dominant.g - 60) + Math.abs(dominant.b - 30), `${v.name}.${v.format}`).toBeLessThan(40)
+    }
+  })
+
+  it('gives a ThumbHash placeholder small enough to inline', async () => {
+    const d = await deriveVariants(readCorpusFile('valid-jpeg-baseline-1024x768.jpg'), DEFAULT_VARIANT_CONFIG, limits)
+    const hash = Buffer.from(d.placeholder, 'base64')
+    expect(d.placeholder.length).toBeLessThanOrEqual(40)
+    const decoded = thumbHashToRGBA(hash)
+    expect(decoded.w / decoded.h).toBeCloseTo(1024 / 768, 0)
+  })
+
+  it('gives each variant its exact Content-Type', async () => {
+    const d = await deriveVariants(readCorpusFile('valid-png-rgba-256x256.png'), ALL_FORMATS, limits)
+    for (const v of d.variants) {
+      expect(v.contentType).toBe({ webp: 'image/webp', avif: 'image/avif', jpeg: 'image/jpeg' }[v.format])
+      expect((await sharp(v.bytes).metadata()).format).toBe(v.format === 'avif' ? 'heif' : v.format)
+    }
+  })
+})
+
+describe('deriveVariants on the upload corpus', () => {
+  const ready = [
+    ...new Set(
+      readCorpusManifest()
+        .filter((c) => c.expected === 'ready')
+        .map((c) => c.file),
+    ),
+  ]
+
+  it('has ready cases', () => expect(ready.length).toBeGreaterThan(10))
+
+  it.each(ready)('gives %s every variant', async (file) => {
+    const d = await deriveVariants(readCorpusFile(file), DEFAULT_VARIANT_CONFIG, limits)
+    expect(d.variants.map((v) => `${v.name}.${v.format}`).sort()).toEqual(['large.webp', 'medium.webp', 'thumbnail.webp'])
+    for (const v of d.variants) {
+      expect(v.sizeBytes).toBeGreaterThan(0)
+      expect(Math.max(v.width, v.height)).toBeLessThanOrEqual(DEFAULT_VARIANT_CONFIG.sizes.find((s) => s.name === v.name)?.longestEdge ?? 0)
+      expect((await sizeOf(v)).width).toBe(v.width)
+    }
+    expect(d.placeholder.length).toBeGreaterThan(0)
+  })
+})

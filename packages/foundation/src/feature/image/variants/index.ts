@@ -1,0 +1,2 @@
+export * from './derive-variants.ts'
+export * from './variant-config.ts'
