@@ -8,10 +8,12 @@ import { join } from 'node:path'
 import S3rver from '@20minutes/s3rver'
 import type { S3rverEventRecord } from '@20minutes/s3rver'
 import { checkS3Request, isCreateOnlyPut, writeS3Error } from './s3-auth-guard.ts'
+import { signBucketPathAsSent } from './s3-bucket-path-signature.ts'
 import { answerIncompleteBodies } from './s3-incomplete-body.ts'
 import { refuseOverwrites } from './s3-conditional-put.ts'
 import { answerReadsAsS3 } from './s3-conditional-read.ts'
 import { keepDirectoriesOnDelete } from './s3-keep-directories.ts'
+import { listObjectsV2Pages } from './s3-list-objects.ts'
 import { supportMultipart } from './s3-multipart.ts'
 import { registerS3AccessKey } from './s3-credentials.ts'
 
@@ -57,7 +59,14 @@ export type S3Emulator = {
 const REGION = 'us-east-1'
 // What s3rver's handlers cannot tell from their arguments: s3rver reports a multipart completion
 // as a 'Post', and its store does not see the request's If-None-Match or If-Match.
-const currentRequest = new AsyncLocalStorage<{ multipartComplete: boolean; createOnly: boolean; ifMatch: string | undefined }>()
+// Nor does its signature check see the path as sent (s3-bucket-path-signature.ts).
+const currentRequest = new AsyncLocalStorage<{
+  multipartComplete: boolean
+  createOnly: boolean
+  ifMatch: string | undefined
+  path: string
+}>()
+signBucketPathAsSent(() => currentRequest.getStore()?.path)
 
 export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emulator> {
   const host = options.host ?? '127.0.0.1'
@@ -78,7 +87,7 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   answerReadsAsS3(s3rver.store, () => currentRequest.getStore()?.ifMatch)
   keepDirectoriesOnDelete(s3rver.store)
   // Just before s3rver's router (the last middleware), so it wraps the router's signature check.
-  s3rver.middleware.splice(s3rver.middleware.length - 1, 0, supportMultipart(s3rver.store))
+  s3rver.middleware.splice(s3rver.middleware.length - 1, 0, supportMultipart(s3rver.store), listObjectsV2Pages(s3rver.store))
   const releaseKey = registerS3AccessKey(accessKeyId, secretAccessKey)
   const listeners = new Set<(event: ObjectCreatedEvent) => void>()
   const nextSequencer = createSequencer()
@@ -105,7 +114,8 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
     if (denial) return writeS3Error(res, denial)
     const multipartComplete = req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '')
     const ifMatch = req.method === 'GET' || req.method === 'HEAD' ? req.headers['if-match'] : undefined
-    currentRequest.run({ multipartComplete, createOnly: isCreateOnlyPut(req), ifMatch }, () => handle(req, res))
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    currentRequest.run({ multipartComplete, createOnly: isCreateOnlyPut(req), ifMatch, path }, () => handle(req, res))
   })
   answerIncompleteBodies(server, options.bodyIdleTimeoutMs ?? 20_000)
   await new Promise<void>((resolve, reject) => {

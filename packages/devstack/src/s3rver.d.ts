@@ -43,6 +43,14 @@ declare module '@20minutes/s3rver' {
     ): Promise<{ size: number; md5: string }>
     /** `parts` as the Complete request listed them, ETags without quotes. */
     putObjectMultipart(bucket: string, uploadId: string, parts: { number: number; etag: string }[]): Promise<{ size: number; md5: string }>
+    listObjects(
+      bucket: string,
+      options: { prefix?: string; delimiter?: string; startAfter?: string; maxKeys?: number },
+    ): Promise<{
+      objects: { key: string; lastModifiedDate: Date; metadata: Record<string, string>; size: number }[]
+      commonPrefixes: string[]
+      isTruncated: boolean
+    }>
     copyObject(
       srcBucket: string,
       srcKey: string,
@@ -59,6 +67,8 @@ declare module '@20minutes/s3rver' {
     query: Record<string, string | string[] | undefined>
     status: number
     body: unknown
+    /** `account` is set once s3rver's router has verified the request's signature. */
+    state: { account?: unknown }
   }
   export type S3rverMiddleware = (ctx: S3rverContext, next: () => Promise<void>) => Promise<void>
 
@@ -92,4 +102,12 @@ declare module '@20minutes/s3rver/lib/models/error.js' {
     readonly code: string
     readonly status: number
   }
+}
+
+declare module '@20minutes/s3rver/lib/signature/v4.js' {
+  /** What s3rver's authentication middleware canonicalised; `uri` is rebuilt from bucket and key. */
+  type CanonicalRequest = { method: string; uri: string; querystring: string; headers: Record<string, unknown> } & Record<string, unknown>
+  type V4 = { getStringToSign(canonicalRequest: CanonicalRequest, signature: unknown): string }
+  const v4: V4
+  export default v4
 }
