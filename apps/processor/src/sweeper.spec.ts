@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { SendMessageCommand } from '@aws-sdk/client-sqs'
 import {
   type CdnInvalidator,
@@ -67,27 +68,8 @@ class RecordingCdn implements CdnInvalidator {
   }
 }
 
-/**
- * The S3 adapter, except that deletePrefix deletes the keys this spec stored under the prefix
- * (with the real DeleteObject). The emulator refuses the SDK's ListObjectsV2 (s3rver signs the
- * bucket path as `/bucket` where the SDK signs `/bucket/`: SignatureDoesNotMatch), so listing
- * cannot be exercised on it.
- */
-const stored = new Set<string>()
-function emulatorStorage(): LifecycleStorage {
-  const real = createS3LifecycleStorage({ client: stack.s3Client, bucket: stack.bucket })
-  return {
-    ...real,
-    async deletePrefix(prefix) {
-      const keys = [...stored].filter((key) => key.startsWith(prefix))
-      for (const key of keys) {
-        await real.deleteObject(key)
-        stored.delete(key)
-      }
-      return keys.length
-    },
-  }
-}
+/** The processor's S3 adapter, on the emulator. */
+const s3Storage = () => createS3LifecycleStorage({ client: stack.s3Client, bucket: stack.bucket })
 
 /** A sweeper on the stack's real parts, whose clock is `later` ahead of now. */
 async function sweeperAt(later: number, options: { storage?: LifecycleStorage; cdn?: CdnInvalidator; config?: Partial<SweepConfig> } = {}) {
@@ -96,7 +78,7 @@ async function sweeperAt(later: number, options: { storage?: LifecycleStorage; c
   const sweeper = createSweeper({
     sql: stack.db.sql,
     images: stack.images,
-    storage: options.storage ?? emulatorStorage(),
+    storage: options.storage ?? s3Storage(),
     queue: createSqsSender({ sqs: stack.sqsClient, queueUrl: q.queueUrl, schema: ValidateImageMessage }),
     cdn: options.cdn ?? new RecordingCdn(),
     config: { ...config, ...options.config },
@@ -123,13 +105,25 @@ const statusOf = async (id: ImageId) => {
 }
 const eventsOf = async (id: ImageId) =>
   (await stack.db.sql<{ type: string }[]>`SELECT type FROM events WHERE subject_id = ${id} ORDER BY id`).map((e) => e.type)
-const exists = (key: string) => createS3LifecycleStorage({ client: stack.s3Client, bucket: stack.bucket }).objectExists(key)
+const exists = (key: string) => s3Storage().objectExists(key)
+/** Every key under a prefix, by a real ListObjectsV2 (page by page). */
+async function keysUnder(prefix: string): Promise<string[]> {
+  const keys: string[] = []
+  let token: string | undefined
+  do {
+    const page = await stack.s3Client.send(
+      new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix, MaxKeys: 2, ContinuationToken: token }),
+    )
+    keys.push(...(page.Contents ?? []).flatMap((object) => (object.Key === undefined ? [] : [object.Key])))
+    token = page.NextContinuationToken
+  } while (token !== undefined)
+  return keys.sort()
+}
 /** An object stored at any key, through a presigned PUT as a client would. */
 async function put(key: string): Promise<void> {
   const presigned = await stack.uploads.generatePresignedUploadUrl({ objectKey: key, contentType: 'image/webp', expiresInSeconds: 60 })
   const response = await fetch(presigned.url, { method: 'PUT', headers: presigned.headers, body: new Uint8Array([1, 2, 3]) })
   if (!response.ok) throw new Error(`PUT ${key} answered ${response.status}`)
-  stored.add(key)
 }
 
 describe('sweeper: pending uploads', () => {
@@ -235,7 +229,7 @@ describe('sweeper: deciding once', () => {
     const inside = new Promise<void>((resolve) => {
       entered = resolve
     })
-    const real = emulatorStorage()
+    const real = s3Storage()
     // The first sweeper stops inside its sweep, holding the lock, until released.
     const held: LifecycleStorage = {
       ...real,
@@ -297,14 +291,21 @@ describe('sweeper: multipart, objects, retention, erasure', () => {
     await put(objectKeyFor(id))
     for (const name of ['thumbnail.webp', 'medium.avif', 'large.jpeg']) await put(`variants/${id}/${name}`)
     await put(`variants/${other}/thumbnail.webp`)
+    await put(`variants/${other}/medium.avif`)
+    expect(await keysUnder(`variants/${id}/`)).toEqual([
+      `variants/${id}/large.jpeg`,
+      `variants/${id}/medium.avif`,
+      `variants/${id}/thumbnail.webp`,
+    ])
     await stack.images.markDeleted(id)
     const cdn = new RecordingCdn()
     const result = await (await sweeperAt(11 * MINUTE, { cdn })).sweeper.sweepOnce()
     expect(result.swept && result.report.variantObjectsRemoved).toBeGreaterThanOrEqual(3)
     expect(await exists(objectKeyFor(id))).toBe(false)
-    for (const name of ['thumbnail.webp', 'medium.avif', 'large.jpeg']) expect(await exists(`variants/${id}/${name}`)).toBe(false)
+    // Nothing is left under the deleted image's prefix, by a real listing.
+    expect(await keysUnder(`variants/${id}/`)).toEqual([])
     // A ready image's variants stay.
-    expect(await exists(`variants/${other}/thumbnail.webp`)).toBe(true)
+    expect(await keysUnder(`variants/${other}/`)).toEqual([`variants/${other}/medium.avif`, `variants/${other}/thumbnail.webp`])
     expect(cdn.paths).toEqual(expect.arrayContaining([`/uploads/${id}`, `/variants/${id}/*`]))
     const [row] = await stack.db.sql<
       { removed: boolean }[]
