@@ -76,6 +76,10 @@ export type FalEmulator = {
   setTiming(timing: { queueDelayMs?: number; modelLatencyMs?: number }): void
   /** While true, completed requests send no webhook (one that never comes). */
   dropWebhooks(drop: boolean): void
+  /** Output downloads wait (after their first byte is due) until the returned function is called. */
+  holdOutputs(): () => void
+  /** Output downloads begun so far. */
+  readonly outputDownloads: number
   /** fal's signature headers for a body, for tests that replay or forge webhooks. */
   signWebhook(requestId: string, body: string, timestampSeconds?: number): Record<string, string>
   stop(): Promise<void>
@@ -98,6 +102,8 @@ export async function startFalEmulator(options: FalEmulatorOptions = {}): Promis
   const timers = new Set<NodeJS.Timeout>()
   const streams = new Map<string, Set<ServerResponse>>()
   let dropping = false
+  let outputGate: Promise<void> | undefined
+  let outputDownloads = 0
   let baseUrl = ''
 
   const later = (ms: number, run: () => void) => {
@@ -223,6 +229,8 @@ export async function startFalEmulator(options: FalEmulatorOptions = {}): Promis
     if (req.method === 'GET' && path.startsWith('/files/')) {
       const file = files.get(path.slice('/files/'.length))
       if (file === undefined) return { operation: 'file', status: json(res, 404, { detail: 'no such file' }) }
+      outputDownloads += 1
+      if (outputGate !== undefined) await outputGate
       res.writeHead(200, { 'content-type': file.contentType, 'content-length': String(file.bytes.byteLength) })
       res.end(file.bytes)
       return { operation: 'file', status: 200 }
@@ -340,6 +348,19 @@ export async function startFalEmulator(options: FalEmulatorOptions = {}): Promis
     },
     dropWebhooks(drop) {
       dropping = drop
+    },
+    holdOutputs() {
+      let release = () => {}
+      outputGate = new Promise((resolve) => {
+        release = () => {
+          outputGate = undefined
+          resolve()
+        }
+      })
+      return release
+    },
+    get outputDownloads() {
+      return outputDownloads
     },
     signWebhook,
     async stop() {

@@ -523,6 +523,13 @@ const ProcessorSectionSchema = Type.Object({
       'JOB_DOWNLOAD_TIMEOUT_SECONDS',
       Int('Longest time to download one output of fal (each is also bounded by MAX_UPLOAD_BYTES)', { default: 60, minimum: 1 }),
     ),
+    leaseSeconds: env(
+      'JOB_LEASE_SECONDS',
+      Int(
+        "How long one processor holds a job it looks at; longer than a look can take (downloads of all outputs); a crashed processor's jobs resume after it",
+        { default: 300, minimum: 1 },
+      ),
+    ),
     quota: QuotaSchema,
   }),
   limits: Type.Object({

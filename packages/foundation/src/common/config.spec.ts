@@ -91,6 +91,7 @@ describe('loadConfig', () => {
         breakerThreshold: 5,
         breakerOpenSeconds: 30,
         downloadTimeoutSeconds: 60,
+        leaseSeconds: 300,
         quota: { maxImages: 10_000, maxBytes: 5_368_709_120 },
       },
       limits: { maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 },

@@ -1,6 +1,7 @@
 import { type RequestContext, requireUser } from '../../shared/identity/request-context.ts'
 import { type ImageId, parseImageId } from '../../shared/image/image.ts'
 import type { Logger } from '../../common/logger.ts'
+import { pageScope } from '../image/library/page.ts'
 import type { QueueSender } from '../../shared/queue/sqs-sender.ts'
 import { type Job, JobAlreadyFinalError, JobNotFoundError, type JobStatus, parseJobId } from './job.ts'
 import type { JobMessage } from './job-message.ts'
@@ -21,14 +22,14 @@ export function createGetJob(deps: { jobs: JobRepository }) {
 export function createListJobs(deps: { jobs: JobRepository }) {
   return async (
     ctx: RequestContext,
-    query: { imageId?: string | undefined; status?: JobStatus | undefined; cursor?: string | undefined; limit: number },
+    query: { imageId?: string | undefined; status?: JobStatus | undefined; cursor?: string | undefined; limit?: number | undefined },
   ): Promise<{ items: Job[]; nextCursor: string | null }> => {
-    const owner = requireUser(ctx)
+    const { ownerId, limit } = pageScope(ctx, { limit: query.limit })
     const imageId: ImageId | undefined = query.imageId === undefined ? undefined : parseImageId(query.imageId)
     const before = query.cursor === undefined ? undefined : parseJobId(query.cursor)
-    const items = await deps.jobs.list({ ownerId: owner.ownerId, imageId, status: query.status, before, limit: query.limit + 1 })
-    const page = items.slice(0, query.limit)
-    return { items: page, nextCursor: items.length > query.limit ? (page.at(-1)?.id ?? null) : null }
+    const items = await deps.jobs.list({ ownerId, imageId, status: query.status, before, limit: limit + 1 })
+    const page = items.slice(0, limit)
+    return { items: page, nextCursor: items.length > limit ? (page.at(-1)?.id ?? null) : null }
   }
 }
 

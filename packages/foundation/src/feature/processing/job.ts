@@ -1,5 +1,5 @@
 import { AppError } from '../../common/errors.ts'
-import type { ImageId } from '../../shared/image/image.ts'
+import { type ImageId, newImageId } from '../../shared/image/image.ts'
 
 /** A job id is a ULID, like an image id, with its own brand. */
 export type JobId = string & { readonly __brand: 'JobId' }
@@ -9,6 +9,11 @@ const jobIdRegExp = new RegExp(JOB_ID_PATTERN)
 
 export function isJobId(value: string): value is JobId {
   return jobIdRegExp.test(value)
+}
+
+/** Same generator as image ids (ULIDs from a CSPRNG pool). */
+export function newJobId(): JobId {
+  return newImageId() as string as JobId
 }
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const

@@ -56,15 +56,15 @@ function toJob(row: Row): Job {
 }
 
 /** What a job event carries: enough to follow a job without asking for it. */
-const eventData = (sql: postgres.Sql | postgres.TransactionSql, job: Row) =>
-  sql.json({
+const eventData = (job: Row) =>
+  JSON.stringify({
     job_id: job.id,
     image_id: job.image_id,
     workflow_id: job.workflow_id,
     status: job.status,
     result_image_ids: job.result_image_ids,
     error: job.error,
-  } as unknown as postgres.JSONValue)
+  })
 
 /**
  * The production JobRepository. Each status change is one transaction of the UPDATE guarded
@@ -77,11 +77,11 @@ export function createPostgresJobRepository(db: DrizzleDatabase, options: { dead
     runWithinDeadline<postgres.TransactionSql, T>((body) => client.begin(body) as Promise<T>, work, options.deadlineMs)
 
   const appendEvent = (tx: postgres.TransactionSql, row: Row) =>
-    tx`INSERT INTO events (type, subject_id, owner_id, data) VALUES (${`job.${row.status}`}, ${row.id}, ${row.owner_id}, ${eventData(tx, row)})`
+    tx`INSERT INTO events (type, subject_id, owner_id, data) VALUES (${`job.${row.status}`}, ${row.id}, ${row.owner_id}, ${eventData(row)}::jsonb)`
   const appendAudit = (tx: postgres.TransactionSql, ctx: RequestContext, action: 'job.started' | 'job.cancelled', row: Row) =>
     tx`INSERT INTO audit_events (actor, owner_id, action, image_id, request_id, client_ip, detail)
-       VALUES (${tx.json(auditActor(ctx.actor) as unknown as postgres.JSONValue)}, ${row.owner_id}, ${action}, ${row.image_id},
-               ${ctx.requestId}, ${ctx.clientIp ?? null}, ${tx.json({ job_id: row.id, workflow_id: row.workflow_id })})`
+       VALUES (${JSON.stringify(auditActor(ctx.actor))}::jsonb, ${row.owner_id}, ${action}, ${row.image_id},
+               ${ctx.requestId}, ${ctx.clientIp ?? null}, ${JSON.stringify({ job_id: row.id, workflow_id: row.workflow_id })}::jsonb)`
 
   const one = async (query: PromiseLike<Row[]>) => {
     const row = (await guarded(() => query))[0]
@@ -116,7 +116,7 @@ export function createPostgresJobRepository(db: DrizzleDatabase, options: { dead
         const [row] = await tx<Row[]>`
           INSERT INTO processing_jobs (id, owner_id, image_id, workflow_id, model, parameters, input, status, idempotency_key, request_fingerprint)
           VALUES (${job.id}, ${job.ownerId}, ${job.imageId}, ${job.workflowId}, ${job.model},
-                  ${tx.json(job.parameters as postgres.JSONValue)}, ${tx.json(job.input as postgres.JSONValue)}, 'queued',
+                  ${JSON.stringify(job.parameters)}::jsonb, ${JSON.stringify(job.input)}::jsonb, 'queued',
                   ${job.idempotencyKey ?? null}, ${job.requestFingerprint ?? null})
           RETURNING *`
         if (row === undefined) throw new Error('INSERT ... RETURNING gave no row')
@@ -170,7 +170,7 @@ export function createPostgresJobRepository(db: DrizzleDatabase, options: { dead
                 UPDATE processing_jobs SET status = 'succeeded', completed_at = now(), updated_at = now()
                 WHERE id = ${id} AND status = ${from} RETURNING *`
               : await tx<Row[]>`
-                UPDATE processing_jobs SET status = 'failed', error = ${tx.json(move.error as unknown as postgres.JSONValue)},
+                UPDATE processing_jobs SET status = 'failed', error = ${JSON.stringify(move.error)}::jsonb,
                   completed_at = now(), updated_at = now()
                 WHERE id = ${id} AND status = ${from} RETURNING *`
         if (moved === undefined) return undefined
