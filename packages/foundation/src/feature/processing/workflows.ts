@@ -61,9 +61,12 @@ export function createWorkflowCatalog(json: string, source: string): WorkflowCat
   const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: false, useDefaults: false })
   const problems: string[] = []
   const workflows = new Map<string, { workflow: Workflow; check: ValidateFunction }>()
-  raw.forEach((entry: unknown, index) => {
+  for (const [index, entry] of (raw as unknown[]).entries()) {
     const where = `${source}[${index}]`
-    if (typeof entry !== 'object' || entry === null) return void problems.push(`${where} is not an object`)
+    if (typeof entry !== 'object' || entry === null) {
+      problems.push(`${where} is not an object`)
+      continue
+    }
     const w = entry as Record<string, unknown>
     const text = (key: string) => (typeof w[key] === 'string' && (w[key] as string).length > 0 ? (w[key] as string) : undefined)
     const id = text('id')
@@ -86,7 +89,7 @@ export function createWorkflowCatalog(json: string, source: string): WorkflowCat
     } catch (error) {
       problems.push(`${where}.parameters_schema: ${(error as Error).message}`)
     }
-    if (id === undefined || model === undefined || check === undefined || problems.length > 0) return
+    if (id === undefined || model === undefined || check === undefined || problems.length > 0) continue
     workflows.set(id, {
       workflow: {
         id,
@@ -98,7 +101,7 @@ export function createWorkflowCatalog(json: string, source: string): WorkflowCat
       },
       check,
     })
-  })
+  }
   if (problems.length > 0) throw new WorkflowConfigError(`workflows: ${problems.join('; ')}`)
   const list = [...workflows.values()].map((w) => w.workflow)
   return {

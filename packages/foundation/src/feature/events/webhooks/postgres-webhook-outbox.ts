@@ -112,4 +112,3 @@ export function createPostgresWebhookOutbox(db: DrizzleDatabase, options: { name
     },
   }
 }
-
