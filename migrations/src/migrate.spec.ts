@@ -17,6 +17,7 @@ const ALL = [
   '0007_quotas.sql',
   '0008_audit_events.sql',
   '0010_lifecycle.sql',
+  '0011_processing_jobs.sql',
   '0012_event_delivery.sql',
 ]
 

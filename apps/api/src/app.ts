@@ -25,6 +25,8 @@ import { uploadRoutes } from './routes/upload.ts'
 import { multipartRoutes } from './routes/multipart.ts'
 import { confirmRoutes } from './routes/confirm.ts'
 import { ownerEraseRoutes } from './routes/owner-erase.ts'
+import { falWebhookRoutes } from './routes/fal-webhook.ts'
+import { processingRoutes } from './routes/processing.ts'
 
 // Requests carry a file name and a few ids, never image bytes (those go straight to storage).
 const BODY_LIMIT_BYTES = 16 * 1024
@@ -101,6 +103,8 @@ export async function buildApp(deps: {
   await app.register(downloadRoutes, { container })
   await app.register(apiKeyRoutes, { container })
   await app.register(eventRoutes, { container, heartbeatSeconds: deps.config.api.events.heartbeatSeconds })
+  await app.register(processingRoutes, { container })
+  await app.register(falWebhookRoutes, { container })
   if (container.accounts !== undefined) await app.register(accountsRoutes, { accounts: container.accounts })
 
   return app

@@ -44,6 +44,17 @@ import {
   type Logger,
   newImageId,
   type S3CredentialsSource,
+  createCancelJob,
+  createFalWebhookVerifier,
+  createGetJob,
+  createListJobs,
+  createListWorkflows,
+  createPostgresJobRepository,
+  createReceiveFalWebhook,
+  createStartJob,
+  JobMessage,
+  loadWorkflowCatalog,
+  newJobId,
 } from '@image-service/foundation'
 import { Redis } from 'ioredis'
 import { type Accounts, createAccounts } from './accounts/index.ts'
@@ -51,7 +62,7 @@ import { type Accounts, createAccounts } from './accounts/index.ts'
 export type ApiContainerOptions = {
   /** S3 credentials; unset uses the SDK's default chain (env, profile, instance role). */
   s3Credentials?: S3CredentialsSource
-  /** SQS credentials (upload/confirm's queue); unset uses the SDK's default chain. */
+  /** SQS credentials (upload/confirm's queue and the jobs queue); unset uses the SDK's default chain. */
   sqsCredentials?: { accessKeyId: string; secretAccessKey: string }
   /** CloudFront API credentials for invalidations; unset uses the SDK's default chain. */
   cloudFrontCredentials?: { accessKeyId: string; secretAccessKey: string }
@@ -113,6 +124,19 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
     logger.warn('CLOUDFRONT_DISTRIBUTION_ID is not set: deleted images stay in edge caches until their cached copies expire')
   }
   const rateLimitRedis = createRateLimitRedis(config.api.rateLimit.redisUrl, logger)
+  // AI processing: workflows from configuration (a malformed list fails start-up here), jobs,
+  // and the jobs queue when JOBS_QUEUE_URL is set.
+  const { processing } = config.api
+  const workflows = loadWorkflowCatalog({ json: processing.workflowsJson, file: processing.workflowsFile })
+  const jobs = createPostgresJobRepository(database.db)
+  const jobsSqs =
+    processing.jobsQueueUrl === undefined
+      ? undefined
+      : createSqsClient({ region: config.storage.region, endpoint: config.api.queue.endpoint, credentials: options.sqsCredentials })
+  const jobsQueue =
+    jobsSqs === undefined || processing.jobsQueueUrl === undefined
+      ? undefined
+      : createSqsSender({ sqs: jobsSqs, queueUrl: processing.jobsQueueUrl, schema: JobMessage })
   const verifyToken = createTokenVerifier({ issuers: trustedIssuers(config, accounts) })
   const authenticate = createAuthenticate({ verifyToken, apiKeys })
   const events = createPostgresEventLog(database.db)
@@ -168,6 +192,25 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
     /** Ends every open event stream (shutdown: before the server waits for its connections). */
     closeEventStreams: () => eventHub.close(),
 
+    listWorkflows: createListWorkflows({ workflows }),
+    startJob: createStartJob({
+      jobs,
+      workflows,
+      queue: jobsQueue,
+      newId: newJobId,
+      maxConcurrentPerOwner: processing.maxConcurrentPerOwner,
+      log: logger,
+    }),
+    getJob: createGetJob({ jobs }),
+    cancelJob: createCancelJob({ jobs, queue: jobsQueue, log: logger }),
+    listJobs: createListJobs({ jobs }),
+    receiveFalWebhook: createReceiveFalWebhook({
+      verify: createFalWebhookVerifier({ jwksUrl: processing.falWebhookJwksUrl, log: logger }),
+      jobs,
+      queue: jobsQueue,
+      log: logger,
+    }),
+
     /** Readiness: the database answers (throws DATABASE_UNAVAILABLE otherwise). */
     ping: () => database.ping(),
     /** The rate-limit counters shared by every replica (REDIS_URL); unset keeps them per process. */
@@ -175,8 +218,9 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
     async close() {
       eventHub.close()
       rateLimitRedis?.disconnect()
-      cloudFront?.destroy()
       sqs?.destroy()
+      jobsSqs?.destroy()
+      cloudFront?.destroy()
       s3.destroy()
       // After the server stopped taking requests: no audit row queued by one is lost.
       await audit.close().catch((error: unknown) => logger.error({ err: error }, 'audit rows could not be written at shutdown'))

@@ -25,7 +25,14 @@ import {
   type ProcessorConfig,
   type RetryTimings,
   type S3CredentialsSource,
+  createCircuitBreaker,
+  createFalProvider,
+  createJobRunner,
+  createPostgresJobRepository,
+  createS3ResultStorage,
+  JobMessage,
 } from '@image-service/foundation'
+import { createJobsMessageHandler, logJobsMessage } from './handle-job-message.ts'
 import { createUploadsMessageHandler } from './handle-message.ts'
 import { createProcessorHttpServer } from './http-server.ts'
 import { logUploadsMessage } from './log-processed.ts'
@@ -45,6 +52,8 @@ export type ProcessorContainerOptions = {
   /** Hears every sweep after its log line and metrics; `now` replaces the sweeper's clock (tests). */
   onSwept?: (result: SweepResult) => void
   now?: () => Date
+  /** Sees every request the fal client dispatches, its own retries included (tests count them). */
+  onFalRequest?: (request: { method: string; url: string }) => void
 }
 
 /**
@@ -114,6 +123,7 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
           validationMetrics.listener(event)
         },
       },
+      ...jobsConsumer(config, { database, s3, sqs, images, logger, onFalRequest: options.onFalRequest }),
     ],
     onProcessed: (event) => {
       queueMetrics(event)
@@ -163,3 +173,62 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
 }
 
 export type ProcessorContainer = ReturnType<typeof createProcessorContainer>
+
+/**
+ * The second consumer (DESIGN "AI processing"): the runner, on JOBS_QUEUE_URL, when set.
+ * FAL_KEY stays in this process: it goes to the fal client and nowhere else.
+ */
+function jobsConsumer(
+  config: ProcessorConfig,
+  deps: {
+    database: ReturnType<typeof createDatabase>
+    s3: ReturnType<typeof createS3Client>
+    sqs: ReturnType<typeof createSqsClient>
+    images: ReturnType<typeof createPostgresImageRepository>
+    logger: Logger
+    onFalRequest: ((request: { method: string; url: string }) => void) | undefined
+  },
+) {
+  const settings = config.processor.processing
+  if (settings.jobsQueueUrl === undefined || settings.falKey === undefined) return []
+  const log = deps.logger.child({ queue: 'jobs' })
+  const breaker = createCircuitBreaker({
+    failureThreshold: settings.breakerThreshold,
+    openSeconds: settings.breakerOpenSeconds,
+    onChange: (state) => log.warn({ breaker: state }, 'fal circuit breaker changed'),
+  })
+  const run = createJobRunner({
+    jobs: createPostgresJobRepository(deps.database.db),
+    images: deps.images,
+    storage: createS3ResultStorage({ client: deps.s3, bucket: config.storage.bucket }),
+    provider: createFalProvider({ key: settings.falKey, baseUrl: settings.falBaseUrl, onRequest: deps.onFalRequest }),
+    breaker,
+    queue: createSqsSender({ sqs: deps.sqs, queueUrl: settings.jobsQueueUrl, schema: JobMessage }),
+    settings: {
+      sourceUrlTtlSeconds: settings.sourceUrlTtlSeconds,
+      webhookUrl:
+        settings.publicBaseUrl === undefined
+          ? undefined
+          : `${settings.publicBaseUrl.replace(/\/+$/, '')}/api/image/v1/processing/webhooks/fal`,
+      pollIntervalSeconds: settings.pollIntervalSeconds,
+      webhookTimeoutSeconds: settings.webhookTimeoutSeconds,
+      maxAttempts: settings.maxAttempts,
+      retryBaseSeconds: settings.retryBaseSeconds,
+      retryMaxSeconds: settings.retryMaxSeconds,
+      leaseSeconds: settings.leaseSeconds,
+      maxUploadBytes: config.limits.maxUploadBytes,
+      downloadTimeoutMs: settings.downloadTimeoutSeconds * 1000,
+      allowHttpOutputs: settings.falBaseUrl !== undefined,
+      quota: settings.quota,
+    },
+    log,
+  })
+  return [
+    {
+      queueUrl: settings.jobsQueueUrl,
+      concurrency: settings.concurrency,
+      handler: createJobsMessageHandler({ run }),
+      onProcessed: logJobsMessage(log),
+    },
+  ]
+}

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { migrate } from '@image-service/migrations'
 import { startDevIdentityProvider } from './dev-identity-provider.ts'
+import { startFalEmulator } from './fal-emulator.ts'
 import { createStopList, startEmulatorStack } from './emulator-stack.ts'
 import type { BridgeLogger } from './s3-event-bridge.ts'
 import { startPostgres } from './postgres.ts'
@@ -10,7 +11,7 @@ export type DevStackOptions = {
   /** Persistent data (PostgreSQL cluster, S3 objects, CDN key pair); default temp dirs removed on stop. */
   dataDir?: string
   /** 0 or undefined = a free port. */
-  ports?: { postgres?: number; s3?: number; sqs?: number; cdn?: number; identity?: number }
+  ports?: { postgres?: number; s3?: number; sqs?: number; cdn?: number; identity?: number; fal?: number }
   /** The `aud` of the identity provider's tokens; the api's AUTH_AUDIENCE. */
   audience?: string
   bucket?: string
@@ -62,11 +63,14 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       ...(options.dataDir ? { stateFile: join(options.dataDir, 'identity-provider.json') } : {}),
     })
     stops.push(() => identity.stop())
+    const fal = await startFalEmulator({ port: options.ports?.fal ?? 0 })
+    stops.push(() => fal.stop())
     return {
       database: { url: databaseUrl },
       s3,
       sqs,
       cdn,
+      fal,
       identity,
       env: {
         // The emulators speak plain http (the CDN too), which NODE_ENV=production refuses.
@@ -87,6 +91,11 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         AUTH_ISSUER: identity.issuer,
         AUTH_AUDIENCE: identity.audience,
         AUTH_JWKS_URL: identity.jwksUrl,
+        // AI jobs go to the fal emulator; FAL_KEY alone (no FAL_BASE_URL) would mean fal.ai.
+        JOBS_QUEUE_URL: sqs.jobsQueueUrl,
+        FAL_BASE_URL: fal.baseUrl,
+        FAL_KEY: 'devstack-fal-key',
+        FAL_WEBHOOK_JWKS_URL: fal.jwksUrl,
       },
       stop: stops.stopAll,
     }

@@ -43,6 +43,12 @@ export async function startEmulatorStack(options: EmulatorStackOptions = {}): Pr
       ...(options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {}),
     })
     if (!dlqUrl) throw new Error('SQS emulator created no dead-letter queue')
+    // AI jobs have their own queue and DLQ (JOBS_QUEUE_URL).
+    const jobs = await sqs.createQueue(`${queueName}-jobs`, {
+      dlq: { maxReceiveCount: MAX_RECEIVE_COUNT },
+      ...(options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {}),
+    })
+    if (!jobs.dlqUrl) throw new Error('SQS emulator created no dead-letter queue for jobs')
 
     const bridge = startS3EventBridge({ s3, sqs, bucket, queueUrl, ...(options.logger ? { logger: options.logger } : {}) })
     stops.push(() => bridge.stop())
@@ -54,7 +60,15 @@ export async function startEmulatorStack(options: EmulatorStackOptions = {}): Pr
     return {
       s3: { endpoint: s3.endpoint, region: s3.region, bucket, ...credentials },
       // One key pair for both emulators, so the apps' single set of AWS_* variables works.
-      sqs: { endpoint: sqs.endpoint, region: sqs.region, queueUrl, dlqUrl, ...credentials },
+      sqs: {
+        endpoint: sqs.endpoint,
+        region: sqs.region,
+        queueUrl,
+        dlqUrl,
+        jobsQueueUrl: jobs.queueUrl,
+        jobsDlqUrl: jobs.dlqUrl,
+        ...credentials,
+      },
       cdn: { baseUrl: cdn.baseUrl, ...keyPair },
       stop: stops.stopAll,
     }

@@ -34,3 +34,12 @@ export {
   type DevTokenRequest,
 } from './dev-identity-provider.ts'
 export { startCloudFrontApiEmulator, type CloudFrontApiEmulator } from './cloudfront-api-emulator.ts'
+export {
+  startFalEmulator,
+  type FalEmulator,
+  type FalEmulatorOptions,
+  type FalOutcome,
+  type FalOperation,
+  type FalCall,
+  type FalRequestState,
+} from './fal-emulator.ts'

@@ -1,3 +1,4 @@
+import type { FalEmulator } from './fal-emulator.ts'
 import type { DevIdentityProvider } from './dev-identity-provider.ts'
 
 /** Everything an app or a test needs to talk to a running dev stack. */
@@ -14,6 +15,9 @@ export type SqsEndpoint = {
   region: string
   queueUrl: string
   dlqUrl: string
+  /** AI jobs (JOBS_QUEUE_URL) and their own DLQ. */
+  jobsQueueUrl: string
+  jobsDlqUrl: string
   accessKeyId: string
   secretAccessKey: string
 }
@@ -30,6 +34,8 @@ export type DevStack = {
   s3: S3Endpoint
   sqs: SqsEndpoint
   cdn: CdnEndpoint
+  /** The fal.ai emulator the processor submits AI jobs to. */
+  fal: FalEmulator
   /** The external identity provider the api trusts in development: sign tokens with it. */
   identity: DevIdentityProvider
   /** The environment variables (see foundation's config) that point the apps at this stack. */

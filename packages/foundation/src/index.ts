@@ -35,3 +35,5 @@ export * from './feature/identity/index.ts'
 export * from './feature/events/index.ts'
 // feature/lifecycle (processor: the sweeper; api: owner erasure)
 export * from './feature/lifecycle/index.ts'
+// feature/processing: AI jobs (workflows, start/status/cancel, the runner, fal)
+export * from './feature/processing/index.ts'

@@ -26,6 +26,7 @@ const statusOfKind: Record<ErrorKind, number> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  limited: 429,
   unavailable: 503,
   internal: 500,
 }
@@ -35,6 +36,7 @@ const messageOf5xx: Record<ErrorKind, string> = {
   forbidden: '',
   not_found: '',
   conflict: '',
+  limited: '',
   unavailable: 'a dependency is temporarily unavailable; retry later',
   internal: 'internal error',
 }

@@ -21,6 +21,7 @@ const stack = await startDevStack({
     // A fixed port keeps the issuer (http://127.0.0.1:<port>) the same across restarts, so
     // tokens printed earlier, and those of `pnpm run token`, stay valid.
     identity: port('DEV_IDP_PORT', 4590),
+    fal: port('DEV_FAL_PORT', 4595),
   },
 })
 
@@ -86,6 +87,8 @@ console.log(
     `postgres   ${redactUrl(stack.database.url)}`,
     `s3         ${stack.s3.endpoint}   bucket ${stack.s3.bucket}`,
     `sqs        ${stack.sqs.endpoint}   dlq ${stack.sqs.dlqUrl}`,
+    `jobs       ${stack.sqs.jobsQueueUrl}   dlq ${stack.sqs.jobsDlqUrl}`,
+    `fal        ${stack.fal.baseUrl}   (fal.ai emulator: FAL_BASE_URL; webhook keys ${stack.fal.jwksUrl})`,
     `cdn        ${stack.cdn.baseUrl}   (CloudFront signed URLs, key pair ${stack.cdn.keyPairId})`,
     `data       ${dataDir}`,
     '',

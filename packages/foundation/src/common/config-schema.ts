@@ -324,6 +324,39 @@ const EventStreamSchema = Type.Object({
   ),
 })
 
+// DESIGN "AI processing": the api's side (workflows, starting jobs, fal's webhook).
+const JobsQueueVariable = env(
+  'JOBS_QUEUE_URL',
+  Type.Optional(
+    Str('Queue of AI jobs (with its own DLQ): the api sends started jobs to it, the processor runs them; unset turns AI processing off'),
+  ),
+)
+const ApiProcessingSchema = Type.Object({
+  workflowsJson: env(
+    'PROCESSING_WORKFLOWS',
+    Type.Optional(
+      Str(
+        'The workflows as a JSON array of {id, name, description, model, parameters_schema, defaults}; overrides PROCESSING_WORKFLOWS_FILE',
+      ),
+    ),
+  ),
+  workflowsFile: env(
+    'PROCESSING_WORKFLOWS_FILE',
+    Type.Optional(Str('Path of a JSON file holding the workflows; unset (and no PROCESSING_WORKFLOWS): the shipped hairstyle and restyle')),
+  ),
+  jobsQueueUrl: JobsQueueVariable,
+  maxConcurrentPerOwner: env(
+    'JOB_MAX_CONCURRENT_PER_OWNER',
+    Int('Most queued and running AI jobs per owner; a start beyond it answers 429 TOO_MANY_JOBS', { default: 3, minimum: 1 }),
+  ),
+  falWebhookJwksUrl: env(
+    'FAL_WEBHOOK_JWKS_URL',
+    Str("JWKS whose Ed25519 keys sign fal's webhooks (the fal emulator's in development)", {
+      default: 'https://rest.alpha.fal.ai/.well-known/jwks.json',
+    }),
+  ),
+})
+
 const QueueUrlSchema = env('SQS_QUEUE_URL', Str('Queue that receives S3 ObjectCreated events'))
 const QueueEndpointSchema = env('SQS_ENDPOINT', Type.Optional(Str('Custom SQS endpoint (ElasticMQ, emulator); unset for AWS')))
 
@@ -347,6 +380,7 @@ const ApiSectionSchema = Type.Object({
   cdn: CdnSchema,
   auth: AuthSchema,
   rateLimit: RateLimitSchema,
+  processing: ApiProcessingSchema,
 })
 
 // Webhooks (DESIGN "Events"), sent by the processor's relay.
@@ -436,6 +470,68 @@ const ProcessorSectionSchema = Type.Object({
     distributionId: CdnVariablesSchema.properties.distributionId,
     apiEndpoint: CdnVariablesSchema.properties.apiEndpoint,
   }),
+  processing: Type.Object({
+    jobsQueueUrl: JobsQueueVariable,
+    concurrency: env('JOB_CONCURRENCY', Int('AI jobs looked at at once per processor', { default: 4, minimum: 1 })),
+    falKey: env(
+      'FAL_KEY',
+      Type.Optional(Str('fal.ai API key (secret; `key_id:key_secret`), sent only to fal; required with JOBS_QUEUE_URL. Never logged')),
+    ),
+    falBaseUrl: env(
+      'FAL_BASE_URL',
+      Type.Optional(Str('Where fal requests go instead of https://queue.fal.run (the fal emulator); unset: fal.ai itself')),
+    ),
+    publicBaseUrl: env(
+      'PUBLIC_BASE_URL',
+      Type.Optional(
+        Str(
+          "The api's public URL: fal posts its webhook to PUBLIC_BASE_URL/api/image/v1/processing/webhooks/fal; unset: the runner polls fal",
+        ),
+      ),
+    ),
+    sourceUrlTtlSeconds: env(
+      'FAL_SOURCE_URL_TTL_SECONDS',
+      Int("Lifetime of the presigned GET of the source that fal fetches: long enough for fal's queue", {
+        default: 3600,
+        minimum: 60,
+        maximum: 604_800,
+      }),
+    ),
+    maxAttempts: env('JOB_MAX_ATTEMPTS', Int('Submissions to fal per job before it fails (429, 5xx, network)', { default: 5, minimum: 1 })),
+    retryBaseSeconds: env(
+      'JOB_RETRY_BASE_SECONDS',
+      Int('First backoff between submissions; doubles each attempt, with jitter', { default: 5, maximum: 900 }),
+    ),
+    retryMaxSeconds: env('JOB_RETRY_MAX_SECONDS', Int('Longest backoff between submissions', { default: 300, maximum: 900 })),
+    pollIntervalSeconds: env(
+      'JOB_POLL_INTERVAL_SECONDS',
+      Int("Seconds between looks at a running job (fal's status, then its results' validation)", { default: 2, minimum: 1, maximum: 900 }),
+    ),
+    webhookTimeoutSeconds: env(
+      'FAL_WEBHOOK_TIMEOUT_SECONDS',
+      Int("With PUBLIC_BASE_URL: how long to wait for fal's webhook before polling instead", { default: 120, minimum: 1, maximum: 900 }),
+    ),
+    breakerThreshold: env(
+      'FAL_BREAKER_THRESHOLD',
+      Int('Failed submissions in a row that open the circuit breaker (jobs then wait, queued)', { default: 5, minimum: 1 }),
+    ),
+    breakerOpenSeconds: env(
+      'FAL_BREAKER_OPEN_SECONDS',
+      Int('How long the open breaker stops submissions before one trial', { default: 30, minimum: 1, maximum: 900 }),
+    ),
+    downloadTimeoutSeconds: env(
+      'JOB_DOWNLOAD_TIMEOUT_SECONDS',
+      Int('Longest time to download one output of fal (each is also bounded by MAX_UPLOAD_BYTES)', { default: 60, minimum: 1 }),
+    ),
+    leaseSeconds: env(
+      'JOB_LEASE_SECONDS',
+      Int(
+        "How long one processor holds a job it looks at; longer than a look can take (downloads of all outputs); a crashed processor's jobs resume after it",
+        { default: 300, minimum: 1 },
+      ),
+    ),
+    quota: QuotaSchema,
+  }),
   limits: Type.Object({
     maxFramePixels: env(
       'MAX_FRAME_PIXELS',
@@ -483,6 +579,8 @@ export type CdnConfig = ApiConfig['api']['cdn']
 export type RateLimitConfig = ApiConfig['api']['rateLimit']
 export type EventStreamConfig = ApiConfig['api']['events']
 export type WebhookConfig = ProcessorConfig['processor']['webhooks']
+export type ApiProcessingConfig = ApiConfig['api']['processing']
+export type ProcessorProcessingConfig = ProcessorConfig['processor']['processing']
 export type ImageLimits = ProcessorConfig['limits'] & ProcessorConfig['processor']['limits']
 
 export type ConfigVariable = {

@@ -76,6 +76,24 @@ describe('loadConfig', () => {
         eventRetentionDays: 30,
       },
       cdn: { distributionId: undefined, apiEndpoint: undefined },
+      processing: {
+        jobsQueueUrl: undefined,
+        concurrency: 4,
+        falKey: undefined,
+        falBaseUrl: undefined,
+        publicBaseUrl: undefined,
+        sourceUrlTtlSeconds: 3600,
+        maxAttempts: 5,
+        retryBaseSeconds: 5,
+        retryMaxSeconds: 300,
+        pollIntervalSeconds: 2,
+        webhookTimeoutSeconds: 120,
+        breakerThreshold: 5,
+        breakerOpenSeconds: 30,
+        downloadTimeoutSeconds: 60,
+        leaseSeconds: 300,
+        quota: { maxImages: 10_000, maxBytes: 5_368_709_120 },
+      },
       limits: { maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 },
       webhooks: {
         url: undefined,
@@ -130,6 +148,17 @@ describe('loadConfig', () => {
     expect(problemsOf(() => loadConfig({}, 'migrate'))).toEqual([
       'DATABASE_URL is required (PostgreSQL connection string (postgres://user:pass@host:port/db))',
     ])
+  })
+
+  it('needs FAL_KEY when the processor runs AI jobs, and never shows it', () => {
+    expect(problemsOf(() => loadConfig({ ...processor, JOBS_QUEUE_URL: 'http://jobs' }, 'processor'))).toEqual([
+      'FAL_KEY is required with JOBS_QUEUE_URL (the processor runs AI jobs)',
+    ])
+    const config = loadConfig({ ...processor, JOBS_QUEUE_URL: 'http://jobs', FAL_KEY: 'key-id:key-secret' }, 'processor')
+    expect(config.processor.processing.falKey).toBe('key-id:key-secret')
+    expect(problemsOf(() => loadConfig({ ...processor, FAL_KEY: '', JOB_MAX_ATTEMPTS: 'x' }, 'processor')).join()).not.toContain(
+      'key-secret',
+    )
   })
 
   it("never validates the other app's section", () => {

@@ -15,6 +15,8 @@ export {
   type ProcessorConfig,
   type QuotaConfig,
   type RateLimitConfig,
+  type ApiProcessingConfig,
+  type ProcessorProcessingConfig,
   type StorageConfig,
   type UploadConfig,
   variablesOf,
@@ -133,6 +135,27 @@ const processorRules: Rule<Static<(typeof ConfigSchemas)['processor']>>[] = [
         problems.push(`WEBHOOK_URL must be an http or https URL; got ${JSON.stringify(url)}`)
       if ((url === undefined) !== (secret === undefined)) problems.push('WEBHOOK_URL and WEBHOOK_SECRET go together: set both or neither')
       return problems
+    },
+  },
+  {
+    reads: ['JOBS_QUEUE_URL', 'FAL_KEY'],
+    check(config) {
+      const { jobsQueueUrl, falKey } = config.processor.processing
+      return jobsQueueUrl !== undefined && falKey === undefined
+        ? ['FAL_KEY is required with JOBS_QUEUE_URL (the processor runs AI jobs)']
+        : []
+    },
+  },
+  {
+    reads: ['FAL_BASE_URL', 'PUBLIC_BASE_URL'],
+    check(config) {
+      const { falBaseUrl, publicBaseUrl } = config.processor.processing
+      return [
+        ...(falBaseUrl !== undefined && !URL.canParse(falBaseUrl) ? [`FAL_BASE_URL must be a URL; got ${JSON.stringify(falBaseUrl)}`] : []),
+        ...(publicBaseUrl !== undefined && !URL.canParse(publicBaseUrl)
+          ? [`PUBLIC_BASE_URL must be a URL; got ${JSON.stringify(publicBaseUrl)}`]
+          : []),
+      ]
     },
   },
 ]

@@ -2,7 +2,16 @@
  * What kind of failure an error is, in domain terms. The API edge maps kinds to HTTP
  * statuses in one place; the processor maps them to outcomes. Foundation knows nothing of HTTP.
  */
-export type ErrorKind = 'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable' | 'internal'
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  /** A per-owner cap (not a rate limit) is reached: the caller may try again later. */
+  | 'limited'
+  | 'unavailable'
+  | 'internal'
 
 /** Base of every error the project raises on purpose: a stable `code` clients can rely on. */
 export class AppError extends Error {

@@ -9,6 +9,8 @@ export const AUDIT_ACTIONS = [
   'image.deleted',
   'api_key.created',
   'api_key.revoked',
+  'job.started',
+  'job.cancelled',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
