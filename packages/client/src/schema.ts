@@ -300,6 +300,816 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/image/v1/upload/create-multipart-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Register an upload in parts and get a presigned URL for each part */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description One of image/jpeg, image/png, image/webp, image/avif, image/gif, exactly */
+                        content_type: string;
+                        /** @description 1..255 characters (code points), no control characters; metadata only */
+                        file_name: string;
+                        /** @description The exact size of the file, 1..MAX_UPLOAD_BYTES: reserved against the quota and signed into the parts */
+                        size_bytes: unknown;
+                        /** @description As for create-presigned-url */
+                        labels?: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description ULID (26 characters, Crockford base32)
+                             * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                             */
+                            image_id: string;
+                            upload_id: string;
+                            /** @description max(5 MiB, ceil(size_bytes / 10000)); the last part holds the rest */
+                            part_size: number;
+                            /**
+                             * Format: date-time
+                             * @description When the part URLs stop working (MULTIPART_URL_TTL_SECONDS); resume for fresh ones
+                             */
+                            expires_at: string;
+                            parts: {
+                                part_number: number;
+                                /**
+                                 * Format: uri
+                                 * @description Presigned UploadPart URL with its content-length signed: PUT exactly size_bytes bytes
+                                 */
+                                upload_url: string;
+                                size_bytes: number;
+                            }[];
+                            /** @description Headers to send with each part: none */
+                            upload_headers: {
+                                [key: string]: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/upload/multipart/{image_id}/parts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What storage holds of a multipart upload, and fresh URLs for the parts still missing (resume) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description ULID (26 characters, Crockford base32)
+                     * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                     */
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description ULID (26 characters, Crockford base32)
+                             * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                             */
+                            image_id: string;
+                            upload_id: string;
+                            /** @description What storage holds (ListParts) */
+                            parts: {
+                                part_number: number;
+                                etag: string;
+                                size_bytes: number;
+                            }[];
+                            /** @description The parts still to send, with fresh URLs */
+                            missing: {
+                                part_number: number;
+                                /**
+                                 * Format: uri
+                                 * @description Presigned UploadPart URL with its content-length signed: PUT exactly size_bytes bytes
+                                 */
+                                upload_url: string;
+                                size_bytes: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/upload/complete-multipart-upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Assemble the parts; the stored object is then validated like any upload */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description ULID */
+                        image_id: string;
+                        /** @description Every part, in ascending order */
+                        parts: {
+                            part_number: number;
+                            /** @description The ETag header storage answered the part PUT with */
+                            etag: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description ULID (26 characters, Crockford base32)
+                             * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                             */
+                            image_id: string;
+                            status: "pending" | "ready" | "failed" | "deleted";
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/upload/multipart/{image_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Abort a multipart upload: its parts are dropped and the image fails with `aborted` */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description ULID (26 characters, Crockford base32)
+                     * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                     */
+                    image_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/upload/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The object is uploaded: queue its validation now (202), or answer its final status (200) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description ULID */
+                        image_id: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description ULID (26 characters, Crockford base32)
+                             * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                             */
+                            image_id: string;
+                            status: "pending" | "ready" | "failed" | "deleted";
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * @description ULID (26 characters, Crockford base32)
+                             * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                             */
+                            image_id: string;
+                            status: "pending" | "ready" | "failed" | "deleted";
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/owner/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Erase every image, variant and API key of the caller, in the background; GET usage shows the progress */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            status: "running" | "completed";
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC
+                             */
+                            requested_at: string;
+                            completed_at: string | null;
+                            images_erased: number;
+                            api_keys_erased: number;
+                            /** @description Records still to erase or to purge; 0 when completed */
+                            records_remaining: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/image/v1/images": {
         parameters: {
             query?: never;
@@ -777,6 +1587,19 @@ export interface paths {
                             max_images: number;
                             /** @description QUOTA_MAX_BYTES: bytes + reserved_bytes may not pass it */
                             max_bytes: number;
+                            erasure?: {
+                                status: "running" | "completed";
+                                /**
+                                 * Format: date-time
+                                 * @description RFC 3339, UTC
+                                 */
+                                requested_at: string;
+                                completed_at: string | null;
+                                images_erased: number;
+                                api_keys_erased: number;
+                                /** @description Records still to erase or to purge; 0 when completed */
+                                records_remaining: number;
+                            };
                         };
                     };
                 };
@@ -1637,6 +2460,253 @@ export interface paths {
                 };
             };
         };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's events, oldest first, after an id */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Events after this id (exclusive): the last id seen, or next_cursor
+                     * @example 812-40
+                     */
+                    after?: string;
+                    /** @description 1..100, default 20 */
+                    limit?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /**
+                                 * @description An event id: `<transaction>-<sequence>`, increasing in delivery order; opaque to clients
+                                 * @example 812-40
+                                 */
+                                id: string;
+                                /** @description image.pending, image.ready, image.failed, image.deleted, job.queued, job.running, … */
+                                type: string;
+                                /** @description The image or job the event is about */
+                                subject_id: string;
+                                /**
+                                 * Format: date-time
+                                 * @description When the change was made (RFC 3339, UTC)
+                                 */
+                                at: string;
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                            /** @description The last id of this page (or the `after` given, on an empty page): pass it as `after` to tail the log */
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's events live (Server-Sent Events), with heartbeats; Last-Event-ID replays what was missed */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description For EventSource, which cannot send headers: a JWT that expires soon (never an API key) */
+                    access_token?: string;
+                };
+                header?: {
+                    /**
+                     * @description Sent by EventSource on reconnect: replay the events after it
+                     * @example 812-40
+                     */
+                    "last-event-id"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `text/event-stream`: `id:` the event id, `data:` the Event as JSON */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/event-stream": string;
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
