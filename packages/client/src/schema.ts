@@ -1714,7 +1714,7 @@ export interface paths {
                      * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
                      */
                     image_id?: string;
-                    /** @description One of upload.issued, upload.validated, upload.rejected, download.signed, image.deleted, api_key.created, api_key.revoked */
+                    /** @description One of upload.issued, upload.validated, upload.rejected, download.signed, image.deleted, api_key.created, api_key.revoked, job.started, job.cancelled */
                     action?: string;
                     /** @description Another owner: images:admin only */
                     owner_id?: string;
@@ -2706,6 +2706,942 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/processing/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The AI workflows a job may run */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                name: string;
+                                description: string;
+                                /** @description JSON Schema of `parameters` */
+                                parameters_schema: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/processing/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start an AI workflow on a ready image of the caller */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description A retried start with the same key returns the same job */
+                    "idempotency-key"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description A ready image of the caller */
+                        image_id: string;
+                        /** @description One of GET /processing/workflows */
+                        workflow_id: string;
+                        /** @description Checked against the workflow's parameters_schema */
+                        parameters?: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description ULID */
+                            job_id: string;
+                            /**
+                             * @description ULID (26 characters, Crockford base32)
+                             * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                             */
+                            image_id: string;
+                            workflow_id: string;
+                            /** @description As the caller sent them */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            /** @description Our submissions to the provider (not its client's own retries) */
+                            attempts: number;
+                            /** @description The derived images (each an Image with source_image_id and job_id) */
+                            result_image_ids: string[];
+                            /** @description Why the job failed; null otherwise */
+                            error: {
+                                code: string;
+                                message: string;
+                                /** @description Each result that did not become ready, and why */
+                                results?: {
+                                    /**
+                                     * @description ULID (26 characters, Crockford base32)
+                                     * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                                     */
+                                    image_id: string;
+                                    reason: string;
+                                }[];
+                            } | null;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC
+                             */
+                            created_at: string;
+                            started_at: string | null;
+                            completed_at: string | null;
+                            /** @description completed_at - started_at */
+                            processing_time_ms: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/processing/{job_id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job of the caller */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description ULID */
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description ULID */
+                            job_id: string;
+                            /**
+                             * @description ULID (26 characters, Crockford base32)
+                             * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                             */
+                            image_id: string;
+                            workflow_id: string;
+                            /** @description As the caller sent them */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            /** @description Our submissions to the provider (not its client's own retries) */
+                            attempts: number;
+                            /** @description The derived images (each an Image with source_image_id and job_id) */
+                            result_image_ids: string[];
+                            /** @description Why the job failed; null otherwise */
+                            error: {
+                                code: string;
+                                message: string;
+                                /** @description Each result that did not become ready, and why */
+                                results?: {
+                                    /**
+                                     * @description ULID (26 characters, Crockford base32)
+                                     * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                                     */
+                                    image_id: string;
+                                    reason: string;
+                                }[];
+                            } | null;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC
+                             */
+                            created_at: string;
+                            started_at: string | null;
+                            completed_at: string | null;
+                            /** @description completed_at - started_at */
+                            processing_time_ms: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/processing/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a queued or running job: cancelled at once; the provider is told, late results discarded */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description ULID */
+                    job_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description ULID */
+                            job_id: string;
+                            /**
+                             * @description ULID (26 characters, Crockford base32)
+                             * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                             */
+                            image_id: string;
+                            workflow_id: string;
+                            /** @description As the caller sent them */
+                            parameters: {
+                                [key: string]: unknown;
+                            };
+                            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                            /** @description Our submissions to the provider (not its client's own retries) */
+                            attempts: number;
+                            /** @description The derived images (each an Image with source_image_id and job_id) */
+                            result_image_ids: string[];
+                            /** @description Why the job failed; null otherwise */
+                            error: {
+                                code: string;
+                                message: string;
+                                /** @description Each result that did not become ready, and why */
+                                results?: {
+                                    /**
+                                     * @description ULID (26 characters, Crockford base32)
+                                     * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                                     */
+                                    image_id: string;
+                                    reason: string;
+                                }[];
+                            } | null;
+                            /**
+                             * Format: date-time
+                             * @description RFC 3339, UTC
+                             */
+                            created_at: string;
+                            started_at: string | null;
+                            completed_at: string | null;
+                            /** @description completed_at - started_at */
+                            processing_time_ms: number | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/processing/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's jobs, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description ULID (26 characters, Crockford base32)
+                     * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                     */
+                    image_id?: string;
+                    status?: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                    /** @description next_cursor of the previous page */
+                    cursor?: string;
+                    /** @description 1..100, default 20 */
+                    limit?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description ULID */
+                                job_id: string;
+                                /**
+                                 * @description ULID (26 characters, Crockford base32)
+                                 * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                                 */
+                                image_id: string;
+                                workflow_id: string;
+                                /** @description As the caller sent them */
+                                parameters: {
+                                    [key: string]: unknown;
+                                };
+                                status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+                                /** @description Our submissions to the provider (not its client's own retries) */
+                                attempts: number;
+                                /** @description The derived images (each an Image with source_image_id and job_id) */
+                                result_image_ids: string[];
+                                /** @description Why the job failed; null otherwise */
+                                error: {
+                                    code: string;
+                                    message: string;
+                                    /** @description Each result that did not become ready, and why */
+                                    results?: {
+                                        /**
+                                         * @description ULID (26 characters, Crockford base32)
+                                         * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
+                                         */
+                                        image_id: string;
+                                        reason: string;
+                                    }[];
+                                } | null;
+                                /**
+                                 * Format: date-time
+                                 * @description RFC 3339, UTC
+                                 */
+                                created_at: string;
+                                started_at: string | null;
+                                completed_at: string | null;
+                                /** @description completed_at - started_at */
+                                processing_time_ms: number | null;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/image/v1/processing/webhooks/fal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** fal's webhook: verified against fal's JWKS, deduplicated by request_id, handed to the runner */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            status: "accepted" | "duplicate" | "ignored";
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            statusCode: number;
+                            /** @description HTTP reason phrase */
+                            error: string;
+                            /** @description Stable machine-readable error code, e.g. INVALID_CONTENT_TYPE */
+                            code: string;
+                            /** @description Human-readable explanation; may change */
+                            message: string;
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
