@@ -22,6 +22,7 @@ export function createCircuitBreaker(options: {
   let failures = 0
   let openedAt: number | undefined
   let trialInFlight = false
+  let trialStartedAt = 0
   let state: CircuitBreaker['state'] = 'closed'
   const set = (next: CircuitBreaker['state']) => {
     if (next === state) return
@@ -36,9 +37,11 @@ export function createCircuitBreaker(options: {
       if (openedAt === undefined) return 0
       const remaining = openedAt + options.openSeconds * 1000 - now()
       if (remaining > 0) return Math.ceil(remaining / 1000)
-      // Half-open: one trial at a time; the others wait a moment for its outcome.
-      if (trialInFlight) return 1
+      // Half-open: one trial at a time; the others wait a moment for its outcome. A trial that
+      // never reported (its look crashed) stops counting after another open period.
+      if (trialInFlight && now() - trialStartedAt < options.openSeconds * 1000) return 1
       trialInFlight = true
+      trialStartedAt = now()
       set('half_open')
       return 0
     },
