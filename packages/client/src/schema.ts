@@ -1161,8 +1161,25 @@ export interface paths {
                                 file_name: string;
                                 /** @description null until processed */
                                 size_bytes: number | null;
+                                /** @description The original as displayed (after EXIF rotation); null until ready */
+                                width: number | null;
+                                /** @description The original as displayed (after EXIF rotation); null until ready */
+                                height: number | null;
                                 /** @description Why a failed upload was refused (too_large, type_mismatch, corrupt, ...); null otherwise */
                                 failure_reason: string | null;
+                                /** @description Derived sizes (auto-rotated, metadata removed, sRGB); empty until ready */
+                                variants: {
+                                    /** @description A configured size (VARIANTS), e.g. thumbnail */
+                                    name: string;
+                                    format: "webp" | "avif" | "jpeg";
+                                    width: number;
+                                    height: number;
+                                    size_bytes: number;
+                                }[];
+                                /** @description ThumbHash (base64) to paint before the image loads; null until ready */
+                                placeholder: string | null;
+                                /** @description What the original carried that no variant does (exif, gps, xmp, iptc, comment) */
+                                metadata_removed: ("exif" | "gps" | "xmp" | "iptc" | "comment")[];
                                 /** @description The key/value strings given at issuance */
                                 labels: {
                                     [key: string]: string;
@@ -1323,8 +1340,25 @@ export interface paths {
                             file_name: string;
                             /** @description null until processed */
                             size_bytes: number | null;
+                            /** @description The original as displayed (after EXIF rotation); null until ready */
+                            width: number | null;
+                            /** @description The original as displayed (after EXIF rotation); null until ready */
+                            height: number | null;
                             /** @description Why a failed upload was refused (too_large, type_mismatch, corrupt, ...); null otherwise */
                             failure_reason: string | null;
+                            /** @description Derived sizes (auto-rotated, metadata removed, sRGB); empty until ready */
+                            variants: {
+                                /** @description A configured size (VARIANTS), e.g. thumbnail */
+                                name: string;
+                                format: "webp" | "avif" | "jpeg";
+                                width: number;
+                                height: number;
+                                size_bytes: number;
+                            }[];
+                            /** @description ThumbHash (base64) to paint before the image loads; null until ready */
+                            placeholder: string | null;
+                            /** @description What the original carried that no variant does (exif, gps, xmp, iptc, comment) */
+                            metadata_removed: ("exif" | "gps" | "xmp" | "iptc" | "comment")[];
                             /** @description The key/value strings given at issuance */
                             labels: {
                                 [key: string]: string;

@@ -35,6 +35,11 @@ class Images implements Pick<ImageRepository, 'findById' | 'findOwnedByIds'> {
       sourceImageId: null,
       jobId: null,
       reservedBytes: 0,
+      width: null,
+      height: null,
+      variants: [],
+      placeholder: null,
+      metadataRemoved: [],
       createdAt: at,
       updatedAt: at,
     })

@@ -4,11 +4,13 @@ import {
   ALLOWED_CONTENT_TYPES,
   type Actor,
   IMAGE_STATUSES,
+  IMAGE_VARIANT_FORMATS,
   type ImageRecord,
   LABEL_KEY_PATTERN,
   MAX_PAGE_SIZE,
   parseImageId,
   parseLabels,
+  REMOVED_METADATA,
 } from '@image-service/foundation'
 import type { ApiContainer } from '../container.ts'
 import { requestContext } from '../http/request-context.ts'
@@ -22,8 +24,33 @@ export const ImageResponse = Type.Object(
     content_type: StringEnum(ALLOWED_CONTENT_TYPES),
     file_name: Type.String(),
     size_bytes: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'null until processed' }),
+    width: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      description: 'The original as displayed (after EXIF rotation); null until ready',
+    }),
+    height: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      description: 'The original as displayed (after EXIF rotation); null until ready',
+    }),
     failure_reason: Type.Union([Type.String(), Type.Null()], {
       description: 'Why a failed upload was refused (too_large, type_mismatch, corrupt, ...); null otherwise',
+    }),
+    variants: Type.Array(
+      Type.Object(
+        {
+          name: Type.String({ description: 'A configured size (VARIANTS), e.g. thumbnail' }),
+          format: StringEnum(IMAGE_VARIANT_FORMATS),
+          width: Type.Integer({ minimum: 1 }),
+          height: Type.Integer({ minimum: 1 }),
+          size_bytes: Type.Integer({ minimum: 1 }),
+        },
+        { title: 'Variant', additionalProperties: false },
+      ),
+      { description: 'Derived sizes (auto-rotated, metadata removed, sRGB); empty until ready' },
+    ),
+    placeholder: Type.Union([Type.String(), Type.Null()], {
+      description: 'ThumbHash (base64) to paint before the image loads; null until ready',
+    }),
+    metadata_removed: Type.Array(StringEnum(REMOVED_METADATA), {
+      description: 'What the original carried that no variant does (exif, gps, xmp, iptc, comment)',
     }),
     labels: Type.Object({}, { additionalProperties: Type.String(), description: 'The key/value strings given at issuance' }),
     source_image_id: Type.Union([ImageIdSchema, Type.Null()], { description: 'For a derived image (an AI result): its source' }),
@@ -66,7 +93,12 @@ export function toImageResponse(image: ImageRecord, actor: Actor | null): ImageR
     content_type: image.contentType,
     file_name: image.fileName,
     size_bytes: image.sizeBytes,
+    width: image.width,
+    height: image.height,
     failure_reason: image.failureReason,
+    variants: image.variants.map((v) => ({ name: v.name, format: v.format, width: v.width, height: v.height, size_bytes: v.sizeBytes })),
+    placeholder: image.placeholder,
+    metadata_removed: [...image.metadataRemoved],
     labels: { ...image.labels },
     source_image_id: image.sourceImageId,
     job_id: image.jobId,

@@ -98,6 +98,38 @@ export class ImageNotFoundError extends AppError {
   }
 }
 
+/** What an original can carry that no variant does (`metadata_removed`). */
+export const REMOVED_METADATA = ['exif', 'gps', 'xmp', 'iptc', 'comment'] as const
+export type RemovedMetadata = (typeof REMOVED_METADATA)[number]
+
+export const IMAGE_VARIANT_FORMATS = ['webp', 'avif', 'jpeg'] as const
+export type ImageVariantFormat = (typeof IMAGE_VARIANT_FORMATS)[number]
+
+/** One stored derived size: the object `variants/{image_id}/{name}.{format}`. */
+export type ImageVariant = {
+  name: string
+  format: ImageVariantFormat
+  width: number
+  height: number
+  sizeBytes: number
+}
+
+/** The variants key of one variant: fixed shape, never user input. */
+export function variantKeyFor(imageId: ImageId, name: string, format: ImageVariantFormat): string {
+  return `variants/${imageId}/${name}.${format}`
+}
+
+/** What the processor derived from a validated original, stored when it marks the record ready. */
+export type ImageDerivatives = {
+  /** The original as displayed, after EXIF rotation. */
+  width: number
+  height: number
+  variants: ImageVariant[]
+  /** ThumbHash, base64. */
+  placeholder: string
+  metadataRemoved: RemovedMetadata[]
+}
+
 /** The caller's own key/value strings, given at issuance; never part of an object key. */
 export type Labels = Readonly<Record<string, string>>
 
@@ -123,6 +155,15 @@ export type ImageRecord = {
    * MAX_UPLOAD_BYTES). Kept after it leaves `pending`; only a pending record's counts.
    */
   reservedBytes: number
+  /** The original as displayed (after EXIF rotation); null until ready. */
+  width: number | null
+  height: number | null
+  /** The stored derived sizes; empty until ready. */
+  variants: ImageVariant[]
+  /** ThumbHash (base64); null until ready. */
+  placeholder: string | null
+  /** What the original carried that no variant does; empty until ready. */
+  metadataRemoved: RemovedMetadata[]
   createdAt: Date
   updatedAt: Date
 }
@@ -131,4 +172,12 @@ export type NewImageRecord = Pick<ImageRecord, 'id' | 'ownerId' | 'contentType' 
   Partial<Pick<ImageRecord, 'labels' | 'sourceImageId' | 'jobId' | 'reservedBytes'>>
 
 /** Final states a pending record may move to. */
-export type ImageTransition = { status: 'ready'; sizeBytes: number; etag: string } | { status: 'failed'; failureReason: FailureReason }
+export type ImageTransition =
+  | {
+      status: 'ready'
+      sizeBytes: number
+      etag: string
+      /** Dimensions, variants, placeholder and metadata_removed; none (empty) when not given. */
+      derivatives?: ImageDerivatives
+    }
+  | { status: 'failed'; failureReason: FailureReason }

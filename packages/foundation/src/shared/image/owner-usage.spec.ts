@@ -40,7 +40,7 @@ function issue(ownerId: string, reservedBytes: number, limits: QuotaLimits, i = 
 async function summedFromRecords(ownerId: string): Promise<OwnerUsage> {
   const [row] = await databases[0]!.sql<{ images: string; bytes: string; reserved_bytes: string }[]>`
     SELECT count(*) FILTER (WHERE status IN ('pending', 'ready')) AS images,
-           coalesce(sum(size_bytes) FILTER (WHERE status = 'ready'), 0) AS bytes,
+           coalesce(sum(size_bytes + variants_bytes) FILTER (WHERE status = 'ready'), 0) AS bytes,
            coalesce(sum(reserved_bytes) FILTER (WHERE status = 'pending'), 0) AS reserved_bytes
     FROM image_records WHERE owner_id = ${ownerId}`
   return { images: Number(row?.images), bytes: Number(row?.bytes), reservedBytes: Number(row?.reserved_bytes) }
@@ -257,5 +257,41 @@ describe('issuances written together (group commit)', () => {
     await images.saveWithinQuota(newRecord(owner, 20), limits)
     expect(await images.usageOf(owner)).toEqual({ images: 1, bytes: 0, reservedBytes: 20 })
     expect(await images.usageOf(owner)).toEqual(await summedFromRecords(owner))
+  })
+})
+
+describe("variants' bytes in the usage", () => {
+  const derivatives = {
+    width: 40,
+    height: 30,
+    variants: [
+      { name: 'thumbnail', format: 'webp' as const, width: 40, height: 30, sizeBytes: 70 },
+      { name: 'medium', format: 'webp' as const, width: 40, height: 30, sizeBytes: 30 },
+    ],
+    placeholder: 'AAAA',
+    metadataRemoved: ['exif' as const, 'gps' as const],
+  }
+
+  it('stores what was derived with the ready record, counts the variants with the original, and releases both on delete', async () => {
+    const owner = newOwner()
+    const record = await issue(owner, 500, { maxImages: 10, maxBytes: 10_000 })
+    const ready = await repository().transitionFromPending(record.id, { status: 'ready', sizeBytes: 400, etag: '"e"', derivatives })
+    expect(ready).toMatchObject({ status: 'ready', width: 40, height: 30, placeholder: 'AAAA', metadataRemoved: ['exif', 'gps'] })
+    expect(ready?.variants).toEqual(derivatives.variants)
+    expect(await repository(1).findById(record.id)).toMatchObject({ variants: derivatives.variants, metadataRemoved: ['exif', 'gps'] })
+    expect(await repository().usageOf(owner)).toEqual({ images: 1, bytes: 500, reservedBytes: 0 })
+    expect(await repository().usageOf(owner)).toEqual(await summedFromRecords(owner))
+
+    await repository().markDeleted(record.id)
+    expect(await repository().usageOf(owner)).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+  })
+
+  it('releases the variants with the original when a ready image is replaced', async () => {
+    const owner = newOwner()
+    const record = await issue(owner, 500, { maxImages: 10, maxBytes: 10_000 })
+    await repository().transitionFromPending(record.id, { status: 'ready', sizeBytes: 400, etag: '"e"', derivatives })
+    await repository().failReplaced(record.id, '"e"')
+    expect(await repository().usageOf(owner)).toEqual({ images: 0, bytes: 0, reservedBytes: 0 })
+    expect(await repository().usageOf(owner)).toEqual(await summedFromRecords(owner))
   })
 })

@@ -3,8 +3,18 @@ import type { DrizzleDatabase } from '../database/database.ts'
 import { withDatabaseErrors } from '../database/database-errors.ts'
 import { auditActor } from '../audit/audit.ts'
 import type { RequestContext } from '../identity/request-context.ts'
-import { imageRecords, type ImageRecordRow } from '../database/schema.ts'
-import type { FailureReason, ImageId, ImageRecord, ImageStatus, ImageTransition, Labels, NewImageRecord } from './image.ts'
+import { imageRecords, type ImageRecordRow, type StoredVariant } from '../database/schema.ts'
+import type {
+  FailureReason,
+  ImageDerivatives,
+  ImageId,
+  ImageRecord,
+  ImageStatus,
+  ImageTransition,
+  Labels,
+  NewImageRecord,
+  RemovedMetadata,
+} from './image.ts'
 import type { ImageListQuery, ImageRepository } from './image-repository.ts'
 import { createIssuance } from './postgres-issuance.ts'
 import { NO_USAGE, type OwnerUsage, type QuotaLimits } from './usage.ts'
@@ -82,16 +92,36 @@ export function createPostgresImageRepository(
   // (what caused the validation); the queue message id is in the detail.
   // The status predicate makes each move atomic: of racing duplicate deliveries exactly one
   // UPDATE matches; the others see zero rows, change no usage, and final states never change.
-  // pending -> ready: the reservation is replaced by the real size.
-  const markReady = (id: ImageId, sizeBytes: number, etag: string, ctx: RequestContext | undefined) => {
+  // pending -> ready: the reservation is replaced by the real size, the original's and its
+  // variants' (variants_bytes, the sum of their size_bytes).
+  const markReady = (
+    id: ImageId,
+    sizeBytes: number,
+    etag: string,
+    derivatives: ImageDerivatives | undefined,
+    ctx: RequestContext | undefined,
+  ) => {
     const by = who(ctx)
+    const variants: StoredVariant[] = (derivatives?.variants ?? []).map((v) => ({
+      name: v.name,
+      format: v.format,
+      width: v.width,
+      height: v.height,
+      size_bytes: v.sizeBytes,
+    }))
+    const variantsBytes = variants.reduce((sum, v) => sum + v.size_bytes, 0)
     return client<RawImageRow[]>`
     WITH moved AS (
-      UPDATE image_records SET status = 'ready', size_bytes = ${sizeBytes}::bigint, etag = ${etag}, updated_at = now()
+      UPDATE image_records SET status = 'ready', size_bytes = ${sizeBytes}::bigint, etag = ${etag},
+        width = ${derivatives?.width ?? null}::integer, height = ${derivatives?.height ?? null}::integer,
+        variants = ${JSON.stringify(variants)}::jsonb, variants_bytes = ${variantsBytes}::bigint,
+        placeholder = ${derivatives?.placeholder ?? null}::text,
+        metadata_removed = ${JSON.stringify(derivatives?.metadataRemoved ?? [])}::jsonb,
+        updated_at = now()
       WHERE id = ${id} AND status = 'pending'
       RETURNING *
     ), counted AS (
-      UPDATE owner_usage u SET reserved_bytes = u.reserved_bytes - m.reserved_bytes, bytes = u.bytes + m.size_bytes
+      UPDATE owner_usage u SET reserved_bytes = u.reserved_bytes - m.reserved_bytes, bytes = u.bytes + m.size_bytes + m.variants_bytes
       FROM moved m WHERE u.owner_id = m.owner_id
     ), ${trail(by, {
       action: 'upload.validated',
@@ -133,7 +163,7 @@ export function createPostgresImageRepository(
       WHERE id = ${id} AND status = 'ready' AND etag = ${approvedEtag}
       RETURNING *
     ), counted AS (
-      UPDATE owner_usage u SET images = u.images - 1, bytes = u.bytes - m.size_bytes
+      UPDATE owner_usage u SET images = u.images - 1, bytes = u.bytes - m.size_bytes - m.variants_bytes
       FROM moved m WHERE u.owner_id = m.owner_id
     ), ${trail(by, {
       action: 'upload.rejected',
@@ -163,7 +193,7 @@ export function createPostgresImageRepository(
         ), counted AS (
           UPDATE owner_usage u SET
             images = u.images - CASE WHEN ${previous}::text IN ('pending', 'ready') THEN 1 ELSE 0 END,
-            bytes = u.bytes - CASE WHEN ${previous}::text = 'ready' THEN coalesce(m.size_bytes, 0) ELSE 0 END,
+            bytes = u.bytes - CASE WHEN ${previous}::text = 'ready' THEN coalesce(m.size_bytes, 0) + m.variants_bytes ELSE 0 END,
             reserved_bytes = u.reserved_bytes - CASE WHEN ${previous}::text = 'pending' THEN m.reserved_bytes ELSE 0 END
           FROM moved m WHERE u.owner_id = m.owner_id
         ), ${trail(by, {
@@ -229,7 +259,7 @@ export function createPostgresImageRepository(
     async transitionFromPending(id: ImageId, transition: ImageTransition, ctx?: RequestContext) {
       const rows = await guarded(() =>
         transition.status === 'ready'
-          ? markReady(id, transition.sizeBytes, transition.etag, ctx)
+          ? markReady(id, transition.sizeBytes, transition.etag, transition.derivatives, ctx)
           : markFailed(id, transition.failureReason, ctx),
       )
       const row = rows[0]
@@ -258,6 +288,11 @@ function toImageRecord(row: ImageRecordRow): ImageRecord {
     sourceImageId: row.sourceImageId,
     jobId: row.jobId,
     reservedBytes: row.reservedBytes,
+    width: row.width,
+    height: row.height,
+    variants: row.variants.map((v) => ({ name: v.name, format: v.format, width: v.width, height: v.height, sizeBytes: v.size_bytes })),
+    placeholder: row.placeholder,
+    metadataRemoved: [...row.metadataRemoved],
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   }
@@ -281,12 +316,19 @@ export type RawImageRow = {
   source_image_id: ImageId | null
   job_id: string | null
   reserved_bytes: string | number
+  width: number | null
+  height: number | null
+  variants: StoredVariant[]
+  variants_bytes: string | number
+  placeholder: string | null
+  metadata_removed: RemovedMetadata[]
   created_at: string
   updated_at: string
 }
 
 function fromRaw(row: RawImageRow): ImageRecord {
   // previous_status (a delete's) and any other extra column are left out.
+  // jsonb comes back parsed.
   return toImageRecord({
     id: row.id,
     ownerId: row.owner_id,
@@ -301,6 +343,12 @@ function fromRaw(row: RawImageRow): ImageRecord {
     sourceImageId: row.source_image_id,
     jobId: row.job_id,
     reservedBytes: Number(row.reserved_bytes),
+    width: row.width,
+    height: row.height,
+    variants: row.variants,
+    variantsBytes: Number(row.variants_bytes),
+    placeholder: row.placeholder,
+    metadataRemoved: row.metadata_removed,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
   })

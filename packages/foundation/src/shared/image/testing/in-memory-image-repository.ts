@@ -37,6 +37,11 @@ export class InMemoryImageRepository implements ImageRepository {
       sourceImageId: null,
       jobId: null,
       reservedBytes: 0,
+      width: status === 'ready' ? 1 : null,
+      height: status === 'ready' ? 1 : null,
+      variants: [],
+      placeholder: null,
+      metadataRemoved: [],
       createdAt: at,
       updatedAt: at,
     })
@@ -58,6 +63,11 @@ export class InMemoryImageRepository implements ImageRepository {
       sizeBytes: null,
       failureReason: null,
       etag: null,
+      width: null,
+      height: null,
+      variants: [],
+      placeholder: null,
+      metadataRemoved: [],
       createdAt: now,
       updatedAt: now,
     }
@@ -78,7 +88,9 @@ export class InMemoryImageRepository implements ImageRepository {
     const owned = [...this.records.values()].filter((r) => r.ownerId === ownerId)
     return {
       images: owned.filter((r) => r.status === 'pending' || r.status === 'ready').length,
-      bytes: owned.filter((r) => r.status === 'ready').reduce((sum, r) => sum + (r.sizeBytes ?? 0), 0),
+      bytes: owned
+        .filter((r) => r.status === 'ready')
+        .reduce((sum, r) => sum + (r.sizeBytes ?? 0) + r.variants.reduce((s, v) => s + v.sizeBytes, 0), 0),
       reservedBytes: owned.filter((r) => r.status === 'pending').reduce((sum, r) => sum + r.reservedBytes, 0),
     }
   }
@@ -120,7 +132,18 @@ export class InMemoryImageRepository implements ImageRepository {
     this.transitions += 1
     const next: ImageRecord =
       transition.status === 'ready'
-        ? { ...current, status: 'ready', sizeBytes: transition.sizeBytes, etag: transition.etag, updatedAt: new Date() }
+        ? {
+            ...current,
+            status: 'ready',
+            sizeBytes: transition.sizeBytes,
+            etag: transition.etag,
+            width: transition.derivatives?.width ?? null,
+            height: transition.derivatives?.height ?? null,
+            variants: transition.derivatives?.variants ?? [],
+            placeholder: transition.derivatives?.placeholder ?? null,
+            metadataRemoved: transition.derivatives?.metadataRemoved ?? [],
+            updatedAt: new Date(),
+          }
         : { ...current, status: 'failed', failureReason: transition.failureReason, updatedAt: new Date() }
     this.records.set(id, next)
     return next
