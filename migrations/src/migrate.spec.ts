@@ -16,6 +16,7 @@ const ALL = [
   '0006_ownership.sql',
   '0007_quotas.sql',
   '0008_audit_events.sql',
+  '0009_variants.sql',
   '0010_lifecycle.sql',
   '0011_processing_jobs.sql',
   '0012_event_delivery.sql',
