@@ -76,8 +76,11 @@ export type FalEmulator = {
   setTiming(timing: { queueDelayMs?: number; modelLatencyMs?: number }): void
   /** While true, completed requests send no webhook (one that never comes). */
   dropWebhooks(drop: boolean): void
-  /** Output downloads wait (after their first byte is due) until the returned function is called. */
-  holdOutputs(): () => void
+  /**
+   * Output downloads wait (before their first byte) until the returned function is called;
+   * with `after`, that many more downloads pass first (a kill between two outputs of a job).
+   */
+  holdOutputs(options?: { after?: number }): () => void
   /** Output downloads begun so far. */
   readonly outputDownloads: number
   /** fal's signature headers for a body, for tests that replay or forge webhooks. */
@@ -103,6 +106,7 @@ export async function startFalEmulator(options: FalEmulatorOptions = {}): Promis
   const streams = new Map<string, Set<ServerResponse>>()
   let dropping = false
   let outputGate: Promise<void> | undefined
+  let outputsPassing = 0
   let outputDownloads = 0
   let baseUrl = ''
 
@@ -230,7 +234,8 @@ export async function startFalEmulator(options: FalEmulatorOptions = {}): Promis
       const file = files.get(path.slice('/files/'.length))
       if (file === undefined) return { operation: 'file', status: json(res, 404, { detail: 'no such file' }) }
       outputDownloads += 1
-      if (outputGate !== undefined) await outputGate
+      if (outputGate !== undefined && outputsPassing > 0) outputsPassing -= 1
+      else if (outputGate !== undefined) await outputGate
       res.writeHead(200, { 'content-type': file.contentType, 'content-length': String(file.bytes.byteLength) })
       res.end(file.bytes)
       return { operation: 'file', status: 200 }
@@ -349,7 +354,8 @@ export async function startFalEmulator(options: FalEmulatorOptions = {}): Promis
     dropWebhooks(drop) {
       dropping = drop
     },
-    holdOutputs() {
+    holdOutputs(hold = {}) {
+      outputsPassing = hold.after ?? 0
       let release = () => {}
       outputGate = new Promise((resolve) => {
         release = () => {
