@@ -182,6 +182,21 @@ describe('deriveVariants', () => {
     }
   })
 
+  it('converts a 16-bit PNG with an embedded wide-gamut profile to sRGB, not to its Display P3 numbers', async () => {
+    // Pixels of sRGB (200, 60, 30), stored as Display P3 numbers with the P3 profile embedded.
+    const source = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 60, b: 30 } } })
+      .toColourspace('rgb16')
+      .withIccProfile('p3')
+      .png()
+      .toBuffer()
+    expect((await sharp(source).metadata()).depth).toBe('ushort')
+    const d = await deriveVariants(source, ALL_FORMATS, limits)
+    for (const v of d.variants) {
+      const { dominant } = await sharp(v.bytes).stats()
+      expect(Math.abs(dominant.r - 200) + Math.abs(dominant.g - 60) + Math.abs(dominant.b - 30), `${v.name}.${v.format}`).toBeLessThan(24)
+    }
+  })
+
   it('gives a ThumbHash placeholder small enough to inline', async () => {
     const d = await deriveVariants(readCorpusFile('valid-jpeg-baseline-1024x768.jpg'), DEFAULT_VARIANT_CONFIG, limits)
     const hash = Buffer.from(d.placeholder, 'base64')

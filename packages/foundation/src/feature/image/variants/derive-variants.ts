@@ -48,7 +48,13 @@ export async function deriveVariants(bytes: Uint8Array, config: VariantConfig, o
   const height = rotated ? storedWidth : storedHeight
   const largest = Math.max(...config.sizes.map((s) => s.longestEdge))
 
-  const decoded = await decode(bytes, { frames, animated, largest, limitInputPixels: options.limitInputPixels })
+  const decoded = await decode(bytes, {
+    frames,
+    animated,
+    largest,
+    limitInputPixels: options.limitInputPixels,
+    wideProfile: meta.depth === 'ushort' && meta.icc !== undefined,
+  })
   const bySize = [...config.sizes].sort((a, b) => b.longestEdge - a.longestEdge)
   const variants: DerivedVariant[] = []
   let from = decoded
@@ -73,13 +79,21 @@ export async function deriveVariants(bytes: Uint8Array, config: VariantConfig, o
   }
 }
 
+/**
+ * The one decode: shrunk on load to the largest size, rotated, as 8-bit sRGB pixels. libvips
+ * converts an 8-bit image with an embedded profile, and CMYK, to sRGB as it loads; a 16-bit
+ * image with a profile is converted to Display P3 instead, so that one is taken on to sRGB
+ * here. The encoders then get sRGB pixels and attach no profile (untagged means sRGB), so no
+ * output pays for a colour transform.
+ */
 async function decode(
   bytes: Uint8Array,
-  o: { frames: number; animated: boolean; largest: number; limitInputPixels: number },
+  o: { frames: number; animated: boolean; largest: number; limitInputPixels: number; wideProfile: boolean },
 ): Promise<Decoded> {
-  const { data, info } = await sharp(bytes, { limitInputPixels: o.limitInputPixels, ...(o.animated ? { pages: o.frames } : {}) })
+  const pipeline = sharp(bytes, { limitInputPixels: o.limitInputPixels, ...(o.animated ? { pages: o.frames } : {}) })
     .rotate()
     .resize(o.largest, o.largest, { fit: 'inside', withoutEnlargement: true })
+  const { data, info } = await (o.wideProfile ? pipeline.withIccProfile('srgb') : pipeline)
     .toColourspace('srgb')
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true })
@@ -119,7 +133,7 @@ async function encode(
       : format === 'avif'
         ? input.avif({ quality: 55, effort: 2 })
         : input.flatten({ background: '#ffffff' }).jpeg({ quality: 82, mozjpeg: true })
-  const bytes = await encoded.withIccProfile('srgb').toBuffer()
+  const bytes = await encoded.toBuffer()
   return { format, width: d.width, height: d.frameHeight, sizeBytes: bytes.length, contentType: VARIANT_CONTENT_TYPES[format], bytes }
 }
 
