@@ -1,10 +1,8 @@
 import exifr from 'exifr'
 import sharp, { type Metadata } from 'sharp'
 import { rgbaToThumbHash } from 'thumbhash'
+import type { RemovedMetadata } from '../../../shared/image/image.ts'
 import { VARIANT_CONTENT_TYPES, type VariantConfig, type VariantFormat } from './variant-config.ts'
-
-/** What an original can carry that no variant does. */
-export type RemovedMetadata = 'exif' | 'gps' | 'xmp' | 'iptc' | 'comment'
 
 export type DerivedVariant = {
   name: string

@@ -1,7 +1,9 @@
 import { ConfigError } from '../../../common/config.ts'
+import { IMAGE_VARIANT_FORMATS, type ImageVariantFormat } from '../../../shared/image/image.ts'
 
-export const VARIANT_FORMATS = ['webp', 'avif', 'jpeg'] as const
-export type VariantFormat = (typeof VARIANT_FORMATS)[number]
+/** The formats a variant can be generated in: the record's own list. */
+export const VARIANT_FORMATS = IMAGE_VARIANT_FORMATS
+export type VariantFormat = ImageVariantFormat
 
 export const VARIANT_CONTENT_TYPES: Record<VariantFormat, string> = {
   webp: 'image/webp',
