@@ -58,6 +58,8 @@ describe('S3 -> SQS event bridge', () => {
     try {
       await s3Client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'uploads/a b/é.png', Body: 'abc' }))
       await s3Client.send(new PutObjectCommand({ Bucket: OTHER_BUCKET, Key: 'uploads/ignored', Body: 'x' }))
+      // Outside the notification's uploads/ prefix: the processor's own variant writes.
+      await s3Client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'variants/x/thumbnail.webp', Body: 'x' }))
       const [message] = await receiveExactly(queueUrl, 1)
       const body = JSON.parse(message?.Body ?? '{}')
       expect(body).toEqual({

@@ -16,6 +16,12 @@ export type S3EventBridgeOptions = {
   sqs: SqsClientConfig
   bucket: string
   queueUrl: string
+  /**
+   * Only keys under this prefix are sent (default `uploads/`), as the bucket notification in
+   * docs/operations.md filters them: the processor's own writes (`variants/…`) raise no event.
+   * An empty string sends every key.
+   */
+  keyPrefix?: string
   /** Attempts per message (default 5), waiting baseDelayMs, 2x, 4x... between them (default 100). */
   retry?: { attempts?: number; baseDelayMs?: number }
   logger?: BridgeLogger
@@ -41,6 +47,7 @@ export function startS3EventBridge(options: S3EventBridgeOptions): S3EventBridge
   const attempts = Math.max(1, options.retry?.attempts ?? 5)
   const baseDelayMs = options.retry?.baseDelayMs ?? 100
   const logger = options.logger ?? stderrLogger
+  const keyPrefix = options.keyPrefix ?? 'uploads/'
   const client = new SQSClient({
     endpoint: options.sqs.endpoint,
     region: options.sqs.region,
@@ -68,7 +75,7 @@ export function startS3EventBridge(options: S3EventBridgeOptions): S3EventBridge
   }
 
   const unsubscribe = options.s3.onObjectCreated((event) => {
-    if (event.bucket !== options.bucket) return
+    if (event.bucket !== options.bucket || !event.key.startsWith(keyPrefix)) return
     const sending = deliver(event).finally(() => inFlight.delete(sending))
     inFlight.add(sending)
   })
