@@ -19,6 +19,8 @@ import {
   createS3ValidationStorage,
   createSqsClient,
   createValidateImage,
+  createImageVariants,
+  createS3VariantStorage,
   type Logger,
   type MessageProcessedListener,
   pingQueue,
@@ -74,10 +76,16 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
   const validationMetrics = createValidationMetrics(registry)
   const images = createPostgresImageRepository(database.db)
   const storage = createS3ValidationStorage({ client: s3, bucket: config.storage.bucket })
+  const limits = { ...config.limits, ...config.processor.limits }
   const validate = createValidateImage({
     images,
     storage,
-    limits: { ...config.limits, ...config.processor.limits },
+    variants: createImageVariants({
+      storage: createS3VariantStorage({ client: s3, bucket: config.storage.bucket }),
+      config: config.processor.variants,
+      limitInputPixels: limits.maxTotalPixels,
+    }),
+    limits,
     log: logger,
   })
   const queueMetrics = createQueueMetrics(registry)

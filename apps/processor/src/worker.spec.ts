@@ -212,7 +212,12 @@ describe('processor worker on the emulators', () => {
     let openGate = () => {}
     const gate = new Promise<void>((resolve) => (openGate = resolve))
     const started: ImageId[] = []
-    const validate = createValidateImage({ images: stack.images, storage: stack.storage, limits: TEST_IMAGE_LIMITS })
+    const validate = createValidateImage({
+      images: stack.images,
+      storage: stack.storage,
+      variants: stack.variants,
+      limits: TEST_IMAGE_LIMITS,
+    })
     const spy = createMessageSpy()
     const worker = createQueueWorker({
       sqs: stack.sqsClient,

@@ -3,6 +3,7 @@ export * from './common/config.ts'
 export * from './common/logger.ts'
 export * from './common/metrics.ts'
 export * from './common/tracing.ts'
+export * from './common/variant-settings.ts'
 export * from './shared/identity/request-context.ts'
 export * from './shared/identity/authentication-error.ts'
 export * from './shared/identity/token-verifier.ts'
@@ -25,6 +26,8 @@ export * from './shared/queue/index.ts'
 export * from './feature/image/upload/index.ts'
 // feature/image/validate (processor)
 export * from './feature/image/validate/index.ts'
+// feature/image/variants (processor)
+export * from './feature/image/variants/index.ts'
 // feature/image/library
 export * from './feature/image/library/index.ts'
 // feature/image/download

@@ -53,6 +53,7 @@ describe('the audit trail', () => {
     const validate = createValidateImage({
       images: createPostgresImageRepository(api.database.db),
       storage: api.storage,
+      variants: api.variants,
       limits: TEST_IMAGE_LIMITS,
     })
 

@@ -1,4 +1,5 @@
 import { generateDevKeyPair, startCloudFrontApiEmulator, type CloudFrontApiEmulator } from '@image-service/devstack'
+import { readCorpusFile } from '@image-service/devstack/corpus'
 import { createPostgresImageRepository, type ImageId } from '@image-service/foundation'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { ApiApp } from '../app.ts'
@@ -138,12 +139,17 @@ describe('ownership on every route', () => {
     expect((await get('/api/image/v1/images?label.Bad=x', 'owner-a')).statusCode).toBe(400)
   })
 
-  it('deletes: the object goes, the CDN forgets it, it is never signed again, and a second delete is 204 too', async () => {
+  it('deletes: the object and its variants go, the CDN forgets them, it is never signed again, and a second delete is 204 too', async () => {
     const id = await uploadAs('owner-d')
+    // Its variants, as the processor stores them.
+    const { variants } = await api.variants.create(id as ImageId, readCorpusFile('valid-png-rgb-1024x768.png'))
+    const variantKeys = variants.map((v) => `variants/${id}/${v.name}.${v.format}`)
+    for (const key of variantKeys) expect(await api.storage.getObjectMetadata(key)).not.toBeNull()
     const deleted = await api.inject({ method: 'DELETE', url: `/api/image/v1/images/${id}` }, { app: withCdn, owner: 'owner-d' })
     expect(deleted.statusCode).toBe(204)
-    expect(cloudFront.invalidatedPaths()).toContain(`/uploads/${id}`)
+    expect(cloudFront.invalidatedPaths()).toEqual(expect.arrayContaining([`/uploads/${id}`, `/variants/${id}/*`]))
     expect(await api.storage.getObjectMetadata(`uploads/${id}`)).toBeNull()
+    for (const key of variantKeys) expect(await api.storage.getObjectMetadata(key)).toBeNull()
     expect((await get(`/api/image/v1/images/${id}`, 'owner-d')).json()).toMatchObject({ status: 'deleted' })
     expect((await get(`/api/image/v1/download/get-signed-url/${id}`, 'owner-d')).statusCode).toBe(404)
     expect((await get('/api/image/v1/images', 'owner-d')).json().items).toEqual([])

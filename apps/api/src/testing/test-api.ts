@@ -12,10 +12,15 @@ import {
   createLogger,
   createS3Client,
   createS3ValidationStorage,
+  createImageVariants,
+  createS3VariantStorage,
+  DEFAULT_VARIANT_CONFIG,
+  type ImageVariants,
   type Database,
   type ValidationStorage,
   loadConfig,
 } from '@image-service/foundation'
+import { TEST_IMAGE_LIMITS } from '@image-service/devstack/corpus'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import { type ApiApp, buildApp } from '../app.ts'
 import { type ApiContainerOptions, createApiContainer } from '../container.ts'
@@ -28,6 +33,8 @@ export type TestApi = {
   /** Direct access for assertions: the database and the bucket the API uses. */
   database: Database
   storage: ValidationStorage
+  /** The processor's variants on the same bucket (default sizes), for specs that run validation. */
+  variants: ImageVariants
   /** The emulator's keys, for variants that replace the container options. */
   s3Credentials: { accessKeyId: string; secretAccessKey: string }
   /** The identity provider the API trusts (AUTH_ISSUER, AUTH_JWKS_URL). */
@@ -91,6 +98,11 @@ export async function startTestApi(serverUrl: string, bucket: string): Promise<T
     s3,
     database,
     storage: createS3ValidationStorage({ client, bucket }),
+    variants: createImageVariants({
+      storage: createS3VariantStorage({ client, bucket }),
+      config: DEFAULT_VARIANT_CONFIG,
+      limitInputPixels: TEST_IMAGE_LIMITS.maxTotalPixels,
+    }),
     s3Credentials: credentials,
     idp,
     token,

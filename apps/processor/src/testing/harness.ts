@@ -18,6 +18,10 @@ import {
   createS3Client,
   createS3UploadStorage,
   createS3ValidationStorage,
+  createImageVariants,
+  createS3VariantStorage,
+  DEFAULT_VARIANT_CONFIG,
+  type ImageVariants,
   type Database,
   type ImageContentType,
   type ImageId,
@@ -29,6 +33,8 @@ import {
   newImageId,
   objectKeyFor,
 } from '@image-service/foundation'
+
+import { TEST_IMAGE_LIMITS } from '@image-service/devstack/corpus'
 
 export { readCorpusFile as corpusFile } from '@image-service/devstack/corpus'
 
@@ -42,6 +48,8 @@ export type Stack = {
   s3: S3Emulator
   s3Client: ReturnType<typeof createS3Client>
   storage: ValidationStorage
+  /** The processor's variants on the same bucket (default sizes). */
+  variants: ImageVariants
   /** The api's side of the bucket: presigned PUTs, as a client would use them. */
   uploads: UploadStorage
   sqs: SqsEmulator
@@ -70,6 +78,11 @@ export async function startStack(databaseServerUrl: string): Promise<Stack> {
     s3,
     s3Client,
     storage: createS3ValidationStorage({ client: s3Client, bucket }),
+    variants: createImageVariants({
+      storage: createS3VariantStorage({ client: s3Client, bucket }),
+      config: DEFAULT_VARIANT_CONFIG,
+      limitInputPixels: TEST_IMAGE_LIMITS.maxTotalPixels,
+    }),
     uploads: createS3UploadStorage({ client: s3Client, bucket }),
     sqs,
     sqsClient,

@@ -1,4 +1,13 @@
 import { readFileSync } from 'node:fs'
+import {
+  DEFAULT_VARIANT_FORMATS,
+  DEFAULT_VARIANT_MAX_FRAMES,
+  DEFAULT_VARIANTS,
+  IMAGE_VARIANT_FORMATS,
+  MAX_VARIANT_EDGE,
+  parseVariantFormats,
+  parseVariantSizes,
+} from './variant-settings.ts'
 import { KindGuard, type Static, type StaticDecode, type TObject, type TSchema, Type } from '@sinclair/typebox'
 
 /**
@@ -531,6 +540,40 @@ const ProcessorSectionSchema = Type.Object({
       ),
     ),
     quota: QuotaSchema,
+  }),
+  // DESIGN "Variants": the sizes and formats derived from every validated upload.
+  variants: Type.Object({
+    sizes: env(
+      'VARIANTS',
+      Type.Transform(
+        Type.String({
+          default: DEFAULT_VARIANTS,
+          pattern: '^[a-z][a-z0-9_]*:[0-9]+(,[a-z][a-z0-9_]*:[0-9]+)*$',
+          description: `Sizes derived from every validated image, as name:longest-edge pairs (never enlarged; 1..${MAX_VARIANT_EDGE}); \`original\` is reserved for the upload itself`,
+        }),
+      )
+        .Decode(parseVariantSizes)
+        .Encode((sizes) => sizes.map((s) => `${s.name}:${s.longestEdge}`).join(',')),
+    ),
+    formats: env(
+      'VARIANT_FORMATS',
+      Type.Transform(
+        Type.String({
+          default: DEFAULT_VARIANT_FORMATS,
+          pattern: `^(${IMAGE_VARIANT_FORMATS.join('|')})(,(${IMAGE_VARIANT_FORMATS.join('|')}))*$`,
+          description: `Formats every size is generated in, comma-separated, among ${IMAGE_VARIANT_FORMATS.join(', ')}; animation is kept in webp only`,
+        }),
+      )
+        .Decode(parseVariantFormats)
+        .Encode((formats) => formats.join(',')),
+    ),
+    maxFrames: env(
+      'VARIANT_MAX_FRAMES',
+      Int('Frames an animated variant keeps at most (the rest is dropped), which bounds the work of deriving an animation', {
+        default: DEFAULT_VARIANT_MAX_FRAMES,
+        minimum: 1,
+      }),
+    ),
   }),
   limits: Type.Object({
     maxFramePixels: env(

@@ -94,6 +94,15 @@ describe('loadConfig', () => {
         leaseSeconds: 300,
         quota: { maxImages: 10_000, maxBytes: 5_368_709_120 },
       },
+      variants: {
+        sizes: [
+          { name: 'thumbnail', longestEdge: 300 },
+          { name: 'medium', longestEdge: 800 },
+          { name: 'large', longestEdge: 1200 },
+        ],
+        formats: ['webp'],
+        maxFrames: 50,
+      },
       limits: { maxFramePixels: 50_000_000, maxFrames: 1000, maxTotalPixels: 250_000_000 },
       webhooks: {
         url: undefined,
@@ -105,6 +114,34 @@ describe('loadConfig', () => {
       },
     })
     expect(processorConfig.limits).toEqual({ maxUploadBytes: 10_485_760 })
+  })
+
+  it('reads VARIANTS and VARIANT_FORMATS, and refuses a malformed, reserved or repeated size or format by name', () => {
+    const given = { ...processor, VARIANTS: 'small:64,hero:2400', VARIANT_FORMATS: 'avif,webp,jpeg', VARIANT_MAX_FRAMES: '10' }
+    expect(loadConfig(given, 'processor').processor.variants).toEqual({
+      sizes: [
+        { name: 'small', longestEdge: 64 },
+        { name: 'hero', longestEdge: 2400 },
+      ],
+      formats: ['avif', 'webp', 'jpeg'],
+      maxFrames: 10,
+    })
+    for (const [name, value] of [
+      ['VARIANTS', 'thumbnail'],
+      ['VARIANTS', 'Thumb:300'],
+      ['VARIANTS', 'original:300'],
+      ['VARIANTS', 'a:300,a:400'],
+      ['VARIANTS', 'huge:9000'],
+      ['VARIANTS', 'zero:0'],
+      ['VARIANT_FORMATS', 'png'],
+      ['VARIANT_FORMATS', 'webp,webp'],
+      ['VARIANT_MAX_FRAMES', '0'],
+    ] as const) {
+      expect(
+        problemsOf(() => loadConfig({ ...processor, [name]: value }, 'processor')),
+        `${name}=${value}`,
+      ).toEqual([expect.stringContaining(name)])
+    }
   })
 
   it('takes webhooks only with both WEBHOOK_URL and a whsec_ WEBHOOK_SECRET, and never shows the secret', () => {

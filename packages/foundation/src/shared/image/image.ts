@@ -1,5 +1,6 @@
 import { ulid } from 'ulid'
 import { AppError } from '../../common/errors.ts'
+import type { ImageVariantFormat } from '../../common/variant-settings.ts'
 
 /** A ULID: 26 characters of Crockford base32, the first 0-7 (48-bit timestamp). */
 export type ImageId = string & { readonly __brand: 'ImageId' }
@@ -102,8 +103,7 @@ export class ImageNotFoundError extends AppError {
 export const REMOVED_METADATA = ['exif', 'gps', 'xmp', 'iptc', 'comment'] as const
 export type RemovedMetadata = (typeof REMOVED_METADATA)[number]
 
-export const IMAGE_VARIANT_FORMATS = ['webp', 'avif', 'jpeg'] as const
-export type ImageVariantFormat = (typeof IMAGE_VARIANT_FORMATS)[number]
+export { IMAGE_VARIANT_FORMATS, type ImageVariantFormat } from '../../common/variant-settings.ts'
 
 /** One stored derived size: the object `variants/{image_id}/{name}.{format}`. */
 export type ImageVariant = {

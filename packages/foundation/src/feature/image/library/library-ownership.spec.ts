@@ -89,17 +89,23 @@ describe('createListImages', () => {
 })
 
 describe('createDeleteImage', () => {
-  it('marks the record deleted, removes the object and invalidates the CDN copy; again is the same', async () => {
+  it('marks the record deleted, removes the object and its variants and invalidates the CDN copies; again is the same', async () => {
     const { images, storage, cdn, remove, status } = setup()
     const id = newImageId()
+    const other = newImageId()
     images.add(id, 'ready', 'alice')
     storage.put(`uploads/${id}`, new Uint8Array([1, 2, 3]), { contentType: 'image/png' })
+    storage.put(`variants/${id}/thumbnail.webp`, new Uint8Array([4]), { contentType: 'image/webp' })
+    storage.put(`variants/${id}/large.avif`, new Uint8Array([5]), { contentType: 'image/avif' })
+    storage.put(`variants/${other}/thumbnail.webp`, new Uint8Array([6]), { contentType: 'image/webp' })
     await remove(alice, id)
     expect((await status(alice, id)).status).toBe('deleted')
     expect(storage.objects.has(`uploads/${id}`)).toBe(false)
-    expect(cdn.paths).toEqual([`/uploads/${id}`])
+    expect(storage.keysUnder(`variants/${id}/`)).toEqual([])
+    expect(storage.keysUnder('variants/')).toEqual([`variants/${other}/thumbnail.webp`])
+    expect(cdn.paths).toEqual([`/uploads/${id}`, `/variants/${id}/*`])
     await expect(remove(alice, id)).resolves.toBeUndefined()
-    expect(cdn.paths).toHaveLength(2)
+    expect(cdn.paths).toHaveLength(4)
   })
 
   it('lets neither another owner nor an admin delete: 404, and nothing changes', async () => {

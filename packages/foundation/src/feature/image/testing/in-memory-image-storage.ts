@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { DependencyUnavailableError } from '../../../common/errors.ts'
 import type { PresignedUpload, UploadStorage } from '../upload/upload-storage.ts'
+import { VARIANT_CACHE_CONTROL, type VariantStorage } from '../variants/variant-storage.ts'
 import { type ObjectMetadata, STORED_RESPONSE_HEADERS, type ValidationStorage } from '../validate/validation-storage.ts'
 import { StoredObjectChangedError, StoredObjectNotFoundError } from '../../../shared/storage/s3-errors.ts'
 
@@ -9,14 +10,14 @@ type StoredHeaders = ObjectMetadata['headers']
 
 /**
  * Test fake of one bucket, in memory, behind both apps' ports (UploadStorage for the api,
- * ValidationStorage for the processor), behaving as the S3 adapters do on the emulator
+ * ValidationStorage and VariantStorage for the processor), behaving as the S3 adapters do on the emulator
  * (image-storage.contract.spec.ts runs the same assertions against both). `objects` holds
  * each object's bytes by key (set it directly, or use put() to give a content type and
  * stored headers too); the ETag is the quoted MD5 of the bytes, as S3's for a single PUT.
  * `events` can be shared with a repository fake to see call order across both; `reads` lets
  * a test prove the full object was never served.
  */
-export class InMemoryImageStorage implements UploadStorage, ValidationStorage {
+export class InMemoryImageStorage implements UploadStorage, ValidationStorage, VariantStorage {
   readonly objects = new Map<string, Uint8Array>()
   /** Content types of the objects that were stored with one; the others report undefined. */
   readonly contentTypes = new Map<string, string>()
@@ -27,6 +28,7 @@ export class InMemoryImageStorage implements UploadStorage, ValidationStorage {
   readonly events: string[]
   failPresign: Error | undefined
   failDeletes = false
+  failVariantPuts = false
 
   constructor(events: string[] = []) {
     this.events = events
@@ -102,6 +104,23 @@ export class InMemoryImageStorage implements UploadStorage, ValidationStorage {
     this.contentTypes.delete(objectKey)
     this.storedHeaders.delete(objectKey)
     this.deleted.push(objectKey)
+  }
+
+  /** VariantStorage: variants live in the same bucket, under variants/{image_id}/. */
+  async putVariant(objectKey: string, bytes: Uint8Array, contentType: string): Promise<void> {
+    this.events.push(`put-variant:${objectKey}`)
+    if (this.failVariantPuts) throw new DependencyUnavailableError('STORAGE_UNAVAILABLE', 'storage is down')
+    this.put(objectKey, bytes, { contentType, headers: { 'cache-control': VARIANT_CACHE_CONTROL } })
+  }
+
+  async deleteVariants(imageId: string): Promise<number> {
+    const keys = this.keysUnder(`variants/${imageId}/`)
+    for (const key of keys) await this.deleteObject(key)
+    return keys.length
+  }
+
+  keysUnder(prefix: string): string[] {
+    return [...this.objects.keys()].filter((key) => key.startsWith(prefix)).sort()
   }
 
   private require(objectKey: string, etag: string): Uint8Array {

@@ -1,5 +1,6 @@
-import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { isS3NotFound, storageUnavailable } from '../../../shared/storage/s3-errors.ts'
+import type { S3Client } from '@aws-sdk/client-s3'
+import { deleteS3Object, deleteS3Prefix } from '../../../shared/storage/s3-deletes.ts'
+import { storageUnavailable } from '../../../shared/storage/s3-errors.ts'
 import { createS3UploadPresigner } from './s3-upload-presigner.ts'
 import type { UploadStorage } from './upload-storage.ts'
 
@@ -28,16 +29,6 @@ export function createS3UploadStorage(deps: { client: S3Client; bucket: string; 
     },
 
     deleteObject: (objectKey) => deleteS3Object(client, bucket, objectKey),
-  }
-}
-
-/** Idempotent delete, shared by both apps' adapters. */
-export async function deleteS3Object(client: S3Client, bucket: string, objectKey: string): Promise<void> {
-  try {
-    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey }))
-  } catch (error) {
-    // S3 already answers 204 for a missing key; some compatible servers answer 404.
-    if (isS3NotFound(error)) return
-    throw storageUnavailable('delete an object', error)
+    deleteVariants: (imageId) => deleteS3Prefix(client, bucket, `variants/${imageId}/`),
   }
 }

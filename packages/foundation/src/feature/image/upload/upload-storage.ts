@@ -1,6 +1,6 @@
 /**
  * Port: what the api does with the object store (DESIGN, "Storage access by app"): it
- * presigns uploads and deletes objects, and never reads image bytes. Implementations throw
+ * presigns uploads and deletes objects and their variants, and never reads image bytes. Implementations throw
  * DependencyUnavailableError('STORAGE_UNAVAILABLE') for transient failures.
  */
 export interface UploadStorage {
@@ -17,6 +17,8 @@ export interface UploadStorage {
   }): Promise<PresignedUpload>
   /** Idempotent: deleting a missing object succeeds. */
   deleteObject(objectKey: string): Promise<void>
+  /** Deletes every object under `variants/{imageId}/`; returns how many there were (0 is success). */
+  deleteVariants(imageId: string): Promise<number>
 }
 
 export type PresignedUpload = {

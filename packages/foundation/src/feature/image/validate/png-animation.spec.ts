@@ -22,6 +22,7 @@ import {
   scanlines,
   withSequence,
 } from './testing/apng-builder.ts'
+import { specImageVariants } from '../variants/testing/spec-variants.ts'
 import { createValidateImage } from './validate-image.ts'
 
 const rgb = { bitDepth: 8, colourType: 2, interlaced: false }
@@ -180,7 +181,7 @@ describe('APNG frames in ValidateImage', () => {
     const id = newImageId()
     await images.save({ id, ownerId: 'owner-a', contentType: 'image/png', fileName: 'animation.png', objectKey: objectKeyFor(id) })
     storage.objects.set(objectKeyFor(id), bytes)
-    const outcome = await createValidateImage({ images, storage, limits })(ctx, id)
+    const outcome = await createValidateImage({ images, storage, variants: specImageVariants(storage, limits), limits })(ctx, id)
     return { outcome, record: await images.findById(id), storage, key: objectKeyFor(id) }
   }
 

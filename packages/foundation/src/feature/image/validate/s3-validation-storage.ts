@@ -7,7 +7,7 @@ import {
   StoredObjectNotFoundError,
   storageUnavailable,
 } from '../../../shared/storage/s3-errors.ts'
-import { deleteS3Object } from '../upload/s3-upload-storage.ts'
+import { deleteS3Object } from '../../../shared/storage/s3-deletes.ts'
 import type { ObjectMetadata, ValidationStorage } from './validation-storage.ts'
 
 /** ValidationStorage on S3 or any S3-compatible server. */

@@ -5,6 +5,7 @@ import { isAllowedContentType, newImageId, objectKeyFor } from '../../../shared/
 import { parseAllowedContentType } from '../upload/upload-rules.ts'
 import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
 import { InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
+import { specImageVariants } from '../variants/testing/spec-variants.ts'
 import { createValidateImage } from './validate-image.ts'
 
 const ctx = systemContext('spec', 'spec-request')
@@ -32,7 +33,7 @@ describe('ValidateImage on the upload corpus', () => {
     storage.objects.set(objectKey, readCorpusFile(c.file))
 
     const started = performance.now()
-    const result = await createValidateImage({ images, storage, limits })(ctx, id)
+    const result = await createValidateImage({ images, storage, variants: specImageVariants(storage, limits), limits })(ctx, id)
     durations.push(performance.now() - started)
 
     const record = await images.findById(id)

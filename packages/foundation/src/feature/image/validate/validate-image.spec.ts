@@ -7,6 +7,7 @@ import { type ImageContentType, type ImageId, newImageId, objectKeyFor } from '.
 import type { ImageRepository } from '../../../shared/image/image-repository.ts'
 import { InMemoryImageRepository } from '../../../shared/image/testing/in-memory-image-repository.ts'
 import { etagOf, InMemoryImageStorage } from '../testing/in-memory-image-storage.ts'
+import { specImageVariants } from '../variants/testing/spec-variants.ts'
 import { createValidateImage } from './validate-image.ts'
 import type { ValidationStorage } from './validation-storage.ts'
 
@@ -40,7 +41,7 @@ describe('createValidateImage', () => {
   beforeEach(() => {
     images = new InMemoryImageRepository()
     storage = new InMemoryImageStorage()
-    validate = createValidateImage({ images, storage, limits })
+    validate = createValidateImage({ images, storage, variants: specImageVariants(storage, limits), limits })
   })
 
   async function upload(contentType: ImageContentType, bytes: Uint8Array | null): Promise<ImageId> {
@@ -58,7 +59,12 @@ describe('createValidateImage', () => {
   })
 
   it('accepts exactly maxUploadBytes but fails one byte more as too_large, deleting the object', async () => {
-    const small = createValidateImage({ images, storage, limits: { ...limits, maxUploadBytes: png.length } })
+    const small = createValidateImage({
+      images,
+      storage,
+      variants: specImageVariants(storage, limits),
+      limits: { ...limits, maxUploadBytes: png.length },
+    })
     const exact = await upload('image/png', png)
     expect(await small(ctx, exact)).toMatchObject({ outcome: 'ready' })
 
@@ -186,7 +192,9 @@ describe('createValidateImage', () => {
     const id = await upload('image/png', png)
     const down = new DependencyUnavailableError('STORAGE_UNAVAILABLE', 'storage is down')
     const brokenStorage = storageView(storage, { getObjectMetadata: () => Promise.reject(down) })
-    expect(await createValidateImage({ images, storage: brokenStorage, limits })(ctx, id)).toEqual({
+    expect(
+      await createValidateImage({ images, storage: brokenStorage, variants: specImageVariants(storage, limits), limits })(ctx, id),
+    ).toEqual({
       outcome: 'retry',
       reason: 'STORAGE_UNAVAILABLE',
     })
@@ -203,7 +211,9 @@ describe('createValidateImage', () => {
       transitionFromPending: () => Promise.reject(dbDown),
       failReplaced: () => Promise.reject(dbDown),
     }
-    expect(await createValidateImage({ images: brokenImages, storage, limits })(ctx, id)).toEqual({
+    expect(
+      await createValidateImage({ images: brokenImages, storage, variants: specImageVariants(storage, limits), limits })(ctx, id),
+    ).toEqual({
       outcome: 'retry',
       reason: 'DATABASE_UNAVAILABLE',
     })
@@ -221,10 +231,12 @@ describe('createValidateImage', () => {
         return measured
       },
     })
-    expect(await createValidateImage({ images, storage: swapping, limits })(ctx, id)).toEqual({
-      outcome: 'retry',
-      reason: 'OBJECT_CHANGED',
-    })
+    expect(await createValidateImage({ images, storage: swapping, variants: specImageVariants(storage, limits), limits })(ctx, id)).toEqual(
+      {
+        outcome: 'retry',
+        reason: 'OBJECT_CHANGED',
+      },
+    )
     expect(await images.findById(id)).toMatchObject({ status: 'pending' })
     expect(await validate(ctx, id)).toEqual({ outcome: 'failed', reason: 'type_mismatch' })
   })
@@ -289,7 +301,7 @@ describe('createValidateImage', () => {
         return null
       },
     })
-    const deliveryB = createValidateImage({ images, storage: staleView, limits })(ctx, id)
+    const deliveryB = createValidateImage({ images, storage: staleView, variants: specImageVariants(storage, limits), limits })(ctx, id)
     await bReachedHead
     expect(await validate(ctx, id)).toMatchObject({ outcome: 'ready' })
     releaseB()

@@ -8,6 +8,7 @@ import { StoredObjectNotFoundError } from '../../../shared/storage/s3-errors.ts'
 import type { ValidationStorage } from './validation-storage.ts'
 import { HEAD_BYTES, type Inspection, inspectContent, inspectHead } from './image-inspection.ts'
 import { unexpectedStoredHeaders } from './stored-headers.ts'
+import type { ImageVariants } from '../variants/image-variants.ts'
 
 /**
  * What happened to one upload, as a value. `retry`: nothing was decided, leave the message
@@ -33,10 +34,12 @@ export type ValidateImage = (ctx: RequestContext, imageId: ImageId) => Promise<V
 export function createValidateImage(deps: {
   images: ImageRepository
   storage: ValidationStorage
+  /** Derives and stores the variants of an approved upload, and removes those of any other. */
+  variants: ImageVariants
   limits: ImageLimits
   log?: Logger
 }): ValidateImage {
-  const { images, storage, limits } = deps
+  const { images, storage, variants, limits } = deps
 
   async function reject(ctx: RequestContext, record: ImageRecord, reason: FailureReason, detail: string): Promise<ValidationOutcome> {
     // The status first: only the delivery whose move from pending wins may delete, so a
@@ -50,10 +53,16 @@ export function createValidateImage(deps: {
     return { outcome: 'failed', reason }
   }
 
-  /** Another delivery of the same event finished first; report the state it left. */
+  /**
+   * Another delivery of the same event finished first, or the record left pending meanwhile
+   * (expired by the sweeper, deleted by its owner): report the state it left. Only a ready
+   * record keeps variants; any this delivery wrote for another state go.
+   */
   async function skippedAfterRace(imageId: ImageId): Promise<ValidationOutcome> {
     const current = await images.findById(imageId)
-    return { outcome: 'skipped', status: current?.status ?? 'pending' }
+    const status = current?.status ?? 'pending'
+    if (status !== 'ready' && status !== 'pending') await variants.remove(imageId)
+    return { outcome: 'skipped', status }
   }
 
   const verdict = async (ctx: RequestContext, record: ImageRecord, inspection: Inspection): Promise<ValidationOutcome | null> =>
@@ -74,6 +83,7 @@ export function createValidateImage(deps: {
     if (updated === null) return skippedAfterRace(record.id)
     deps.log?.warn({ imageId: record.id, reason: 'replaced', approved: record.etag, found: object.etag }, 'approved object was replaced')
     await storage.deleteObject(record.objectKey)
+    await variants.remove(record.id)
     return { outcome: 'failed', reason: 'replaced' }
   }
 
@@ -84,8 +94,10 @@ export function createValidateImage(deps: {
     if (record.status === 'failed' || record.status === 'deleted') {
       // A failed or deleted record never has bytes: the upload URL can outlive the rejection
       // or the delete, so a later PUT may have stored something again. Deleting is idempotent
-      // for duplicate deliveries.
+      // for duplicate deliveries. Its variants go too: a crash after writing them, before the
+      // record turned ready, leaves them for this repair.
       await storage.deleteObject(record.objectKey)
+      await variants.remove(record.id)
     }
     if (record.status === 'ready') return recheckReady(ctx, record)
     if (record.status !== 'pending') return { outcome: 'skipped', status: record.status }
@@ -110,7 +122,14 @@ export function createValidateImage(deps: {
     const contentVerdict = await verdict(ctx, record, await inspectContent(bytes, record.contentType, limits))
     if (contentVerdict !== null) return contentVerdict
 
-    const updated = await images.transitionFromPending(record.id, { status: 'ready', sizeBytes: bytes.length, etag: object.etag }, ctx)
+    // The variants are stored before the record turns ready, so a ready record always has
+    // them; a crash in between is redone by the redelivery, over the same keys.
+    const derivatives = await variants.create(record.id, bytes)
+    const updated = await images.transitionFromPending(
+      record.id,
+      { status: 'ready', sizeBytes: bytes.length, etag: object.etag, derivatives },
+      ctx,
+    )
     if (updated === null) return skippedAfterRace(record.id)
     return { outcome: 'ready', sizeBytes: bytes.length }
   }

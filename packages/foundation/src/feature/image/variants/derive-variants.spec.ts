@@ -3,7 +3,7 @@ import sharp from 'sharp'
 import { thumbHashToRGBA } from 'thumbhash'
 import { describe, expect, it } from 'vitest'
 import { type DerivedVariant, deriveVariants, readMetadataBlocks } from './derive-variants.ts'
-import { DEFAULT_VARIANT_CONFIG, type VariantConfig } from './variant-config.ts'
+import { DEFAULT_VARIANT_CONFIG, type VariantConfig } from '../../../common/variant-settings.ts'
 
 const limits = { limitInputPixels: TEST_IMAGE_LIMITS.maxTotalPixels }
 const ALL_FORMATS: VariantConfig = { ...DEFAULT_VARIANT_CONFIG, formats: ['webp', 'avif', 'jpeg'] }

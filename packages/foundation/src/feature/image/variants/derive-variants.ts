@@ -2,7 +2,8 @@ import exifr from 'exifr'
 import sharp, { type Metadata } from 'sharp'
 import { rgbaToThumbHash } from 'thumbhash'
 import type { RemovedMetadata } from '../../../shared/image/image.ts'
-import { VARIANT_CONTENT_TYPES, type VariantConfig, type VariantFormat } from './variant-config.ts'
+import type { ImageVariantFormat as VariantFormat, VariantConfig } from '../../../common/variant-settings.ts'
+import { VARIANT_CONTENT_TYPES } from './variant-config.ts'
 
 export type DerivedVariant = {
   name: string

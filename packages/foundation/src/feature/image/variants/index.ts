@@ -1,2 +1,5 @@
 export * from './derive-variants.ts'
+export * from './image-variants.ts'
+export * from './s3-variant-storage.ts'
 export * from './variant-config.ts'
+export * from './variant-storage.ts'
