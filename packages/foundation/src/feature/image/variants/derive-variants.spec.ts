@@ -134,6 +134,30 @@ describe('deriveVariants', () => {
     }
   })
 
+  it('sizes each frame of an animation larger than the sizes, not the strip of frames: every size keeps every frame', async () => {
+    const frames = 4
+    const [width, height] = [1000, 500]
+    const strip = Buffer.alloc(width * height * frames * 3)
+    // Each frame its own grey, so a frame mixed into another would show.
+    for (let f = 0; f < frames; f++) strip.fill(40 + f * 60, f * width * height * 3, (f + 1) * width * height * 3)
+    const gif = await sharp(strip, { raw: { width, height: height * frames, channels: 3, pageHeight: height } })
+      .gif({ delay: [100, 100, 100, 100] })
+      .toBuffer()
+    const d = await deriveVariants(gif, DEFAULT_VARIANT_CONFIG, limits)
+    expect(d.variants.map((v) => [v.name, v.width, v.height])).toEqual([
+      ['thumbnail', 300, 150],
+      ['medium', 800, 400],
+      ['large', 1000, 500],
+    ])
+    for (const v of d.variants) {
+      expect(await sizeOf(v), v.name).toMatchObject({ width: v.width, height: v.height, frames })
+      const { data, info } = await sharp(v.bytes, { pages: -1 }).raw().toBuffer({ resolveWithObject: true })
+      const frameBytes = info.width * v.height * info.channels
+      const greys = Array.from({ length: frames }, (_, f) => data[f * frameBytes + Math.floor(frameBytes / 2)])
+      greys.forEach((grey, f) => expect(Math.abs((grey ?? 0) - (40 + f * 60)), `${v.name} frame ${f}`).toBeLessThanOrEqual(3))
+    }
+  })
+
   it('keeps at most maxFrames frames of an animation', async () => {
     const d = await deriveVariants(
       readCorpusFile('valid-gif-animated-5frames-100x100.gif'),

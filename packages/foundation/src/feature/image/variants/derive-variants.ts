@@ -101,9 +101,11 @@ async function decode(
   return { pixels: data, width: info.width, frameHeight, frames: Math.round(info.height / frameHeight), channels }
 }
 
+/** The pixels as a sharp input; an animation as its frames (`pages: -1`), so a resize sizes each frame, not the strip. */
 const rawInput = (d: Decoded) =>
   sharp(d.pixels, {
     raw: { width: d.width, height: d.frameHeight * d.frames, channels: d.channels, ...(d.frames > 1 ? { pageHeight: d.frameHeight } : {}) },
+    ...(d.frames > 1 ? { pages: -1 } : {}),
   })
 
 /** The decoded image with its longest edge at most `edge`, never enlarged, never empty. */
