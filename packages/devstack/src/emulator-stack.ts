@@ -3,7 +3,7 @@ import { startCdnEmulator } from './cdn-emulator.ts'
 import { generateDevKeyPair, loadOrCreateDevKeyPair } from './dev-key-pair.ts'
 import { startS3EventBridge } from './s3-event-bridge.ts'
 import type { BridgeLogger } from './s3-event-bridge.ts'
-import { startS3Emulator } from './s3-emulator.ts'
+import { type S3Emulator, startS3Emulator } from './s3-emulator.ts'
 import { startSqsEmulator } from './sqs-emulator.ts'
 import type { CdnEndpoint, S3Endpoint, SqsEndpoint } from './types.ts'
 
@@ -18,7 +18,7 @@ export type EmulatorStackOptions = {
   logger?: BridgeLogger
 }
 
-export type EmulatorStack = { s3: S3Endpoint; sqs: SqsEndpoint; cdn: CdnEndpoint; stop(): Promise<void> }
+export type EmulatorStack = { s3: S3Endpoint & Pick<S3Emulator, 'holdRequests'>; sqs: SqsEndpoint; cdn: CdnEndpoint; stop(): Promise<void> }
 
 export const MAX_RECEIVE_COUNT = 5
 
@@ -58,7 +58,7 @@ export async function startEmulatorStack(options: EmulatorStackOptions = {}): Pr
 
     const credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
     return {
-      s3: { endpoint: s3.endpoint, region: s3.region, bucket, ...credentials },
+      s3: { endpoint: s3.endpoint, region: s3.region, bucket, ...credentials, holdRequests: s3.holdRequests },
       // One key pair for both emulators, so the apps' single set of AWS_* variables works.
       sqs: {
         endpoint: sqs.endpoint,

@@ -40,6 +40,32 @@ describe('S3 emulator', () => {
       signableHeaders: new Set(['content-type']),
     })
 
+  it('holds the matching requests after the first `after`, serves them on release, and drops those whose client left', async () => {
+    const exists = (key: string) =>
+      client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key })).then(
+        () => true,
+        () => false,
+      )
+    const hold = s3.holdRequests({ method: 'PUT', keyPrefix: 'variants/held/' }, { after: 1 })
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'variants/held/first', Body: '1' }))
+    // Another prefix is never held.
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'uploads/not-held', Body: '0' }))
+    const second = client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'variants/held/second', Body: '2' }))
+    const leaving = new AbortController()
+    const third = client
+      .send(new PutObjectCommand({ Bucket: BUCKET, Key: 'variants/held/third', Body: '3' }), { abortSignal: leaving.signal })
+      .catch((error: Error) => error.name)
+    await hold.held
+    expect(await exists('variants/held/second')).toBe(false)
+    leaving.abort()
+    expect(await third).toBe('AbortError')
+    await waitFor(async () => (hold.count() === 1 ? true : undefined), { description: 'the aborted request no longer held' })
+    hold.release()
+    await second
+    expect(await exists('variants/held/second')).toBe(true)
+    expect(await exists('variants/held/third')).toBe(false)
+  })
+
   it('accepts a presigned PUT sent with the signed Content-Type', async () => {
     const url = await presignPut('uploads/ok.png')
     expect(new URL(url).searchParams.get('X-Amz-SignedHeaders')).toContain('content-type')

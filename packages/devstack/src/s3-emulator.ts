@@ -1,7 +1,7 @@
 /// <reference path="./s3rver.d.ts" />
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -53,7 +53,21 @@ export type S3Emulator = {
   buckets: string[]
   /** Returns an unsubscribe function. */
   onObjectCreated(listener: (event: ObjectCreatedEvent) => void): () => void
+  /**
+   * Holds the requests with this method on keys under this prefix, after letting `after`
+   * (default 0) of them through, so a test can choose where a client stops: `held` resolves
+   * when the first one is waiting. release() lets them go on; a held request whose client has
+   * gone meanwhile (a killed process) is dropped unanswered and stores nothing.
+   */
+  holdRequests(match: { method: string; keyPrefix: string }, options?: { after?: number }): HeldRequests
   stop(): Promise<void>
+}
+
+export type HeldRequests = {
+  held: Promise<void>
+  /** Requests waiting now (a client that left is no longer counted). */
+  count(): number
+  release(): void
 }
 
 const REGION = 'us-east-1'
@@ -109,14 +123,29 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   })
 
   const handle = s3rver.callback()
+  const holds = new Set<Hold>()
   const server = createServer((req, res) => {
     const denial = checkS3Request(req, REGION, new Date())
     if (denial) return writeS3Error(res, denial)
+    const hold = [...holds].find((h) => h.matches(req.method, req.url))
+    if (hold?.take()) {
+      // A client that leaves while held never sees an answer, and stores nothing.
+      const resume = () => serve(req, res)
+      hold.waiting.push(resume)
+      req.socket.once('close', () => {
+        const at = hold.waiting.indexOf(resume)
+        if (at >= 0) hold.waiting.splice(at, 1)
+      })
+      return
+    }
+    serve(req, res)
+  })
+  function serve(req: IncomingMessage, res: ServerResponse) {
     const multipartComplete = req.method === 'POST' && /[?&]uploadId=/.test(req.url ?? '')
     const ifMatch = req.method === 'GET' || req.method === 'HEAD' ? req.headers['if-match'] : undefined
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     currentRequest.run({ multipartComplete, createOnly: isCreateOnlyPut(req), ifMatch, path }, () => handle(req, res))
-  })
+  }
   answerIncompleteBodies(server, options.bodyIdleTimeoutMs ?? 20_000)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -134,7 +163,21 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
       listeners.add(listener)
       return () => listeners.delete(listener)
     },
+    holdRequests(match, holdOptions = {}) {
+      const hold = createHold(match, holdOptions.after ?? 0, options.buckets)
+      holds.add(hold)
+      return {
+        held: hold.held,
+        count: () => hold.waiting.length,
+        release() {
+          holds.delete(hold)
+          hold.releaseAll()
+        },
+      }
+    },
     async stop() {
+      for (const hold of holds) hold.releaseAll()
+      holds.clear()
       listeners.clear()
       await new Promise<void>((resolve) => {
         server.close(() => resolve())
@@ -177,6 +220,42 @@ function objectCreatedName(name: string, multipartComplete: boolean): ObjectCrea
 }
 
 /** S3 sequencers are hex strings that only grow (per key); time plus a counter does that. */
+type Hold = {
+  matches(method: string | undefined, url: string | undefined): boolean
+  /** Counts a matching request; true when it must wait. */
+  take(): boolean
+  waiting: (() => void)[]
+  held: Promise<void>
+  releaseAll(): void
+}
+
+function createHold(match: { method: string; keyPrefix: string }, after: number, buckets: string[]): Hold {
+  let passed = 0
+  let markHeld = () => {}
+  const held = new Promise<void>((resolve) => (markHeld = resolve))
+  const waiting: (() => void)[] = []
+  return {
+    waiting,
+    held,
+    matches(method, url) {
+      if (method !== match.method) return false
+      const path = decodeURIComponent((url ?? '/').split('?')[0] ?? '/')
+      return buckets.some((bucket) => path.startsWith(`/${bucket}/${match.keyPrefix}`))
+    },
+    take() {
+      if (passed < after) {
+        passed++
+        return false
+      }
+      markHeld()
+      return true
+    },
+    releaseAll() {
+      for (const run of waiting.splice(0)) run()
+    },
+  }
+}
+
 function createSequencer(): () => string {
   let counter = 0
   return () => {

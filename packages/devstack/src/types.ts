@@ -1,3 +1,4 @@
+import type { S3Emulator } from './s3-emulator.ts'
 import type { FalEmulator } from './fal-emulator.ts'
 import type { DevIdentityProvider } from './dev-identity-provider.ts'
 
@@ -31,7 +32,8 @@ export type CdnEndpoint = {
 
 export type DevStack = {
   database: { url: string }
-  s3: S3Endpoint
+  /** The S3 emulator; holdRequests picks where a client's requests stop (tests of crashes). */
+  s3: S3Endpoint & Pick<S3Emulator, 'holdRequests'>
   sqs: SqsEndpoint
   cdn: CdnEndpoint
   /** The fal.ai emulator the processor submits AI jobs to. */
