@@ -1,8 +1,10 @@
 import type { AddressInfo } from 'node:net'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { type CdnEmulator, createEmulatorS3Client, generateDevKeyPair, startCdnEmulator } from '@image-service/devstack'
+import { readCorpusFile, TEST_IMAGE_LIMITS } from '@image-service/devstack/corpus'
 import {
   createPostgresImageRepository,
+  createValidateImage,
   type ImageId,
   type ImageRepository,
   type ImageVariant,
@@ -260,6 +262,34 @@ describe('variant downloads on the emulators', () => {
         return items.find((i) => i.request_id === `sign-variant-${id}`)?.detail
       })
       .toEqual({ image_ids: [id], variant: 'thumbnail' })
+  })
+
+  it("serves the variants the processor's own validation stored: a real WebP thumbnail, no larger than 300 px", async () => {
+    const png = readCorpusFile('valid-png-rgb-1024x768.png')
+    const created = await call('/api/image/v1/upload/create-presigned-url', {
+      method: 'POST',
+      body: JSON.stringify({ content_type: 'image/png', file_name: 'real.png', size_bytes: png.length }),
+    })
+    const upload = (await created.json()) as { image_id: ImageId; upload_url: string; upload_headers: Record<string, string> }
+    expect((await fetch(upload.upload_url, { method: 'PUT', headers: upload.upload_headers, body: png })).status).toBe(200)
+    // The processor's command on the api's database and bucket, as a queue message would run it.
+    const validate = createValidateImage({ images, storage: api.storage, variants: api.variants, limits: TEST_IMAGE_LIMITS })
+    expect(await validate(systemContext('processor', `msg-${upload.image_id}`), upload.image_id)).toMatchObject({ outcome: 'ready' })
+
+    const record = await images.findById(upload.image_id)
+    const thumbnail = record?.variants.find((v) => v.name === 'thumbnail' && v.format === 'webp')
+    expect(thumbnail).toMatchObject({ width: 300, height: 225 })
+
+    const { response, body } = await signed(upload.image_id, '?variant=thumbnail', { headers: { accept: CHROME_WITHOUT_AVIF } })
+    expect(response.status).toBe(200)
+    expect(body).toMatchObject({ variant: 'thumbnail', format: 'webp' })
+    const download = await fetch(body.download_url)
+    expect(download.status).toBe(200)
+    expect(download.headers.get('content-type')).toBe('image/webp')
+    expect(download.headers.get('cache-control')).toBe(IMMUTABLE)
+    const bytes = Buffer.from(await download.arrayBuffer())
+    expect(bytes.length).toBe(thumbnail?.sizeBytes)
+    expect([bytes.subarray(0, 4).toString('latin1'), bytes.subarray(8, 12).toString('latin1')]).toEqual(['RIFF', 'WEBP'])
   })
 
   it('s3-presigned mode: the variant URL reads the object straight from the bucket with its headers', async () => {
