@@ -9,7 +9,7 @@ export type ImageStatusBody = {
   size_bytes: number | null
   failure_reason: string | null
 }
-export type SignedDownload = { image_id: string; download_url: string; expires_at: string }
+export type SignedDownload = { image_id: string; variant: string; format: string; download_url: string; expires_at: string }
 export type ErrorBody = { statusCode: number; code: string; message: string }
 
 /** A response whose body was read as JSON, with its status kept for assertions. */

@@ -1904,10 +1904,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A short-lived download URL for one ready image */
+        /** A short-lived download URL for one ready image, its original or a variant */
         get: {
             parameters: {
-                query?: never;
+                query?: {
+                    /**
+                     * @description original (the uploaded bytes, the default) or the name of one of the variants of the image, e.g. thumbnail
+                     * @example thumbnail
+                     */
+                    variant?: string;
+                    /** @description auto (the default): for a variant, the best generated format the Accept header takes (avif, then webp, then jpeg), answered with Vary: Accept; for original, its own format. Or a format the variant was generated in (the original: only its own) */
+                    format?: "auto" | "jpeg" | "png" | "webp" | "avif" | "gif";
+                };
                 header?: never;
                 path: {
                     /**
@@ -1932,6 +1940,10 @@ export interface paths {
                              * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
                              */
                             image_id: string;
+                            /** @description original or the variant name asked for */
+                            variant: string;
+                            /** @description The format of the object the URL reads */
+                            format: "jpeg" | "png" | "webp" | "avif" | "gif";
                             /** @description GET this URL to read the image; valid until expires_at */
                             download_url: string;
                             /**
@@ -2029,7 +2041,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Short-lived download URLs for up to 50 images */
+        /** Short-lived download URLs for up to 50 images, their originals or one variant */
         post: {
             parameters: {
                 query?: never;
@@ -2042,6 +2054,13 @@ export interface paths {
                     "application/json": {
                         /** @description 1..50 image ids (ULIDs); duplicates are answered once */
                         image_ids: string[];
+                        /**
+                         * @description original (the uploaded bytes, the default) or the name of one of the variants of the image, e.g. thumbnail
+                         * @example thumbnail
+                         */
+                        variant?: string;
+                        /** @description auto (the default): for a variant, the best generated format the Accept header takes (avif, then webp, then jpeg), answered with Vary: Accept; for original, its own format. Or a format the variant was generated in (the original: only its own) */
+                        format?: "auto" | "jpeg" | "png" | "webp" | "avif" | "gif";
                     };
                 };
             };
@@ -2060,6 +2079,10 @@ export interface paths {
                                  * @example 01JD3Z6Y7Q8R9S0T1V2W3X4Y5Z
                                  */
                                 image_id: string;
+                                /** @description original or the variant name asked for */
+                                variant: string;
+                                /** @description The format of the object the URL reads */
+                                format: "jpeg" | "png" | "webp" | "avif" | "gif";
                                 /** @description GET this URL to read the image; valid until expires_at */
                                 download_url: string;
                                 /**
@@ -2068,7 +2091,7 @@ export interface paths {
                                  */
                                 expires_at: string;
                             }[];
-                            /** @description Ids that are missing or not ready, in the order first requested */
+                            /** @description Ids that are missing, not ready, or without the variant or format, in the order first requested */
                             not_found: string[];
                         };
                     };

@@ -87,6 +87,33 @@ describe('CDN emulator', () => {
     }
   })
 
+  it("passes a variant's own long immutable Cache-Control and its Content-Type through", async () => {
+    const key = 'variants/01J0000000000000000000000A/thumbnail.webp'
+    const webp = Buffer.from(
+      'RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00',
+      'latin1',
+    )
+    const client = createEmulatorS3Client(s3)
+    try {
+      await client.send(
+        new PutObjectCommand({
+          Bucket: BUCKET,
+          Key: key,
+          Body: webp,
+          ContentType: 'image/webp',
+          CacheControl: 'public, max-age=31536000, immutable',
+        }),
+      )
+    } finally {
+      client.destroy()
+    }
+    const res = await fetch(sign(key))
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('image/webp')
+    expect(res.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(webp)
+  })
+
   it('adds nothing the object was not stored with (no Cache-Control, no Content-Disposition)', async () => {
     const res = await fetch(sign('uploads/pic'))
     expect(res.headers.get('cache-control')).toBeNull()

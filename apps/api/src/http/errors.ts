@@ -41,8 +41,15 @@ const messageOf5xx: Record<ErrorKind, string> = {
   internal: 'internal error',
 }
 
-/** Params whose schema failure has a domain code, so every `:image_id` route answers alike. */
-const paramCodes: Record<string, string> = { image_id: 'INVALID_IMAGE_ID' }
+/**
+ * Fields whose schema failure has a domain code: every `:image_id` route answers alike, and a
+ * download's `variant` and `format` (query or body) answer as foundation's own check does.
+ */
+const fieldCodes: Partial<Record<string, Record<string, string>>> = {
+  params: { image_id: 'INVALID_IMAGE_ID' },
+  querystring: { variant: 'INVALID_VARIANT', format: 'INVALID_FORMAT' },
+  body: { variant: 'INVALID_VARIANT', format: 'INVALID_FORMAT' },
+}
 
 export function toErrorResponse(error: unknown): ErrorResponse {
   if (isAppError(error)) {
@@ -52,8 +59,9 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   }
   const fastifyError = error as Partial<FastifyError>
   if (fastifyError.validation !== undefined) {
-    const param = fastifyError.validationContext === 'params' ? fastifyError.validation[0]?.instancePath.slice(1) : undefined
-    const code = (param !== undefined ? paramCodes[param] : undefined) ?? 'FST_ERR_VALIDATION'
+    const codes = fastifyError.validationContext === undefined ? undefined : fieldCodes[fastifyError.validationContext]
+    const field = fastifyError.validation[0]?.instancePath.slice(1)
+    const code = (field !== undefined ? codes?.[field] : undefined) ?? 'FST_ERR_VALIDATION'
     return errorBody(400, code, fastifyError.message ?? 'invalid request')
   }
   const status = fastifyError.statusCode

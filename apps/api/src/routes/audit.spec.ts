@@ -105,7 +105,10 @@ describe('the audit trail', () => {
     expect(new Set(items.map((i) => i.action))).toEqual(new Set(AUDIT_ACTIONS.filter((a) => !a.startsWith('job.'))))
 
     const byAction = (action: string) => items.filter((i) => i.action === action)
-    expect(byAction('download.signed').find((i) => i.request_id === 'req-sign-batch')?.detail).toEqual({ image_ids: [good] })
+    expect(byAction('download.signed').find((i) => i.request_id === 'req-sign-batch')?.detail).toEqual({
+      image_ids: [good],
+      variant: 'original',
+    })
     expect(byAction('upload.validated')[0]).toMatchObject({
       actor: { type: 'system', name: 'processor' },
       detail: { message_id: 'msg-good' },

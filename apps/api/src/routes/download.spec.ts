@@ -6,6 +6,7 @@ import {
   type ImageRecord,
   type ImageRepository,
   type ImageStatus,
+  type ImageVariantFormat,
   newImageId,
   objectKeyFor,
 } from '@image-service/foundation'
@@ -19,7 +20,8 @@ import { downloadRoutes } from './download.ts'
 class Images implements Pick<ImageRepository, 'findById' | 'findOwnedByIds'> {
   readonly records = new Map<ImageId, ImageRecord>()
   findByIdsCalls = 0
-  add(id: ImageId, status: ImageStatus, ownerId = 'owner-a'): void {
+  /** A record of `ownerId`, with `thumbnail` in the given formats. */
+  add(id: ImageId, status: ImageStatus, ownerId = 'owner-a', thumbnail: ImageVariantFormat[] = []): void {
     const at = new Date(0)
     this.records.set(id, {
       id,
@@ -37,7 +39,7 @@ class Images implements Pick<ImageRepository, 'findById' | 'findOwnedByIds'> {
       reservedBytes: 0,
       width: null,
       height: null,
-      variants: [],
+      variants: thumbnail.map((format) => ({ name: 'thumbnail', format, width: 300, height: 200, sizeBytes: 100 })),
       placeholder: null,
       metadataRemoved: [],
       createdAt: at,
@@ -102,9 +104,68 @@ describe('GET /api/image/v1/download/get-signed-url/:image_id', () => {
     expect(response.statusCode).toBe(200)
     expect(response.json()).toEqual({
       image_id: id,
+      variant: 'original',
+      format: 'png',
       download_url: `https://cdn.test/uploads/${id}?Signature=x`,
       expires_at: '2030-01-01T00:15:00.000Z',
     })
+    expect(response.headers.vary).toBeUndefined()
+  })
+
+  it('answers a variant negotiated from Accept, with Vary: Accept', async () => {
+    const { app, images } = await setup()
+    const id = newImageId()
+    images.add(id, 'ready', 'owner-a', ['webp', 'avif'])
+    const response = await app.inject({
+      ...one(id),
+      url: `${one(id).url}?variant=thumbnail`,
+      headers: { ...as('owner-a'), accept: 'image/webp' },
+    })
+    expect(response.statusCode).toBe(200)
+    expect(response.json()).toEqual({
+      image_id: id,
+      variant: 'thumbnail',
+      format: 'webp',
+      download_url: `https://cdn.test/variants/${id}/thumbnail.webp?Signature=x`,
+      expires_at: '2030-01-01T00:15:00.000Z',
+    })
+    expect(response.headers.vary).toBe('Accept')
+
+    const chosen = await app.inject({
+      ...one(id),
+      url: `${one(id).url}?variant=thumbnail&format=avif`,
+      headers: { ...as('owner-a'), accept: 'image/webp' },
+    })
+    expect(chosen.json()).toMatchObject({ format: 'avif', download_url: `https://cdn.test/variants/${id}/thumbnail.avif?Signature=x` })
+    expect(chosen.headers.vary).toBeUndefined()
+  })
+
+  it.each([
+    ['a variant it lacks', '?variant=large'],
+    ['a format not generated', '?variant=thumbnail&format=jpeg'],
+    ['the original in another format', '?format=webp'],
+  ])('answers 404 VARIANT_NOT_FOUND to a ready image of yours for %s', async (_name, query) => {
+    const { app, images } = await setup()
+    const id = newImageId()
+    images.add(id, 'ready', 'owner-a', ['webp'])
+    const response = await app.inject({ ...one(id), url: `${one(id).url}${query}` })
+    expect(response.statusCode).toBe(404)
+    expect(response.json()).toMatchObject({ statusCode: 404, error: 'Not Found', code: 'VARIANT_NOT_FOUND' })
+  })
+
+  it.each([
+    ['an upper-case variant', '?variant=Thumbnail', 'INVALID_VARIANT'],
+    ['a path in the variant', '?variant=..%2Fuploads', 'INVALID_VARIANT'],
+    ['an empty variant', '?variant=', 'INVALID_VARIANT'],
+    ['an unknown format', '?variant=thumbnail&format=bmp', 'INVALID_FORMAT'],
+    ['an unknown parameter', '?size=300', 'FST_ERR_VALIDATION'],
+  ])('answers 400 for %s', async (_name, query, code) => {
+    const { app, images } = await setup()
+    const id = newImageId()
+    images.add(id, 'ready', 'owner-a', ['webp'])
+    const response = await app.inject({ ...one(id), url: `${one(id).url}${query}` })
+    expect(response.statusCode).toBe(400)
+    expect(response.json()).toMatchObject({ statusCode: 400, error: 'Bad Request', code })
   })
 
   it.each(['pending', 'failed', undefined] as const)('answers 404 IMAGE_NOT_FOUND for a %s image', async (status) => {
@@ -133,10 +194,38 @@ describe('POST /api/image/v1/download/get-signed-urls', () => {
     const response = await app.inject(many({ image_ids: [c, a, b, a, c] }))
     expect(response.statusCode).toBe(200)
     expect(response.json()).toEqual({
-      items: [{ image_id: a, download_url: `https://cdn.test/uploads/${a}?Signature=x`, expires_at: '2030-01-01T00:15:00.000Z' }],
+      items: [
+        {
+          image_id: a,
+          variant: 'original',
+          format: 'png',
+          download_url: `https://cdn.test/uploads/${a}?Signature=x`,
+          expires_at: '2030-01-01T00:15:00.000Z',
+        },
+      ],
       not_found: [c, b],
     })
     expect(images.findByIdsCalls).toBe(1)
+  })
+
+  it('answers one variant for every image that has it, negotiated per image, and the rest under not_found', async () => {
+    const { app, images } = await setup()
+    const [both, webpOnly, none] = [newImageId(), newImageId(), newImageId()]
+    images.add(both, 'ready', 'owner-a', ['webp', 'avif'])
+    images.add(webpOnly, 'ready', 'owner-a', ['webp'])
+    images.add(none, 'ready')
+    const response = await app.inject({
+      ...many({ image_ids: [none, both, webpOnly], variant: 'thumbnail', format: 'auto' }),
+      headers: { ...as('owner-a'), accept: 'image/avif,image/webp,*/*' },
+    })
+    expect(response.statusCode).toBe(200)
+    const body = response.json()
+    expect(body.items.map((i: { image_id: string; format: string }) => [i.image_id, i.format])).toEqual([
+      [both, 'avif'],
+      [webpOnly, 'webp'],
+    ])
+    expect(body.not_found).toEqual([none])
+    expect(response.headers.vary).toBe('Accept')
   })
 
   it('accepts exactly 50 ids', async () => {
@@ -153,6 +242,9 @@ describe('POST /api/image/v1/download/get-signed-urls', () => {
     ['an unknown field', { image_ids: ['01ARZ3NDEKTSV4RRFFQ69G5FAV'], extra: 1 }, 'FST_ERR_VALIDATION'],
     ['a missing list', {}, 'FST_ERR_VALIDATION'],
     ['a non-string id', { image_ids: [5] }, 'FST_ERR_VALIDATION'],
+    ['a malformed variant', { image_ids: ['01ARZ3NDEKTSV4RRFFQ69G5FAV'], variant: 'thumb nail' }, 'INVALID_VARIANT'],
+    ['a non-string variant', { image_ids: ['01ARZ3NDEKTSV4RRFFQ69G5FAV'], variant: 1 }, 'INVALID_VARIANT'],
+    ['an unknown format', { image_ids: ['01ARZ3NDEKTSV4RRFFQ69G5FAV'], format: 'tiff' }, 'INVALID_FORMAT'],
   ])('answers 400 for %s', async (_name, payload, code) => {
     const { app, images } = await setup()
     const response = await app.inject(many(payload))

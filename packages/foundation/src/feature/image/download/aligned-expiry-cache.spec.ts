@@ -50,6 +50,16 @@ describe('withAlignedExpiryCache', () => {
     expect(signer.calls).toBe(2)
   })
 
+  it("caches an image's original and each of its variants apart, each reused within the window", async () => {
+    const signer = new CountingSigner()
+    const cdn = withAlignedExpiryCache(signer, { ...policy, now: manualClock(T0).now })
+    const keys = ['uploads/A', 'variants/A/thumbnail.webp', 'variants/A/thumbnail.avif', 'variants/A/medium.webp']
+    const first = await Promise.all(keys.map((k) => cdn.signDownloadUrl(k)))
+    expect(new Set(first.map((s) => s.url)).size).toBe(keys.length)
+    expect(await Promise.all(keys.map((k) => cdn.signDownloadUrl(k)))).toEqual(first)
+    expect(signer.calls).toBe(keys.length)
+  })
+
   it('keeps at most cacheSize URLs, evicting the least recently used', async () => {
     const signer = new CountingSigner()
     const cdn = withAlignedExpiryCache(signer, { ...policy, cacheSize: 2, now: manualClock(T0).now })

@@ -29,8 +29,11 @@ describe('createGetImageDownloadSignedUrl', () => {
     images.add(id, 'ready')
     await expect(getOne(ctx, { imageId: id })).resolves.toEqual({
       imageId: id,
+      variant: 'original',
+      format: 'png',
       downloadUrl: `https://cdn.test/uploads/${id}?sig=1`,
       expiresAt: cdn.expiresAt,
+      negotiated: false,
     })
   })
 

@@ -1,5 +1,20 @@
 export type { ImageCdn, SignedDownload } from './image-cdn.ts'
-export type { ImageAccess, ImageAccessBatch } from './image-access.ts'
+export type { DownloadOptions, ImageAccess, ImageAccessBatch } from './image-access.ts'
+export {
+  AUTO_FORMAT,
+  DOWNLOAD_FORMATS,
+  type DownloadFormat,
+  type DownloadRequest,
+  type DownloadSelection,
+  ORIGINAL_VARIANT,
+  type OriginalFormat,
+  parseDownloadRequest,
+  type RequestedFormat,
+  selectDownload,
+  VARIANT_NAME_PATTERN,
+  VariantNotFoundError,
+} from './download-selection.ts'
+export { NEGOTIATION_FALLBACK, NEGOTIATION_PREFERENCE, negotiateVariantFormat, parseAccept } from './accept-negotiation.ts'
 export { ServeError, type ServeErrorCode } from './serve-error.ts'
 export { createGetImageDownloadSignedUrl, type GetImageDownloadSignedUrl } from './get-image-download-signed-url.ts'
 export {
