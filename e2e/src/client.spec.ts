@@ -126,6 +126,44 @@ describe('uploadImage and waitForImage', () => {
     expect(count(traffic, `/api/image/v1/images/${imageId}`)).toBeGreaterThanOrEqual(1)
   })
 
+  const brokenStreams: [string, () => ReadableStream<Uint8Array> | string][] = [
+    ['keeps ending at once', () => 'retry: 2000\n\n'],
+    // What a proxy that buffers the response looks like: a 200 and then nothing, not even heartbeats.
+    ['stays silent', () => new ReadableStream<Uint8Array>()],
+  ]
+  test.each(brokenStreams)(
+    'a stream that %s is reopened (the state read again each time), then given up for polling',
+    async (_name, streamBody) => {
+      const { client, traffic } = newClient()
+      const file = readCorpusFile('valid-gif89a-320x240.gif')
+      const issued = await client.POST('/api/image/v1/upload/create-presigned-url', {
+        body: { content_type: 'image/gif', file_name: 'late.gif', size_bytes: file.byteLength },
+      })
+      const upload = issued.data
+      if (upload === undefined) throw new Error(`presign answered ${issued.response.status}`)
+      let polled: () => void = () => undefined
+      const pollingStarted = new Promise<void>((resolve) => {
+        polled = resolve
+      })
+      client.use({
+        onRequest({ request }) {
+          const path = new URL(request.url).pathname
+          // Three openings read the state three times; a fourth read is the polling.
+          if (path === `/api/image/v1/images/${upload.image_id}` && count(traffic, path) === 4) polled()
+          if (path !== '/api/image/v1/events/stream') return undefined
+          return new Response(streamBody(), { headers: { 'content-type': 'text/event-stream' } })
+        },
+      })
+      const waiting = waitForImage(client, upload.image_id, { ...WAIT, pollIntervalMs: 50, streamIdleMs: 200 })
+      await pollingStarted
+      // Uploaded only now: the wait can only learn of it by polling.
+      expect((await fetch(upload.upload_url, { method: 'PUT', headers: upload.upload_headers, body: file })).status).toBe(200)
+      expect((await waiting).status).toBe('ready')
+      expect(count(traffic, '/api/image/v1/events/stream')).toBe(3)
+      expect(count(traffic, `/api/image/v1/images/${upload.image_id}`)).toBeGreaterThan(4)
+    },
+  )
+
   test('above the threshold the file goes in parts through the multipart routes, and becomes ready', async () => {
     const { client, traffic } = newClient()
     const file = noisePng(6 * MiB)

@@ -12,6 +12,12 @@ export type WaitOptions = {
   pollIntervalMs?: number
   /** Default 5000. */
   maxPollIntervalMs?: number
+  /**
+   * A stream that sends nothing this long, not even the api's heartbeat (every 15 s by
+   * default), is taken as dropped: a proxy buffering it would otherwise hide every event.
+   * Default 45000.
+   */
+  streamIdleMs?: number
 }
 
 /** A stream that keeps ending without telling us anything is given up for polling after this many drops in a row. */
@@ -40,7 +46,7 @@ export async function waitForFinal<T>(
         if (body === undefined) break
         const state = await target.read(signal)
         if (target.isFinal(state)) return state
-        const found = await untilFinal(body, target, signal)
+        const found = await untilFinal(withIdleLimit(body, options.streamIdleMs ?? 45_000, streams.signal), target, signal)
         if (found.state !== undefined) return found.state
         drops = found.messages > 0 ? 0 : drops + 1
       }
@@ -87,6 +93,32 @@ async function untilFinal<T>(
     if (signal.aborted) throw error
   }
   return { messages }
+}
+
+/** The body, erroring once no chunk came for `ms`; the timer goes with `signal`. */
+function withIdleLimit(body: ReadableStream<Uint8Array>, ms: number, signal: AbortSignal): ReadableStream<Uint8Array> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let silent: () => void = () => undefined
+  const arm = () => {
+    clearTimeout(timer)
+    timer = setTimeout(silent, ms)
+  }
+  signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      start(controller) {
+        silent = () => controller.error(new Error(`event stream silent for ${ms} ms`))
+        arm()
+      },
+      transform(chunk, controller) {
+        arm()
+        controller.enqueue(chunk)
+      },
+      flush() {
+        clearTimeout(timer)
+      },
+    }),
+  )
 }
 
 function parseEvent(data: string): ImageServiceEvent | undefined {
