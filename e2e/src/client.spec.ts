@@ -76,6 +76,8 @@ describe('uploadImage and waitForImage', () => {
       status: 'ready',
       file_name: 'portrait.png',
       size_bytes: file.byteLength,
+      width: 1024,
+      height: 768,
       labels: { feature: 'client_spec' },
       failure_reason: null,
     })
