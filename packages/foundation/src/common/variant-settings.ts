@@ -23,7 +23,8 @@ export const DEFAULT_VARIANT_MAX_FRAMES = 50
 export const MAX_VARIANT_EDGE = 8192
 
 /** A variant's name: what `variant=` asks for; `original` is the upload itself. */
-export const VARIANT_NAME = /^[a-z][a-z0-9_]{0,31}$/
+export const VARIANT_NAME_PATTERN = '^[a-z][a-z0-9_]{0,31}$'
+const VARIANT_NAME = new RegExp(VARIANT_NAME_PATTERN)
 
 /** `VARIANTS`: `name:edge` pairs separated by commas, such as `thumbnail:300,medium:800`. */
 export function parseVariantSizes(value: string): VariantSize[] {

@@ -1,4 +1,5 @@
 import { AppError } from '../../../common/errors.ts'
+import { VARIANT_NAME_PATTERN } from '../../../common/variant-settings.ts'
 import {
   type ImageContentType,
   type ImageId,
@@ -11,8 +12,6 @@ import { negotiateVariantFormat } from './accept-negotiation.ts'
 
 /** The uploaded bytes themselves; never a configured variant name (the config refuses it). */
 export const ORIGINAL_VARIANT = 'original'
-/** A variant name as VARIANTS allows it. */
-export const VARIANT_NAME_PATTERN = '^[a-z][a-z0-9_]{0,31}$'
 const variantName = new RegExp(VARIANT_NAME_PATTERN)
 
 /** An original's own format, named like the variants' formats. */

@@ -11,7 +11,6 @@ export {
   parseDownloadRequest,
   type RequestedFormat,
   selectDownload,
-  VARIANT_NAME_PATTERN,
   VariantNotFoundError,
 } from './download-selection.ts'
 export { NEGOTIATION_FALLBACK, NEGOTIATION_PREFERENCE, negotiateVariantFormat, parseAccept } from './accept-negotiation.ts'
