@@ -63,6 +63,11 @@ describe('every corpus case, end to end', () => {
       expect(served.contentType).toBe(c.declared_content_type)
       expect(served.bytes.byteLength).toBe(bytes.byteLength)
       expect(Buffer.from(served.bytes).equals(Buffer.from(bytes)), 'downloaded bytes equal the uploaded ones').toBe(true)
+      // Every configured variant, stored under its own key and nothing else.
+      const variants = final.variants.map((v) => `variants/${upload.image_id}/${v.name}.${v.format}`).sort()
+      expect(final.variants.map((v) => `${v.name}.${v.format}`).sort()).toEqual(['large.webp', 'medium.webp', 'thumbnail.webp'])
+      expect(await running().listKeys(`variants/${upload.image_id}/`)).toEqual(variants)
+      expect(final.placeholder).toEqual(expect.any(String))
     } else {
       failedIds.push(upload.image_id)
       expect(final.failure_reason, 'a failed upload says why').toEqual(expect.any(String))
@@ -72,6 +77,8 @@ describe('every corpus case, end to end', () => {
         .poll(() => running().objectExists(upload.image_id), { message: 'a refused object is deleted from storage', timeout: 10_000 })
         .toBe(false)
       expect(signed.status).toBe(404)
+      expect(final.variants).toEqual([])
+      expect(await running().listKeys(`variants/${upload.image_id}/`), 'a refused upload leaves no variant').toEqual([])
     }
   })
 })

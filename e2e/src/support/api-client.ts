@@ -3,11 +3,16 @@ import { waitFor } from '@image-service/devstack'
 export type IssuedUpload = { image_id: string; upload_url: string; expires_at: string; upload_headers: Record<string, string> }
 export type ImageStatusBody = {
   image_id: string
-  status: 'pending' | 'ready' | 'failed'
+  status: 'pending' | 'ready' | 'failed' | 'deleted'
   content_type: string
   file_name: string
   size_bytes: number | null
   failure_reason: string | null
+  width: number | null
+  height: number | null
+  variants: { name: string; format: 'webp' | 'avif' | 'jpeg'; width: number; height: number; size_bytes: number }[]
+  placeholder: string | null
+  metadata_removed: string[]
 }
 export type SignedDownload = { image_id: string; variant: string; format: string; download_url: string; expires_at: string }
 export type ErrorBody = { statusCode: number; code: string; message: string }

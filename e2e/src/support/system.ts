@@ -1,4 +1,4 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3'
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import {
   type AppProcess,
   createEmulatorS3Client,
@@ -24,6 +24,10 @@ export type RunningSystem = {
   startProcessor(): Promise<AppProcess>
   /** True when storage still holds the upload's object. */
   objectExists(imageId: string): Promise<boolean>
+  /** Every key under the prefix, sorted (e.g. `variants/{id}/`). */
+  listKeys(prefix: string): Promise<string[]>
+  /** One stored object as storage serves it, read straight from the bucket. */
+  readObject(key: string): Promise<{ bytes: Uint8Array; contentType: string | undefined; cacheControl: string | undefined }>
   /** Last lines of every process, for a failure report. */
   transcript(lines?: number): string
   stop(): Promise<void>
@@ -102,6 +106,18 @@ export async function startSystem(
         } catch (error) {
           if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false
           throw error
+        }
+      },
+      async listKeys(prefix) {
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: stack.s3.bucket, Prefix: prefix }))
+        return (listed.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [o.Key])).sort()
+      },
+      async readObject(key) {
+        const object = await s3.send(new GetObjectCommand({ Bucket: stack.s3.bucket, Key: key }))
+        return {
+          bytes: (await object.Body?.transformToByteArray()) ?? new Uint8Array(0),
+          contentType: object.ContentType,
+          cacheControl: object.CacheControl,
         }
       },
       transcript(lines = 60) {
