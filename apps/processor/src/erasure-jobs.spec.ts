@@ -1,13 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { waitFor } from '@image-service/devstack'
-import {
-  createRequestOwnerErasure,
-  erasureProgress,
-  type Job,
-  newJobId,
-  type SweepReport,
-  userContext,
-} from '@image-service/foundation'
+import { createRequestOwnerErasure, erasureProgress, type Job, newJobId, type SweepReport, userContext } from '@image-service/foundation'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createProcessorContainer } from './container.ts'
 import { credentialsOf, processorConfig, silentLog, type Stack, startStack } from './testing/harness.ts'
@@ -88,6 +82,10 @@ const eventsOf = async (jobId: string) =>
 const recordsOf = async (ownerId: string) =>
   (await stack.db.sql<{ count: number }[]>`SELECT count(*)::int AS count FROM image_records WHERE owner_id = ${ownerId}`)[0]?.count
 
+/** Keys stored under a prefix, by a real listing. */
+const keysUnder = async (prefix: string) =>
+  ((await stack.s3Client.send(new ListObjectsV2Command({ Bucket: stack.bucket, Prefix: prefix }))).Contents ?? []).map((o) => o.Key)
+
 const slowModel = () => {
   world.fal.setTiming({ modelLatencyMs: 10 * MINUTE })
   cleanups.push(async () => world.fal.setTiming({ queueDelayMs: 0, modelLatencyMs: 0 }))
@@ -129,6 +127,9 @@ describe('owner erasure and AI jobs', () => {
     const erasedJobs = [succeeded.id, running.id, queued.id]
     const resultId = (await world.jobs.findById(succeeded.id))?.resultImageIds[0]
     expect(resultId).toBeDefined()
+    // The result is stored, with its variants.
+    expect(await keysUnder(`uploads/${resultId}`)).toEqual([`uploads/${resultId}`])
+    expect((await keysUnder(`variants/${resultId}/`)).length).toBeGreaterThan(0)
     expect(await jobRows(erased)).toEqual(
       [
         { id: succeeded.id, status: 'succeeded' },
@@ -159,6 +160,8 @@ describe('owner erasure and AI jobs', () => {
     for (const id of erasedJobs) expect(await eventsOf(id)).toEqual([])
     expect(await recordsOf(erased)).toBe(0)
     expect(await stack.images.findById(resultId as never)).toBeNull()
+    expect(await keysUnder(`uploads/${resultId}`)).toEqual([])
+    expect(await keysUnder(`variants/${resultId}/`)).toEqual([])
     // The other owner's jobs, requests and events are as they were.
     expect(await jobRows(other)).toEqual(
       [
