@@ -33,6 +33,7 @@ import {
   createPostgresJobRepository,
   createS3ResultStorage,
   JobMessage,
+  type ProcessingProvider,
 } from '@image-service/foundation'
 import { createJobsMessageHandler, logJobsMessage } from './handle-job-message.ts'
 import { createUploadsMessageHandler } from './handle-message.ts'
@@ -95,6 +96,10 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
       ? undefined
       : createCloudFrontClient({ region: config.storage.region, endpoint: apiEndpoint, credentials: options.cloudFrontCredentials })
   const sweepMetrics = createSweepMetrics(registry)
+  // One fal client for the runner and the sweeper (which cancels an erased owner's requests).
+  const { falKey, falBaseUrl } = config.processor.processing
+  const provider =
+    falKey === undefined ? undefined : createFalProvider({ key: falKey, baseUrl: falBaseUrl, onRequest: options.onFalRequest })
   const sweeper = createSweeper({
     sql: database.sql,
     images,
@@ -105,6 +110,7 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
       cloudFront === undefined || distributionId === undefined
         ? noCdnInvalidator
         : createBatchingCdnInvalidator(createCloudFrontCdnInvalidator({ client: cloudFront, distributionId })),
+    provider,
     config: { ...config.processor.lifecycle, uploadUrlTtlSeconds: config.processor.upload.urlTtlSeconds },
     log: logger.child({ component: 'sweeper' }),
     now: options.now,
@@ -131,7 +137,7 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
           validationMetrics.listener(event)
         },
       },
-      ...jobsConsumer(config, { database, s3, sqs, images, logger, onFalRequest: options.onFalRequest }),
+      ...jobsConsumer(config, { database, s3, sqs, images, logger, provider }),
     ],
     onProcessed: (event) => {
       queueMetrics(event)
@@ -194,11 +200,11 @@ function jobsConsumer(
     sqs: ReturnType<typeof createSqsClient>
     images: ReturnType<typeof createPostgresImageRepository>
     logger: Logger
-    onFalRequest: ((request: { method: string; url: string }) => void) | undefined
+    provider: ProcessingProvider | undefined
   },
 ) {
   const settings = config.processor.processing
-  if (settings.jobsQueueUrl === undefined || settings.falKey === undefined) return []
+  if (settings.jobsQueueUrl === undefined || deps.provider === undefined) return []
   const log = deps.logger.child({ queue: 'jobs' })
   const breaker = createCircuitBreaker({
     failureThreshold: settings.breakerThreshold,
@@ -209,7 +215,7 @@ function jobsConsumer(
     jobs: createPostgresJobRepository(deps.database.db),
     images: deps.images,
     storage: createS3ResultStorage({ client: deps.s3, bucket: config.storage.bucket }),
-    provider: createFalProvider({ key: settings.falKey, baseUrl: settings.falBaseUrl, onRequest: deps.onFalRequest }),
+    provider: deps.provider,
     breaker,
     queue: createSqsSender({ sqs: deps.sqs, queueUrl: settings.jobsQueueUrl, schema: JobMessage }),
     settings: {

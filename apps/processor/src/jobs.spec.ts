@@ -1,3 +1,4 @@
+import { waitFor } from '@image-service/devstack'
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest'
 import { type Stack, startStack } from './testing/harness.ts'
 import { jobReached, type JobsWorld, OWNER, startJobsProcessor, startJobsWorld } from './testing/jobs-harness.ts'
@@ -140,6 +141,47 @@ describe('the runner', () => {
     await jobReached(spy, job.id, 'cancelled')
     expect(world.fal.cancels).toContain(running?.providerRequestId)
     expect(await world.jobs.findById(job.id)).toMatchObject({ status: 'cancelled', resultImageIds: [] })
+  })
+
+  it('tries a cancel fal does not take (500) again: the look is left for redelivery, and the next one cancels at fal', async () => {
+    world.fal.setTiming({ modelLatencyMs: 60_000 })
+    cleanups.push(async () => world.fal.setTiming({ queueDelayMs: 0, modelLatencyMs: 0 }))
+    const { spy } = processor()
+    const job = await world.start(await world.readySource())
+    await spy.waitForMessage((m) => m.subjects.some((s) => s.id === job.id && s.reason === 'in_progress'))
+    const requestId = (await world.jobs.findById(job.id))?.providerRequestId ?? ''
+    world.fal.failNext('cancel', 500, 1)
+    await world.cancel(job.id)
+    await spy.waitForMessage((m) =>
+      m.subjects.some((s) => s.id === job.id && s.outcome === 'retry' && s.reason === 'provider_cancel_failed'),
+    )
+    await jobReached(spy, job.id, 'cancelled')
+    expect(world.fal.cancels).toContain(requestId)
+    expect(world.fal.requests.get(requestId)?.cancelled).toBe(true)
+    expect((await world.jobs.findById(job.id))?.providerCancelledAt).not.toBeNull()
+  })
+
+  it('a job cancelled while fal is taking it keeps the request id, and the runner cancels that request at fal', async () => {
+    // The model takes a minute: the request is still running at fal when it is cancelled.
+    world.fal.setTiming({ modelLatencyMs: 60_000 })
+    cleanups.push(async () => world.fal.setTiming({ queueDelayMs: 0, modelLatencyMs: 0 }))
+    const { spy } = processor()
+    const taken = world.fal.submitsTaken
+    const release = world.fal.holdSubmits()
+    cleanups.push(async () => release())
+    const job = await world.start(await world.readySource())
+    await waitFor(() => (world.fal.submitsTaken > taken ? true : undefined), { timeoutMs: 30_000, description: 'the submit taken' })
+    // fal has the request; the runner has no answer yet, and the job is still queued.
+    expect(await world.cancel(job.id)).toMatchObject({ status: 'cancelled' })
+    release()
+    await jobReached(spy, job.id, 'cancelled')
+    const cancelled = await world.jobs.findById(job.id)
+    const requestId = cancelled?.providerRequestId ?? ''
+    expect(world.fal.requests.get(requestId)?.cancelled).toBe(true)
+    expect(world.fal.cancels).toContain(requestId)
+    expect(cancelled).toMatchObject({ status: 'cancelled', attempts: 1, resultImageIds: [] })
+    expect(cancelled?.providerCancelledAt).not.toBeNull()
+    expect(await eventsOf(job.id)).toEqual(['job.queued', 'job.cancelled'])
   })
 
   it("follows fal's webhook when PUBLIC_BASE_URL is set, and polls when it never comes", async () => {

@@ -1020,7 +1020,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Erase every image, variant and API key of the caller, in the background; GET usage shows the progress */
+        /** Erase every image, variant, result, AI job and API key of the caller, in the background; GET usage shows the progress */
         post: {
             parameters: {
                 query?: never;
@@ -1048,6 +1048,8 @@ export interface paths {
                             api_keys_erased: number;
                             /** @description Records still to erase or to purge; 0 when completed */
                             records_remaining: number;
+                            /** @description AI jobs still to cancel (at fal too) or to remove, with their events; 0 when completed */
+                            jobs_remaining: number;
                         };
                     };
                 };
@@ -1633,6 +1635,8 @@ export interface paths {
                                 api_keys_erased: number;
                                 /** @description Records still to erase or to purge; 0 when completed */
                                 records_remaining: number;
+                                /** @description AI jobs still to cancel (at fal too) or to remove, with their events; 0 when completed */
+                                jobs_remaining: number;
                             };
                         };
                     };

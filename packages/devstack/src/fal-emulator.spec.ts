@@ -42,6 +42,25 @@ describe('fal emulator', () => {
     await source.close()
   })
 
+  it('holds the answer to a submit it took until released: the request exists and runs meanwhile', async () => {
+    const taken = fal.submitsTaken
+    const release = fal.holdSubmits()
+    let answered = false
+    const submitting = client.queue
+      .submit('fal-ai/flux/dev/image-to-image', { input: { prompt: 'p', image_url: source.url } })
+      .finally(() => {
+        answered = true
+      })
+    await waitFor(() => (fal.submitsTaken > taken ? true : undefined), { description: 'the submit taken' })
+    const held = [...fal.requests.values()].at(-1)
+    expect(answered).toBe(false)
+    // Taken and running: it completes although its submitter has no answer yet.
+    await waitFor(() => (held?.status === 'COMPLETED' ? true : undefined), { description: 'the held request completed' })
+    expect(answered).toBe(false)
+    release()
+    expect((await submitting).request_id).toBe(held?.requestId)
+  })
+
   it('queues a request, reports its status, and returns a real transformed image', async () => {
     const queued = await client.queue.submit('fal-ai/flux/dev/image-to-image', { input: { prompt: 'p', image_url: source.url } })
     expect(queued.status).toBe('IN_QUEUE')

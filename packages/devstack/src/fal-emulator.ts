@@ -81,6 +81,13 @@ export type FalEmulator = {
    * with `after`, that many more downloads pass first (a kill between two outputs of a job).
    */
   holdOutputs(options?: { after?: number }): () => void
+  /**
+   * Submits are taken (the request is queued and runs) but answered only once the returned
+   * function is called: a caller killed or cancelled between fal's accept and its answer.
+   */
+  holdSubmits(): () => void
+  /** Submits taken so far (answered or held). */
+  readonly submitsTaken: number
   /** Output downloads begun so far. */
   readonly outputDownloads: number
   /** fal's signature headers for a body, for tests that replay or forge webhooks. */
@@ -108,6 +115,8 @@ export async function startFalEmulator(options: FalEmulatorOptions = {}): Promis
   let outputGate: Promise<void> | undefined
   let outputsPassing = 0
   let outputDownloads = 0
+  let submitGate: Promise<void> | undefined
+  let submitsTaken = 0
   let baseUrl = ''
 
   const later = (ms: number, run: () => void) => {
@@ -282,7 +291,9 @@ export async function startFalEmulator(options: FalEmulatorOptions = {}): Promis
         outcome: outcomes.shift() ?? { type: 'ok' },
       }
       requests.set(requestId, r)
+      submitsTaken += 1
       later(timing.queueDelayMs, () => void runModel(r))
+      if (submitGate !== undefined) await submitGate
       return { operation, status: json(res, 200, { ...statusBody(r), gateway_request_id: requestId }) }
     }
 
@@ -364,6 +375,19 @@ export async function startFalEmulator(options: FalEmulatorOptions = {}): Promis
         }
       })
       return release
+    },
+    holdSubmits() {
+      let release = () => {}
+      submitGate = new Promise((resolve) => {
+        release = () => {
+          submitGate = undefined
+          resolve()
+        }
+      })
+      return release
+    },
+    get submitsTaken() {
+      return submitsTaken
     },
     get outputDownloads() {
       return outputDownloads

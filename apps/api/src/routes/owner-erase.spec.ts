@@ -24,6 +24,7 @@ describe('POST /api/image/v1/owner/erase', () => {
       images_erased: 0,
       api_keys_erased: 0,
       records_remaining: 1,
+      jobs_remaining: 0,
       completed_at: null,
     })
     const again = await api.inject({ method: 'POST', url: '/api/image/v1/owner/erase' }, 'owner-erase')

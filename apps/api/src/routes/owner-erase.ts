@@ -14,7 +14,7 @@ export const ownerEraseRoutes: FastifyPluginAsyncTypebox<{ container: Pick<ApiCo
     {
       schema: {
         tags: ['images'],
-        summary: 'Erase every image, variant and API key of the caller, in the background; GET usage shows the progress',
+        summary: 'Erase every image, variant, result, AI job and API key of the caller, in the background; GET usage shows the progress',
         response: { 202: ErasureResponse, ...errorResponses(401, 503) },
       },
     },

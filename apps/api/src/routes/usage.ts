@@ -19,6 +19,10 @@ export const ErasureResponse = Type.Object(
     images_erased: Type.Integer({ minimum: 0 }),
     api_keys_erased: Type.Integer({ minimum: 0 }),
     records_remaining: Type.Integer({ minimum: 0, description: 'Records still to erase or to purge; 0 when completed' }),
+    jobs_remaining: Type.Integer({
+      minimum: 0,
+      description: 'AI jobs still to cancel (at fal too) or to remove, with their events; 0 when completed',
+    }),
   },
   { additionalProperties: false },
 )
@@ -69,5 +73,6 @@ export function erasureBody(erasure: ErasureProgress): Static<typeof ErasureResp
     images_erased: erasure.imagesErased,
     api_keys_erased: erasure.apiKeysErased,
     records_remaining: erasure.recordsRemaining,
+    jobs_remaining: erasure.jobsRemaining,
   }
 }

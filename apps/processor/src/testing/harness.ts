@@ -145,9 +145,9 @@ export const credentialsOf = (stack: Stack) => ({
 })
 
 /** What the API does (a pending record, a presigned URL) followed by what the client does (the PUT). */
-export async function upload(stack: Stack, contentType: ImageContentType, bytes: Uint8Array): Promise<ImageId> {
+export async function upload(stack: Stack, contentType: ImageContentType, bytes: Uint8Array, ownerId = 'owner-a'): Promise<ImageId> {
   const id = newImageId()
-  await stack.images.save({ id, ownerId: 'owner-a', contentType, fileName: 'test-upload', objectKey: objectKeyFor(id) })
+  await stack.images.save({ id, ownerId, contentType, fileName: 'test-upload', objectKey: objectKeyFor(id) })
   const presigned = await stack.uploads.generatePresignedUploadUrl({ objectKey: objectKeyFor(id), contentType, expiresInSeconds: 60 })
   const response = await fetch(presigned.url, { method: 'PUT', headers: presigned.headers, body: bytes })
   if (!response.ok) throw new Error(`upload PUT answered ${response.status}: ${await response.text()}`)

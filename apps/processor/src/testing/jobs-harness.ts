@@ -35,9 +35,9 @@ export type JobsWorld = {
   jobsDlqUrl: string
   /** The processor's environment for this world, plus `env`. */
   env(env?: Record<string, string>): Record<string, string>
-  /** A ready PNG of OWNER (stored, and marked ready as the processor would). */
-  readySource(): Promise<ImageId>
-  start(imageId: ImageId, workflowId?: string, parameters?: Record<string, unknown>): Promise<Job>
+  /** A ready PNG of `ownerId` (OWNER unless given; stored, and marked ready as the processor would). */
+  readySource(ownerId?: string): Promise<ImageId>
+  start(imageId: ImageId, workflowId?: string, parameters?: Record<string, unknown>, ownerId?: string): Promise<Job>
   cancel(jobId: JobId): Promise<Job>
   stop(): Promise<void>
 }
@@ -70,14 +70,15 @@ export async function startJobsWorld(stack: Stack): Promise<JobsWorld> {
       JOB_LEASE_SECONDS: '30',
       ...env,
     }),
-    async readySource() {
+    async readySource(ownerId = OWNER) {
       const bytes = await png
-      const id = await upload(stack, 'image/png', bytes)
+      const id = await upload(stack, 'image/png', bytes, ownerId)
       const head = await stack.storage.getObjectMetadata(`uploads/${id}`)
       await stack.images.transitionFromPending(id, { status: 'ready', sizeBytes: bytes.byteLength, etag: head?.etag ?? '"source"' })
       return id
     },
-    start: (imageId, workflowId = 'hairstyle', parameters = {}) => startJob(userContext(OWNER), { imageId, workflowId, parameters }),
+    start: (imageId, workflowId = 'hairstyle', parameters = {}, ownerId = OWNER) =>
+      startJob(userContext(ownerId), { imageId, workflowId, parameters }),
     cancel: (jobId) => cancelJob(userContext(OWNER), jobId),
     async stop() {
       await uploads.bridge.stop()

@@ -11,6 +11,11 @@ export type ErasureProgress = {
   apiKeysErased: number
   /** Records of the owner still in the database (images not yet erased, or erased and not yet purged). */
   recordsRemaining: number
+  /**
+   * AI jobs of the owner still in the database: their fal requests are cancelled first (a
+   * cancel fal does not take is tried again on the next sweep), then they go with their events.
+   */
+  jobsRemaining: number
 }
 
 /**
@@ -36,9 +41,19 @@ export function createRequestOwnerErasure(deps: { sql: postgres.Sql }) {
 /** The owner's latest erasure, or null when none was asked for. */
 export async function erasureProgress(sql: postgres.Sql, ownerId: string): Promise<ErasureProgress | null> {
   const [row] = await withDatabaseErrors(
-    () => sql<{ requested_at: string; completed_at: string | null; images_erased: string; api_keys_erased: string; remaining: number }[]>`
+    () => sql<
+      {
+        requested_at: string
+        completed_at: string | null
+        images_erased: string
+        api_keys_erased: string
+        remaining: number
+        jobs: number
+      }[]
+    >`
       SELECT e.requested_at, e.completed_at, e.images_erased, e.api_keys_erased,
-             (SELECT count(*)::int FROM image_records r WHERE r.owner_id = e.owner_id) AS remaining
+             (SELECT count(*)::int FROM image_records r WHERE r.owner_id = e.owner_id) AS remaining,
+             (SELECT count(*)::int FROM processing_jobs j WHERE j.owner_id = e.owner_id) AS jobs
       FROM owner_erasures e WHERE e.owner_id = ${ownerId}`,
   )
   if (row === undefined) return null
@@ -49,5 +64,6 @@ export async function erasureProgress(sql: postgres.Sql, ownerId: string): Promi
     imagesErased: Number(row.images_erased),
     apiKeysErased: Number(row.api_keys_erased),
     recordsRemaining: row.remaining,
+    jobsRemaining: row.jobs,
   }
 }

@@ -98,6 +98,56 @@ export function createSweepQueries(sql: postgres.Sql) {
           LIMIT ${limit}
         )`,
 
+    /**
+     * The owner's queued and running jobs become `cancelled` at once (few: they are capped per
+     * owner): the runner's moves are guarded by the status they leave, so none of them can
+     * take such a job further. No event: the job's events go with it.
+     */
+    cancelOwnerJobs: (ownerId: string) =>
+      sql`
+        UPDATE processing_jobs SET status = 'cancelled', completed_at = now(), updated_at = now()
+        WHERE owner_id = ${ownerId} AND status IN ('queued', 'running')`,
+
+    /** The owner's jobs with a fal request not yet cancelled at fal (fal may still be running it), after `after` in id order. */
+    jobsToCancelAtFal: (ownerId: string, after: string, limit: number) =>
+      sql<{ id: string; model: string; provider_request_id: string }[]>`
+        SELECT id, model, provider_request_id FROM processing_jobs
+        WHERE owner_id = ${ownerId} AND status = 'cancelled' AND provider_request_id IS NOT NULL
+          AND provider_cancelled_at IS NULL AND id > ${after}
+        ORDER BY id LIMIT ${limit}`,
+
+    markProviderCancelled: (jobId: string) =>
+      sql`UPDATE processing_jobs SET provider_cancelled_at = coalesce(provider_cancelled_at, now()) WHERE id = ${jobId}`,
+
+    /**
+     * The owner's finished jobs, with their events, their webhook deliveries and the record of
+     * fal's webhooks for them. A job still to be cancelled at fal stays (unless `keepUncancelled`
+     * is false: no fal key to cancel with), and so does one a runner holds (its lease): the
+     * runner is between two steps of it and may be about to store a result; once it lets go,
+     * it finds the job cancelled and stops.
+     */
+    purgeErasedJobs: (ownerId: string, keepUncancelled: boolean, limit: number) =>
+      sql<{ count: number }[]>`
+        WITH gone AS (
+          DELETE FROM processing_jobs WHERE id IN (
+            SELECT id FROM processing_jobs
+            WHERE owner_id = ${ownerId} AND status IN ('succeeded', 'failed', 'cancelled')
+              AND (lease_until IS NULL OR lease_until < now())
+              AND (NOT ${keepUncancelled}::boolean OR status <> 'cancelled' OR provider_request_id IS NULL OR provider_cancelled_at IS NOT NULL)
+            ORDER BY id LIMIT ${limit}
+          ) RETURNING id
+        ), events_gone AS (
+          DELETE FROM events WHERE owner_id = ${ownerId} AND subject_id IN (SELECT id FROM gone)
+        ), deliveries_gone AS (
+          DELETE FROM webhook_deliveries WHERE subject_id IN (SELECT id FROM gone)
+        ), webhooks_gone AS (
+          DELETE FROM fal_webhook_deliveries WHERE job_id IN (SELECT id FROM gone)
+        )
+        SELECT count(*)::int AS count FROM gone`,
+
+    remainingJobs: (ownerId: string) =>
+      sql<{ count: number }[]>`SELECT count(*)::int AS count FROM processing_jobs WHERE owner_id = ${ownerId}`,
+
     remainingRecords: (ownerId: string) =>
       sql<{ count: number }[]>`SELECT count(*)::int AS count FROM image_records WHERE owner_id = ${ownerId}`,
 

@@ -7,6 +7,7 @@ import type { ImageRepository } from '../../shared/image/image-repository.ts'
 import type { ValidateImageMessage } from '../../shared/queue/messages.ts'
 import type { QueueSender } from '../../shared/queue/sqs-sender.ts'
 import type { CdnInvalidator } from '../image/library/cdn-invalidator.ts'
+import { type ProcessingProvider, ProviderError } from '../processing/provider.ts'
 import type { LifecycleStorage } from './lifecycle-storage.ts'
 import { createSweepQueries, type RetainedTable } from './sweep-queries.ts'
 
@@ -29,6 +30,11 @@ export type SweepReport = {
   webhookDeliveriesPurged: number
   imagesErased: number
   apiKeysErased: number
+  jobsErased: number
+  /** Erased owners' fal requests cancelled at fal (or found finished there). */
+  falRequestsCancelled: number
+  /** Cancels fal did not take (429, 5xx, network): tried again on the next sweep. */
+  falCancelsFailed: number
   erasuresCompleted: number
 }
 
@@ -56,6 +62,11 @@ export function createSweeper(deps: {
   storage: LifecycleStorage
   queue: QueueSender<ValidateImageMessage>
   cdn: CdnInvalidator
+  /**
+   * fal, to cancel the requests of an erased owner's jobs; undefined (no FAL_KEY) erases the
+   * jobs without cancelling at fal.
+   */
+  provider?: ProcessingProvider | undefined
   config: SweepConfig
   log: Logger
   now?: () => Date
@@ -158,9 +169,53 @@ export function createSweeper(deps: {
     })
   }
 
+  /**
+   * An erased owner's jobs: the active ones are cancelled at once, each fal request not yet
+   * cancelled is cancelled at fal, and the jobs go with their events. A cancel fal does not
+   * take (429, 5xx, network) leaves the job for the next sweep; one fal refuses (4xx: the
+   * request finished or is unknown there) counts as done, since fal runs it no longer.
+   */
+  async function eraseJobs(ownerId: string, report: SweepReport): Promise<void> {
+    const provider = deps.provider
+    if (provider !== undefined) {
+      let after = ''
+      await repeat(async () => {
+        const rows = await db(() => q.jobsToCancelAtFal(ownerId, after, batch))
+        for (const row of rows) {
+          after = row.id
+          const cancelled = await provider.cancel(row.model, row.provider_request_id).then(
+            () => true,
+            (error: unknown) => {
+              if (error instanceof ProviderError && error.kind === 'rejected') return true
+              log.warn(
+                { jobId: row.id, reason: (error as Error).message },
+                'fal did not take the cancel of an erased job; the next sweep tries again',
+              )
+              return false
+            },
+          )
+          if (cancelled) {
+            await db(() => q.markProviderCancelled(row.id))
+            report.falRequestsCancelled++
+          } else report.falCancelsFailed++
+        }
+        return rows.length
+      })
+    }
+    let erased = 0
+    await repeat(async () => {
+      const [{ count } = { count: 0 }] = await db(() => q.purgeErasedJobs(ownerId, provider !== undefined, batch))
+      erased += count
+      return count
+    })
+    report.jobsErased += erased
+  }
+
   async function erasures(report: SweepReport) {
     for (const { owner_id: ownerId } of await db(() => q.openErasures(10))) {
       const { count: apiKeys } = await db(() => q.deleteApiKeys(ownerId))
+      // Jobs are cancelled first: a runner takes a cancelled job no further.
+      await db(() => q.cancelOwnerJobs(ownerId))
       let erased = 0
       await repeat(async () => {
         const rows = await db(() => q.erasableImages(ownerId, batch))
@@ -172,11 +227,16 @@ export function createSweeper(deps: {
       })
       // Records whose objects the previous step confirmed gone; the others wait for it.
       await repeat(async () => (await db(() => q.purgeErasedRecords(ownerId, batch))).count)
-      const [{ count: remaining } = { count: 0 }] = await db(() => q.remainingRecords(ownerId))
-      await db(() => q.countErased(ownerId, erased, apiKeys, remaining === 0))
+      // After the images: a job a runner holds stays until it lets go, and whatever result it
+      // stored before that is counted below, so the erasure is not done while either is left.
+      await eraseJobs(ownerId, report)
+      const [{ count: records } = { count: 0 }] = await db(() => q.remainingRecords(ownerId))
+      const [{ count: jobs } = { count: 0 }] = await db(() => q.remainingJobs(ownerId))
+      const done = records === 0 && jobs === 0
+      await db(() => q.countErased(ownerId, erased, apiKeys, done))
       report.imagesErased += erased
       report.apiKeysErased += apiKeys
-      if (remaining === 0) report.erasuresCompleted++
+      if (done) report.erasuresCompleted++
     }
   }
 
@@ -266,6 +326,9 @@ function emptyReport(): SweepReport {
     webhookDeliveriesPurged: 0,
     imagesErased: 0,
     apiKeysErased: 0,
+    jobsErased: 0,
+    falRequestsCancelled: 0,
+    falCancelsFailed: 0,
     erasuresCompleted: 0,
   }
 }

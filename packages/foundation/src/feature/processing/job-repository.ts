@@ -57,6 +57,13 @@ export interface JobRepository {
   planResults(id: JobId, ids: readonly ImageId[]): Promise<ImageId[]>
   markResultsStored(id: JobId): Promise<void>
   markProviderCancelled(id: JobId): Promise<void>
+  /**
+   * Keeps the id of a fal request the job did not move to `running` with (it was cancelled
+   * meanwhile), unless it has one: whoever cancels the job at fal next finds it.
+   */
+  keepProviderRequest(id: JobId, requestId: string): Promise<void>
+  /** True while the owner's erasure (owner/erase) is under way: the runner stores nothing for them. */
+  ownerErasing(ownerId: string): Promise<boolean>
   /** fal's webhook: true the first time a request_id is seen. */
   recordWebhook(requestId: string, jobId: JobId): Promise<boolean>
   forgetWebhook(requestId: string): Promise<void>

@@ -209,6 +209,17 @@ export function createPostgresJobRepository(db: DrizzleDatabase, options: { dead
         () => client`UPDATE processing_jobs SET provider_cancelled_at = coalesce(provider_cancelled_at, now()) WHERE id = ${id}`,
       )
     },
+    async keepProviderRequest(id, requestId) {
+      await guarded(
+        () =>
+          client`UPDATE processing_jobs SET provider_request_id = ${requestId}, updated_at = now() WHERE id = ${id} AND provider_request_id IS NULL`,
+      )
+    },
+    async ownerErasing(ownerId) {
+      // The marker of feature/lifecycle's owner erasure (migrations/0010_lifecycle.sql).
+      const rows = await guarded(() => client`SELECT 1 FROM owner_erasures WHERE owner_id = ${ownerId} AND completed_at IS NULL`)
+      return rows.length > 0
+    },
     async recordWebhook(requestId, jobId) {
       const rows = await guarded(
         () =>

@@ -62,7 +62,13 @@ const MAX_DELAY_SECONDS = 900
  *                download each output with bounds, store it as a new upload of the owner
  *                (quota reserved, same validation as any upload); then wait for the results'
  *                verdicts: all ready -> `succeeded`, any failed -> `failed` with the reasons
- *   cancelled -> cancel at fal (best effort) and discard results that arrived late
+ *   cancelled -> discard results that arrived late, and cancel at fal: a cancel fal does not
+ *                take (429, 5xx, network) is tried again (the message is left for redelivery)
+ *
+ * An owner being erased (owner/erase) gets no results: a queued or running job of theirs is
+ * cancelled (at fal too) when the runner next looks at it, or before its next result is
+ * stored. The sweeper erases such jobs only once no runner holds them, so a result stored a
+ * moment before is counted by the erasure and goes with the owner's images.
  */
 export function createJobRunner(deps: {
   jobs: JobRepository
@@ -99,14 +105,7 @@ export function createJobRunner(deps: {
     return { outcome: 'skipped', reason: now?.status ?? 'missing' }
   }
 
-  const discard = async (job: Job): Promise<RunOutcome> => {
-    if (job.providerRequestId !== null && job.providerCancelledAt === null) {
-      await provider.cancel(job.model, job.providerRequestId).catch((error: unknown) => {
-        // Best effort: fal may have finished already; whatever it made is never fetched.
-        deps.log.warn({ jobId: job.id, reason: (error as Error).message }, 'fal did not take the cancel')
-      })
-      await jobs.markProviderCancelled(job.id)
-    }
+  const discard = async (job: Job, reason?: string): Promise<RunOutcome> => {
     const ctx = systemContext('processor', `job:${job.id}`)
     for (const id of job.resultImageIds) {
       const record = await images.findById(id)
@@ -114,7 +113,30 @@ export function createJobRunner(deps: {
       await images.markDeleted(id, ctx)
       await storage.deleteResult(record.objectKey)
     }
-    return { outcome: 'cancelled' }
+    if (job.providerRequestId !== null && job.providerCancelledAt === null) {
+      const taken = await provider.cancel(job.model, job.providerRequestId).then(
+        () => true,
+        (error: unknown) => {
+          // A refusal (4xx): fal finished the request or does not know it; it runs no longer,
+          // and whatever it made is never fetched.
+          if (error instanceof ProviderError && error.kind === 'rejected') return true
+          if (!(error instanceof ProviderError)) throw error
+          deps.log.warn({ jobId: job.id, reason: error.message }, 'fal did not take the cancel; trying again')
+          return false
+        },
+      )
+      if (!taken) return { outcome: 'retry', reason: 'provider_cancel_failed' }
+      await jobs.markProviderCancelled(job.id)
+    }
+    return reason === undefined ? { outcome: 'cancelled' } : { outcome: 'cancelled', reason }
+  }
+
+  /** The owner is being erased: the job ends cancelled, at fal too, and keeps no result. */
+  const stopForErasure = async (job: Job): Promise<RunOutcome> => {
+    const cancelled = await jobs.cancel(job.id, systemContext('processor', 'owner-erasure'))
+    if (cancelled === null) return afterRace(job)
+    deps.log.info({ jobId: job.id }, 'job cancelled: its owner is being erased')
+    return discard(cancelled, 'owner_erased')
   }
 
   const submit = async (job: Job): Promise<RunOutcome> => {
@@ -157,8 +179,16 @@ export function createJobRunner(deps: {
     breaker.succeeded()
     const running = await jobs.move(job.id, 'queued', { to: 'running', providerRequestId: requestId })
     if (running === null) {
-      // Cancelled while we were submitting: the request id is not stored, so cancel it here.
-      await provider.cancel(job.model, requestId).catch(() => {})
+      // Cancelled while we were submitting: the request id is kept on the job, so the cancel
+      // at fal below (or a later look, or the erasure sweep) can be tried again.
+      await jobs.keepProviderRequest(job.id, requestId)
+      if ((await jobs.findById(job.id)) === null) {
+        // The job is gone (its owner erased): nothing else knows this request.
+        await provider.cancel(job.model, requestId).catch((error: unknown) => {
+          deps.log.warn({ jobId: job.id, reason: (error as Error).message }, 'fal did not take the cancel of a job that is gone')
+        })
+        return { outcome: 'cancelled', reason: 'job_gone' }
+      }
       return afterRace(job)
     }
     deps.log.info({ jobId: job.id, requestId, attempt: counted.attempts }, 'job submitted to fal')
@@ -180,6 +210,7 @@ export function createJobRunner(deps: {
       if (error.kind === 'rejected') return fail(job, { code: 'PROVIDER_REJECTED', message: error.message })
       return later(job, settings.pollIntervalSeconds, 'poll', 'provider_unavailable')
     }
+    if (await jobs.ownerErasing(job.ownerId)) return stopForErasure(job)
     const ids = await jobs.planResults(
       job.id,
       outputs.map(() => newImageId()),
@@ -188,6 +219,7 @@ export function createJobRunner(deps: {
     for (const [index, output] of outputs.entries()) {
       const id = ids[index]
       if (id === undefined) break
+      if (await jobs.ownerErasing(job.ownerId)) return stopForErasure({ ...job, resultImageIds: ids })
       const stored = await storeResult(job, output, id, index, ctx)
       if (stored === 'quota_exceeded') {
         await discardResults(ids, ctx)
@@ -285,6 +317,9 @@ export function createJobRunner(deps: {
     // Another runner is on it (a duplicate message): look again once its lease could be over.
     if (job === null) return later(seen, Math.min(settings.leaseSeconds, settings.pollIntervalSeconds + 1), 'retry', 'leased')
     try {
+      if ((job.status === 'queued' || job.status === 'running') && (await jobs.ownerErasing(job.ownerId))) {
+        return await stopForErasure(job)
+      }
       switch (job.status) {
         case 'queued':
           return await submit(job)
