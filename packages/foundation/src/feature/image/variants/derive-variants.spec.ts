@@ -158,6 +158,41 @@ describe('deriveVariants', () => {
     }
   })
 
+  it('keeps the animation only in the sizes within the animated pixel budget; the larger ones are the first frame', async () => {
+    const frames = 4
+    const [width, height] = [1000, 500]
+    const strip = Buffer.alloc(width * height * frames * 3)
+    for (let f = 0; f < frames; f++) strip.fill(40 + f * 60, f * width * height * 3, (f + 1) * width * height * 3)
+    const gif = await sharp(strip, { raw: { width, height: height * frames, channels: 3, pageHeight: height } })
+      .gif({ delay: [100, 100, 100, 100] })
+      .toBuffer()
+    // Room for 4 frames of the 300x150 thumbnail, not of the 800x400 medium.
+    const d = await deriveVariants(gif, ALL_FORMATS, { ...limits, maxAnimatedPixels: frames * 300 * 150 })
+    for (const v of d.variants) {
+      const animated = v.name === 'thumbnail' && v.format === 'webp'
+      expect(await sizeOf(v), `${v.name}.${v.format}`).toMatchObject({ width: v.width, height: v.height, frames: animated ? frames : 1 })
+    }
+    expect(d.variants.filter((v) => v.name === 'medium').map((v) => [v.width, v.height])).toEqual([
+      [800, 400],
+      [800, 400],
+      [800, 400],
+    ])
+  })
+
+  it('encodes sizes that come out the same once: a source smaller than two sizes gives both the same bytes', async () => {
+    const d = await deriveVariants(readCorpusFile('valid-png-rgb-1024x768.png'), DEFAULT_VARIANT_CONFIG, limits)
+    const [medium, large] = ['medium', 'large'].map((name) => d.variants.find((v) => v.name === name))
+    expect([medium?.width, large?.width]).toEqual([800, 1024])
+    const small = await deriveVariants(readCorpusFile('valid-png-palette-trns-128x128.png'), DEFAULT_VARIANT_CONFIG, limits)
+    const bytes = small.variants.map((v) => Buffer.from(v.bytes).toString('base64'))
+    expect(new Set(bytes).size).toBe(1)
+    expect(small.variants.map((v) => [v.name, v.width, v.height])).toEqual([
+      ['thumbnail', 128, 128],
+      ['medium', 128, 128],
+      ['large', 128, 128],
+    ])
+  })
+
   it('keeps at most maxFrames frames of an animation', async () => {
     const d = await deriveVariants(
       readCorpusFile('valid-gif-animated-5frames-100x100.gif'),

@@ -28,44 +28,75 @@ export type Derivation = {
 type Decoded = { pixels: Buffer; width: number; frameHeight: number; frames: number; channels: 3 | 4 }
 
 /**
+ * Most pixels an animated variant holds over all its frames (50 frames of 400x400). A size
+ * whose animation would be larger is its first frame instead: encoding an animated WebP costs
+ * about 30 ns per pixel here, so this bounds one animated variant to about 250 ms and its
+ * decoded frames to 32 MB, whatever the upload (DESIGN: an animation at the limits must not
+ * hold a worker for seconds). Common animations (480x270, 50 frames) stay animated at every
+ * size they reach.
+ */
+export const ANIMATED_VARIANT_MAX_PIXELS = 8_000_000
+
+/**
  * Derives every configured size × format from bytes that validation has already judged.
  * The original is decoded once, already shrunk to the largest size (libvips' shrink-on-load
  * for JPEG and WebP), auto-rotated and converted to 8-bit sRGB; each smaller size is resized
- * from the next larger one, never from the original again. Every output is encoded without
- * EXIF, GPS, XMP, IPTC or comments (sharp writes none unless asked), in sRGB. An animation
- * keeps at most `maxFrames` frames, and only WebP keeps it animated.
+ * from the next larger one, never from the original again, and sizes that come out the same
+ * (a source smaller than several sizes) are encoded once. Every output is encoded without
+ * EXIF, GPS, XMP, IPTC or comments (sharp writes none unless asked), in sRGB.
+ *
+ * An animation keeps at most `maxFrames` frames, and only its WebP variants stay animated,
+ * those within ANIMATED_VARIANT_MAX_PIXELS; its other variants are the first frame. It is
+ * then decoded twice, each decode bounded: its first frame at the largest size, and its
+ * frames at the largest animated size only.
  */
-export async function deriveVariants(bytes: Uint8Array, config: VariantConfig, options: { limitInputPixels: number }): Promise<Derivation> {
+export async function deriveVariants(
+  bytes: Uint8Array,
+  config: VariantConfig,
+  options: { limitInputPixels: number; maxAnimatedPixels?: number },
+): Promise<Derivation> {
+  const maxAnimatedPixels = options.maxAnimatedPixels ?? ANIMATED_VARIANT_MAX_PIXELS
   const meta = await sharp(bytes, { limitInputPixels: options.limitInputPixels }).metadata()
-  const sourceFrames = meta.pages ?? 1
-  const frames = Math.min(sourceFrames, config.maxFrames)
-  const animated = frames > 1
+  const frames = Math.min(meta.pages ?? 1, config.maxFrames)
   const rotated = (meta.orientation ?? 1) >= 5
   const storedWidth = meta.width ?? 0
   const storedHeight = meta.pageHeight ?? meta.height ?? 0
   const width = rotated ? storedHeight : storedWidth
   const height = rotated ? storedWidth : storedHeight
-  const largest = Math.max(...config.sizes.map((s) => s.longestEdge))
-
-  const decoded = await decode(bytes, {
-    frames,
-    animated,
-    largest,
-    limitInputPixels: options.limitInputPixels,
-    wideProfile: meta.depth === 'ushort' && meta.icc !== undefined,
-  })
   const bySize = [...config.sizes].sort((a, b) => b.longestEdge - a.longestEdge)
+  const decodeOptions = { limitInputPixels: options.limitInputPixels, wideProfile: meta.depth === 'ushort' && meta.icc !== undefined }
+
+  // The sizes whose WebP stays animated: the animation fits the pixel budget at that size.
+  const animatedSizes =
+    frames > 1 && config.formats.includes('webp')
+      ? bySize.filter((size) => frames * fittedPixels(width, height, size.longestEdge) <= maxAnimatedPixels)
+      : []
+  const animation = { delay: meta.delay?.slice(0, frames), loop: meta.loop }
+  const encoded = new Map<string, Promise<Omit<DerivedVariant, 'name'>>>()
+  /** Encodes each distinct (pixels, format) once; equal sizes share the result. */
+  const encodeOnce = (d: Decoded, format: VariantFormat) => {
+    const key = `${d.width}x${d.frameHeight}x${d.frames}:${format}`
+    const known = encoded.get(key) ?? encode(d, format, animation)
+    encoded.set(key, known)
+    return known
+  }
+
   const variants: DerivedVariant[] = []
-  let from = decoded
+  let still = await decode(bytes, { ...decodeOptions, frames: 1, edge: bySize[0]?.longestEdge ?? 1 })
+  const stills: Decoded[] = []
   for (const size of bySize) {
-    const current = await shrink(from, size.longestEdge)
+    still = await shrink(still, size.longestEdge)
+    stills.push(still)
+  }
+  let moving =
+    animatedSizes.length === 0 ? undefined : await decode(bytes, { ...decodeOptions, frames, edge: animatedSizes[0]?.longestEdge ?? 1 })
+  for (const [index, size] of bySize.entries()) {
+    const animatedHere = moving !== undefined && animatedSizes.includes(size)
+    if (animatedHere && moving !== undefined) moving = await shrink(moving, size.longestEdge)
     for (const format of config.formats) {
-      variants.push({
-        name: size.name,
-        ...(await encode(current, format, { animated, delay: meta.delay?.slice(0, frames), loop: meta.loop })),
-      })
+      const from = animatedHere && format === 'webp' && moving !== undefined ? moving : (stills[index] as Decoded)
+      variants.push({ name: size.name, ...(await encodeOnce(from, format)) })
     }
-    from = current
   }
   const order = new Map(config.sizes.map((s, i) => [s.name, i]))
   variants.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0))
@@ -73,13 +104,19 @@ export async function deriveVariants(bytes: Uint8Array, config: VariantConfig, o
     width,
     height,
     variants,
-    placeholder: await thumbHash(from),
+    placeholder: await thumbHash(still),
     metadataRemoved: await readRemovedMetadata(bytes, meta),
   }
 }
 
+/** Pixels of one frame once fitted inside edge x edge, never enlarged. */
+function fittedPixels(width: number, height: number, edge: number): number {
+  const scale = Math.min(1, edge / Math.max(width, height, 1))
+  return Math.max(1, Math.round(width * scale)) * Math.max(1, Math.round(height * scale))
+}
+
 /**
- * The one decode: shrunk on load to the largest size, rotated, as 8-bit sRGB pixels. libvips
+ * The decode: shrunk on load to `edge`, rotated, as 8-bit sRGB pixels. libvips
  * converts an 8-bit image with an embedded profile, and CMYK, to sRGB as it loads; a 16-bit
  * image with a profile is converted to Display P3 instead, so that one is taken on to sRGB
  * here. The encoders then get sRGB pixels and attach no profile (untagged means sRGB), so no
@@ -87,11 +124,11 @@ export async function deriveVariants(bytes: Uint8Array, config: VariantConfig, o
  */
 async function decode(
   bytes: Uint8Array,
-  o: { frames: number; animated: boolean; largest: number; limitInputPixels: number; wideProfile: boolean },
+  o: { frames: number; edge: number; limitInputPixels: number; wideProfile: boolean },
 ): Promise<Decoded> {
-  const pipeline = sharp(bytes, { limitInputPixels: o.limitInputPixels, ...(o.animated ? { pages: o.frames } : {}) })
+  const pipeline = sharp(bytes, { limitInputPixels: o.limitInputPixels, ...(o.frames > 1 ? { pages: o.frames } : {}) })
     .rotate()
-    .resize(o.largest, o.largest, { fit: 'inside', withoutEnlargement: true })
+    .resize(o.edge, o.edge, { fit: 'inside', withoutEnlargement: true })
   const { data, info } = await (o.wideProfile ? pipeline.withIccProfile('srgb') : pipeline)
     .toColourspace('srgb')
     .raw({ depth: 'uchar' })
@@ -118,16 +155,14 @@ async function shrink(d: Decoded, edge: number): Promise<Decoded> {
   return { pixels: data, width: info.width, frameHeight: info.pageHeight ?? info.height, frames: d.frames, channels: d.channels }
 }
 
+/** Encodes the pixels as they are: animated when they hold several frames (WebP only). */
 async function encode(
   d: Decoded,
   format: VariantFormat,
-  o: { animated: boolean; delay: number[] | undefined; loop: number | undefined },
+  o: { delay: number[] | undefined; loop: number | undefined },
 ): Promise<Omit<DerivedVariant, 'name'>> {
-  // Only WebP keeps an animation; AVIF and JPEG take the first frame.
-  const keepAnimation = o.animated && format === 'webp'
-  const input = keepAnimation
-    ? rawInput(d)
-    : rawInput({ ...d, frames: 1, pixels: d.pixels.subarray(0, d.width * d.frameHeight * d.channels) })
+  const keepAnimation = d.frames > 1
+  const input = rawInput(d)
   const encoded =
     format === 'webp'
       ? input.webp({ quality: 80, effort: 2, ...(keepAnimation ? { delay: o.delay, loop: o.loop ?? 0 } : {}) })
