@@ -7,6 +7,7 @@ import {
   imageIdOfUppyKey,
   JobFailedError,
   startWorkflow,
+  putImage,
   uploadImage,
   uppySignRequest,
   waitForImage,
@@ -58,12 +59,31 @@ function newClient(): { client: ImageServiceClient; traffic: Traffic } {
 
 const count = (traffic: Traffic, path: string) => traffic.paths.filter((p) => p === path).length
 
-describe('uploadImage and waitForImage', () => {
+describe('uploadImage, putImage and waitForImage', () => {
+  test('uploadImage in one call: resolves with the ready Image and its variants, or rejects with the failure reason', async () => {
+    const { client } = newClient()
+    const image = await uploadImage(client, {
+      file: readCorpusFile('valid-jpeg-baseline-1024x768.jpg'),
+      contentType: 'image/jpeg',
+      wait: WAIT,
+    })
+    expect(image).toMatchObject({ status: 'ready', width: 1024, height: 768, placeholder: expect.any(String) })
+    expect(image.variants.map((v) => `${v.name}.${v.format}`)).toEqual(['thumbnail.webp', 'medium.webp', 'large.webp'])
+
+    const refused = await uploadImage(client, {
+      file: readCorpusFile('polyglot-jpeg-soi-then-html.jpg'),
+      contentType: 'image/jpeg',
+      wait: WAIT,
+    }).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(ImageFailedError)
+    expect((refused as ImageFailedError).failureReason).toEqual(expect.stringMatching(/^[a-z_]+$/))
+  })
+
   test('a corpus PNG: one presigned PUT with its size declared, then ready, learnt from the events stream', async () => {
     const { client, traffic } = newClient()
     const file = readCorpusFile('valid-png-rgb-1024x768.png')
     const progress: number[] = []
-    const { imageId } = await uploadImage(client, {
+    const { imageId } = await putImage(client, {
       file,
       contentType: 'image/png',
       fileName: 'portrait.png',
@@ -89,7 +109,7 @@ describe('uploadImage and waitForImage', () => {
 
   test('a hostile file (a PNG declared image/gif) rejects with ImageFailedError carrying its failure_reason', async () => {
     const { client } = newClient()
-    const { imageId } = await uploadImage(client, { file: readCorpusFile('valid-png-rgba-256x256.png'), contentType: 'image/gif' })
+    const { imageId } = await putImage(client, { file: readCorpusFile('valid-png-rgba-256x256.png'), contentType: 'image/gif' })
     const error = await waitForImage(client, imageId, WAIT).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(ImageFailedError)
     const failed = error as ImageFailedError
@@ -106,7 +126,7 @@ describe('uploadImage and waitForImage', () => {
   test('a File (Blob) of HTML posing as a PNG: its name is recorded and it fails', async () => {
     const { client } = newClient()
     const file = new File([readCorpusFile('polyglot-html-then-png.png')], 'innocent.png', { type: 'image/png' })
-    const { imageId } = await uploadImage(client, { file, contentType: 'image/png' })
+    const { imageId } = await putImage(client, { file, contentType: 'image/png' })
     const failed = (await waitForImage(client, imageId, WAIT).catch((e: unknown) => e)) as ImageFailedError
     expect(failed).toBeInstanceOf(ImageFailedError)
     expect(failed.image).toMatchObject({ status: 'failed', file_name: 'innocent.png' })
@@ -121,7 +141,7 @@ describe('uploadImage and waitForImage', () => {
         return undefined
       },
     })
-    const { imageId } = await uploadImage(client, { file: readCorpusFile('valid-webp-lossy-1024x768.webp'), contentType: 'image/webp' })
+    const { imageId } = await putImage(client, { file: readCorpusFile('valid-webp-lossy-1024x768.webp'), contentType: 'image/webp' })
     const image = await waitForImage(client, imageId, { ...WAIT, pollIntervalMs: 50 })
     expect(image.status).toBe('ready')
     expect(count(traffic, '/api/image/v1/events/stream')).toBe(1)
@@ -170,7 +190,7 @@ describe('uploadImage and waitForImage', () => {
     const { client, traffic } = newClient()
     const file = noisePng(6 * MiB)
     const progress: number[] = []
-    const { imageId } = await uploadImage(client, {
+    const { imageId } = await putImage(client, {
       file: new Blob([file]),
       contentType: 'image/png',
       fileName: 'large.png',
@@ -190,7 +210,7 @@ describe('uploadImage and waitForImage', () => {
   test('a multipart upload given up (its signal aborted between parts) is aborted at the api: the image fails with aborted', async () => {
     const { client, traffic } = newClient()
     const stop = new AbortController()
-    const error = await uploadImage(client, {
+    const error = await putImage(client, {
       file: noisePng(6 * MiB),
       contentType: 'image/png',
       multipartThresholdBytes: 5 * MiB,
@@ -209,7 +229,7 @@ describe('uploadImage and waitForImage', () => {
 
   test("api refusals are ImageServiceErrors with the api's stable code and status", async () => {
     const { client } = newClient()
-    const refused = await uploadImage(client, { file: new Uint8Array([1, 2, 3]), contentType: 'image/svg+xml' }).catch((e: unknown) => e)
+    const refused = await putImage(client, { file: new Uint8Array([1, 2, 3]), contentType: 'image/svg+xml' }).catch((e: unknown) => e)
     expect(refused).toBeInstanceOf(ImageServiceError)
     expect(refused).toMatchObject({ status: 400, code: 'INVALID_CONTENT_TYPE', requestId: expect.any(String) })
 
@@ -268,7 +288,7 @@ describe('uppySignRequest', () => {
 describe('startWorkflow and waitForJob', () => {
   test('a restyle job succeeds, its result is a ready image of the source, and a repeated key returns the same job', async () => {
     const { client } = newClient()
-    const { imageId } = await uploadImage(client, { file: readCorpusFile('valid-png-rgb-1024x768.png'), contentType: 'image/png' })
+    const { imageId } = await putImage(client, { file: readCorpusFile('valid-png-rgb-1024x768.png'), contentType: 'image/png' })
     await waitForImage(client, imageId, WAIT)
     const key = randomUUID()
     const job = await startWorkflow(client, {
@@ -295,7 +315,7 @@ describe('startWorkflow and waitForJob', () => {
 
   test("a job the provider refuses rejects with JobFailedError carrying the job's error", async () => {
     const { client } = newClient()
-    const { imageId } = await uploadImage(client, { file: readCorpusFile('valid-png-rgba-256x256.png'), contentType: 'image/png' })
+    const { imageId } = await putImage(client, { file: readCorpusFile('valid-png-rgba-256x256.png'), contentType: 'image/png' })
     await waitForImage(client, imageId, WAIT)
     running().stack.fal.queueOutcomes({ type: 'validation_error', message: 'no face found in the image' })
     const job = await startWorkflow(client, { imageId, workflowId: 'restyle', parameters: { prompt: 'a portrait' } })

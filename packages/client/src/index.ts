@@ -4,7 +4,7 @@ export type { WaitOptions } from './follow.ts'
 export { startWorkflow, waitForJob } from './processing.ts'
 export type { components, paths } from './schema.ts'
 export type { Image, ImageServiceEvent, Job } from './types.ts'
-export { DEFAULT_MULTIPART_THRESHOLD_BYTES, type UploadImageRequest, uploadImage } from './upload-image.ts'
+export { DEFAULT_MULTIPART_THRESHOLD_BYTES, putImage, type UploadImageRequest, uploadImage } from './upload-image.ts'
 export {
   imageIdOfUppyKey,
   type UppyPresignedResponse,

@@ -1,5 +1,8 @@
 import type { ImageServiceClient } from './client.ts'
 import { ImageServiceError, storageError, unwrap } from './errors.ts'
+import type { WaitOptions } from './follow.ts'
+import type { Image } from './types.ts'
+import { waitForImage } from './wait-for-image.ts'
 
 const MiB = 1024 * 1024
 
@@ -28,13 +31,25 @@ export type UploadImageRequest = {
 }
 
 /**
+ * Uploads the bytes (putImage), then waits for the processor's verdict (waitForImage, over
+ * the events stream, polling when it cannot): resolves with the ready Image, with its
+ * variants, or rejects with an ImageFailedError carrying `failureReason`. `wait` takes
+ * waitForImage's options; its `signal` defaults to the upload's.
+ */
+export async function uploadImage(client: ImageServiceClient, request: UploadImageRequest & { wait?: WaitOptions }): Promise<Image> {
+  const { imageId } = await putImage(client, request)
+  return waitForImage(client, imageId, { ...(request.signal === undefined ? {} : { signal: request.signal }), ...request.wait })
+}
+
+/**
  * Uploads the bytes straight to storage: a presigned PUT with `size_bytes` declared (so the
  * quota reserves exactly the file's size and storage refuses any other), or, above the
  * threshold, a multipart upload through the api's routes. Resolves once storage has the
- * object; the processor then validates it: `waitForImage` tells the outcome. Api errors are
- * ImageServiceErrors with the api's code; storage refusals have `STORAGE_<code>`.
+ * object; the processor then validates it: `waitForImage` tells the outcome (uploadImage does
+ * both). Api errors are ImageServiceErrors with the api's code; storage refusals have
+ * `STORAGE_<code>`.
  */
-export async function uploadImage(client: ImageServiceClient, request: UploadImageRequest): Promise<{ imageId: string }> {
+export async function putImage(client: ImageServiceClient, request: UploadImageRequest): Promise<{ imageId: string }> {
   const size = request.file instanceof Blob ? request.file.size : request.file.byteLength
   const fileName = request.fileName ?? fileNameOf(request.file)
   const threshold = request.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD_BYTES
