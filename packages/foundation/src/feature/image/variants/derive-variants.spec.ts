@@ -1,6 +1,6 @@
 import { readCorpusFile, readCorpusManifest, TEST_IMAGE_LIMITS } from '@image-service/devstack/corpus'
 import sharp from 'sharp'
-import { thumbHashToRGBA } from 'thumbhash'
+import { rgbaToThumbHash, thumbHashToRGBA } from 'thumbhash'
 import { describe, expect, it } from 'vitest'
 import { type DerivedVariant, deriveVariants, readMetadataBlocks } from './derive-variants.ts'
 import { DEFAULT_VARIANT_CONFIG, type VariantConfig } from '../../../common/variant-settings.ts'
@@ -254,6 +254,21 @@ describe('deriveVariants', () => {
       const { dominant } = await sharp(v.bytes).stats()
       expect(Math.abs(dominant.r - 200) + Math.abs(dominant.g - 60) + Math.abs(dominant.b - 30), `${v.name}.${v.format}`).toBeLessThan(24)
     }
+  })
+
+  it.each([
+    ['an RGB', 'valid-png-paeth-filter-pngsuite-f04n2c08.png'],
+    ['a transparent', 'valid-png-trns-palette-pngsuite-tbbn3p08.png'],
+    ['a 1x1', 'valid-gif-minimal-1x1.gif'],
+  ])('gives %s image of at most 100x100 the ThumbHash of its own pixels, read without a resize', async (_kind, file) => {
+    const bytes = readCorpusFile(file)
+    const d = await deriveVariants(bytes, DEFAULT_VARIANT_CONFIG, limits)
+    const { data, info } = await sharp(bytes)
+      .resize(100, 100, { fit: 'inside', withoutEnlargement: true })
+      .ensureAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true })
+    expect(d.placeholder).toBe(Buffer.from(rgbaToThumbHash(info.width, info.height, data)).toString('base64'))
   })
 
   it('gives a ThumbHash placeholder small enough to inline', async () => {

@@ -173,9 +173,24 @@ async function encode(
   return { format, width: d.width, height: d.frameHeight, sizeBytes: bytes.length, contentType: VARIANT_CONTENT_TYPES[format], bytes }
 }
 
-/** ThumbHash takes at most 100×100 RGBA. */
+/**
+ * ThumbHash takes at most 100×100 RGBA. A first frame that small is read as it is (no libvips
+ * pipeline, whose fixed cost is most of a small upload's derivation); a larger one is resized.
+ */
 async function thumbHash(d: Decoded): Promise<string> {
-  const first = rawInput({ ...d, frames: 1, pixels: d.pixels.subarray(0, d.width * d.frameHeight * d.channels) })
+  const framePixels = d.width * d.frameHeight
+  if (d.width <= 100 && d.frameHeight <= 100) {
+    const rgba = new Uint8Array(framePixels * 4)
+    for (let i = 0; i < framePixels; i++) {
+      const from = i * d.channels
+      rgba[i * 4] = d.pixels[from] ?? 0
+      rgba[i * 4 + 1] = d.pixels[from + 1] ?? 0
+      rgba[i * 4 + 2] = d.pixels[from + 2] ?? 0
+      rgba[i * 4 + 3] = d.channels === 4 ? (d.pixels[from + 3] ?? 255) : 255
+    }
+    return Buffer.from(rgbaToThumbHash(d.width, d.frameHeight, rgba)).toString('base64')
+  }
+  const first = rawInput({ ...d, frames: 1, pixels: d.pixels.subarray(0, framePixels * d.channels) })
   const { data, info } = await first
     .resize(100, 100, { fit: 'inside', withoutEnlargement: true })
     .ensureAlpha()
