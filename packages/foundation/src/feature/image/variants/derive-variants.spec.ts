@@ -154,7 +154,7 @@ describe('deriveVariants', () => {
       const { data, info } = await sharp(v.bytes, { pages: -1 }).raw().toBuffer({ resolveWithObject: true })
       const frameBytes = info.width * v.height * info.channels
       const greys = Array.from({ length: frames }, (_, f) => data[f * frameBytes + Math.floor(frameBytes / 2)])
-      greys.forEach((grey, f) => expect(Math.abs((grey ?? 0) - (40 + f * 60)), `${v.name} frame ${f}`).toBeLessThanOrEqual(3))
+      for (const [f, grey] of greys.entries()) expect(Math.abs((grey ?? 0) - (40 + f * 60)), `${v.name} frame ${f}`).toBeLessThanOrEqual(3)
     }
   })
 
