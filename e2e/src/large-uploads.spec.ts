@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { crc32, deflateSync } from 'node:zlib'
+import { noisePng } from '@image-service/devstack/corpus'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { download, type SignedDownload } from './support/api-client.ts'
 import { showProcessOutputOnFailure } from './support/failure-report.ts'
@@ -20,34 +19,6 @@ afterAll(async () => {
   await system?.stop()
 })
 showProcessOutputOnFailure(() => system)
-
-/** A real PNG of random pixels (incompressible), padded with an ancillary chunk to exactly `size` bytes. */
-function noisePng(size: number): Uint8Array {
-  const chunk = (type: string, data: Buffer) => {
-    const head = Buffer.alloc(8)
-    head.writeUInt32BE(data.length, 0)
-    head.write(type, 4, 'latin1')
-    const crc = Buffer.alloc(4)
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0)
-    return Buffer.concat([head, data, crc])
-  }
-  const width = 1024
-  const height = Math.floor((size - 4096) / (width * 3 + 1) / 1.001)
-  const ihdr = Buffer.alloc(13)
-  ihdr.writeUInt32BE(width, 0)
-  ihdr.writeUInt32BE(height, 4)
-  ihdr.set([8, 2, 0, 0, 0], 8)
-  const rows = Buffer.alloc(height * (width * 3 + 1))
-  randomBytes(rows.length).copy(rows)
-  for (let y = 0; y < height; y++) rows[y * (width * 3 + 1)] = 0
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
-  const body = [chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows, { level: 0 }))]
-  const end = chunk('IEND', Buffer.alloc(0))
-  const used = signature.length + body.reduce((n, b) => n + b.length, 0) + end.length
-  const padding = size - used - 12
-  if (padding < 0) throw new Error(`cannot make a PNG of ${size} bytes`)
-  return new Uint8Array(Buffer.concat([signature, ...body, chunk('pADd', Buffer.alloc(padding)), end]))
-}
 
 type Part = { part_number: number; upload_url: string; size_bytes: number }
 type Created = { image_id: string; part_size: number; parts: Part[] }

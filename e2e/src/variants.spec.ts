@@ -1,4 +1,4 @@
-import { readCorpusFile } from '@image-service/devstack/corpus'
+import { PHONE_JPEG_SERIAL, phoneJpeg, readCorpusFile } from '@image-service/devstack/corpus'
 import { readMetadataBlocks } from '@image-service/foundation'
 import sharp, { type Metadata } from 'sharp'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -68,17 +68,6 @@ async function storedVariants(image: ImageStatusBody): Promise<StoredVariant[]> 
 const everyVariant = FORMATS.flatMap((format) => Object.keys(SIZES).map((name) => `${name}.${format}`)).sort()
 const namesOf = (image: ImageStatusBody) => image.variants.map((v) => `${v.name}.${v.format}`).sort()
 
-/** A JPEG as a phone writes it: camera make, model and serial in EXIF, coordinates in GPS. */
-const phoneJpeg = () =>
-  sharp({ create: { width: 1600, height: 1200, channels: 3, background: '#4a7a3a' } })
-    .withExif({
-      IFD0: { Make: 'PhoneMaker', Model: 'Phone 15', Software: 'camera 1.0' },
-      IFD2: { BodySerialNumber: 'SN-0042-1337' },
-      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2904/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 17/1 4000/100' },
-    })
-    .jpeg()
-    .toBuffer()
-
 describe('variants on the real system', () => {
   test.concurrent.for([
     ['a phone JPEG with EXIF and GPS (built)', 'image/jpeg', null],
@@ -86,7 +75,7 @@ describe('variants on the real system', () => {
     ['the corpus WebP with EXIF and GPS', 'image/webp', 'metadata-webp-exif-gps-320x240.webp'],
     ['the corpus AVIF with EXIF and GPS', 'image/avif', 'metadata-avif-exif-gps-320x240.avif'],
   ] as const)('%s: no variant carries EXIF or GPS, and metadata_removed says gps', async ([, type, file], { expect }) => {
-    const bytes = file === null ? new Uint8Array(await phoneJpeg()) : readCorpusFile(file)
+    const bytes = file === null ? await phoneJpeg({ width: 1600, height: 1200 }) : readCorpusFile(file)
     const before = await readMetadataBlocks(bytes)
     expect(Object.keys(before.gps ?? {}), 'the original carries GPS').toContain('GPSLatitude')
     const image = await process(type, bytes, 'gps')
@@ -104,7 +93,7 @@ describe('variants on the real system', () => {
         xmp: undefined,
         iptc: undefined,
       })
-      expect(Buffer.from(v.bytes).includes('SN-0042-1337'), 'the serial number is nowhere in the bytes').toBe(false)
+      expect(Buffer.from(v.bytes).includes(PHONE_JPEG_SERIAL), 'the serial number is nowhere in the bytes').toBe(false)
     }
   })
 

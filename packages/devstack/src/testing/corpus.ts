@@ -38,3 +38,4 @@ export function readCorpusFile(name: string): Uint8Array {
   return new Uint8Array(readFileSync(path.join(corpusDir(), 'files', name)))
 }
 export { noisePng } from './noise-png.ts'
+export { PHONE_JPEG_SERIAL, phoneJpeg } from './phone-jpeg.ts'

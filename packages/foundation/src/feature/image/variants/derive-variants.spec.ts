@@ -1,4 +1,4 @@
-import { readCorpusFile, readCorpusManifest, TEST_IMAGE_LIMITS } from '@image-service/devstack/corpus'
+import { phoneJpeg, readCorpusFile, readCorpusManifest, TEST_IMAGE_LIMITS } from '@image-service/devstack/corpus'
 import sharp from 'sharp'
 import { rgbaToThumbHash, thumbHashToRGBA } from 'thumbhash'
 import { describe, expect, it } from 'vitest'
@@ -13,20 +13,18 @@ const sizeOf = async (v: DerivedVariant) => {
   return { width: m.width, height: m.pageHeight ?? m.height, frames: m.pages ?? 1, format: m.format, space: m.space, depth: m.depth }
 }
 
-/** A JPEG as a phone writes it: EXIF with camera make and serial, and GPS coordinates. */
-const gpsJpeg = () =>
-  sharp({ create: { width: 640, height: 480, channels: 3, background: '#3a7bd5' } })
-    .withExif({
-      IFD0: { Make: 'PhoneCo', Model: 'P1', Copyright: 'seller' },
-      IFD2: { BodySerialNumber: 'SN-123456' },
-      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 2400/100', GPSLongitudeRef: 'E', GPSLongitude: '2/1 21/1 300/100' },
-    })
-    .jpeg()
+/** An animated GIF whose frame f is all grey 40 + 60 f, so a frame mixed into another would show. */
+async function greyFramesGif(frames: number, width: number, height: number): Promise<Buffer> {
+  const strip = Buffer.alloc(width * height * frames * 3)
+  for (let f = 0; f < frames; f++) strip.fill(40 + f * 60, f * width * height * 3, (f + 1) * width * height * 3)
+  return sharp(strip, { raw: { width, height: height * frames, channels: 3, pageHeight: height } })
+    .gif({ delay: Array.from({ length: frames }, () => 100) })
     .toBuffer()
+}
 
 describe('deriveVariants', () => {
   it('removes EXIF and GPS from a GPS-tagged JPEG, as the EXIF parser reads the variants back, and reports gps', async () => {
-    const original = await gpsJpeg()
+    const original = await phoneJpeg()
     expect(Object.keys((await readMetadataBlocks(original)).gps ?? {})).not.toHaveLength(0)
     const d = await deriveVariants(original, ALL_FORMATS, limits)
     expect(d.metadataRemoved).toEqual(expect.arrayContaining(['exif', 'gps']))
@@ -136,13 +134,7 @@ describe('deriveVariants', () => {
 
   it('sizes each frame of an animation larger than the sizes, not the strip of frames: every size keeps every frame', async () => {
     const frames = 4
-    const [width, height] = [1000, 500]
-    const strip = Buffer.alloc(width * height * frames * 3)
-    // Each frame its own grey, so a frame mixed into another would show.
-    for (let f = 0; f < frames; f++) strip.fill(40 + f * 60, f * width * height * 3, (f + 1) * width * height * 3)
-    const gif = await sharp(strip, { raw: { width, height: height * frames, channels: 3, pageHeight: height } })
-      .gif({ delay: [100, 100, 100, 100] })
-      .toBuffer()
+    const gif = await greyFramesGif(frames, 1000, 500)
     const d = await deriveVariants(gif, DEFAULT_VARIANT_CONFIG, limits)
     expect(d.variants.map((v) => [v.name, v.width, v.height])).toEqual([
       ['thumbnail', 300, 150],
@@ -160,12 +152,7 @@ describe('deriveVariants', () => {
 
   it('keeps the animation only in the sizes within the animated pixel budget; the larger ones are the first frame', async () => {
     const frames = 4
-    const [width, height] = [1000, 500]
-    const strip = Buffer.alloc(width * height * frames * 3)
-    for (let f = 0; f < frames; f++) strip.fill(40 + f * 60, f * width * height * 3, (f + 1) * width * height * 3)
-    const gif = await sharp(strip, { raw: { width, height: height * frames, channels: 3, pageHeight: height } })
-      .gif({ delay: [100, 100, 100, 100] })
-      .toBuffer()
+    const gif = await greyFramesGif(frames, 1000, 500)
     // Room for 4 frames of the 300x150 thumbnail, not of the 800x400 medium.
     const d = await deriveVariants(gif, ALL_FORMATS, { ...limits, maxAnimatedPixels: frames * 300 * 150 })
     for (const v of d.variants) {
