@@ -1,24 +1,11 @@
 import { readCorpusFile, readCorpusManifest } from '@image-service/devstack/corpus'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { type ErrorBody, type IssuedUpload, putUpload, type SignedDownload } from './support/api-client.ts'
-import { showProcessOutputOnFailure } from './support/failure-report.ts'
-import { type RunningSystem, startSystem } from './support/system.ts'
+import { useSystem } from './support/use-system.ts'
 
 // Requirement: the real api process refuses callers without a credential, keeps one owner's
 // images from another, and answers an oversized header in the error shape, over real HTTP.
-let system: RunningSystem | undefined
-const running = () => {
-  if (!system) throw new Error('system not started')
-  return system
-}
-
-beforeAll(async () => {
-  system = await startSystem()
-})
-afterAll(async () => {
-  await system?.stop()
-})
-showProcessOutputOnFailure(() => system)
+const running = useSystem()
 
 describe('who may call the api', () => {
   test('no Authorization header: 401 UNAUTHENTICATED with the Bearer challenge', async () => {

@@ -14,9 +14,8 @@ import {
   waitForJob,
 } from '@image-service/client'
 import { noisePng, readCorpusFile } from '@image-service/devstack/corpus'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { showProcessOutputOnFailure } from './support/failure-report.ts'
-import { type RunningSystem, startSystem } from './support/system.ts'
+import { describe, expect, test } from 'vitest'
+import { useSystem } from './support/use-system.ts'
 
 // The package's helpers against the whole system: api and processor as processes, the
 // S3/SQS/fal emulators, PostgreSQL. Each test acts for an owner of its own, so quotas, usage
@@ -24,19 +23,7 @@ import { type RunningSystem, startSystem } from './support/system.ts'
 const MiB = 1024 * 1024
 const WAIT = { timeoutMs: 60_000 }
 
-let system: RunningSystem | undefined
-const running = () => {
-  if (!system) throw new Error('system not started')
-  return system
-}
-
-beforeAll(async () => {
-  system = await startSystem()
-})
-afterAll(async () => {
-  await system?.stop()
-})
-showProcessOutputOnFailure(() => system)
+const running = useSystem()
 
 type Traffic = { paths: string[] }
 

@@ -1,9 +1,8 @@
 import { type CorpusCase, readCorpusFile, readCorpusManifest } from '@image-service/devstack/corpus'
 import { isAllowedContentType, newImageId } from '@image-service/foundation'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { download, type ErrorBody, type IssuedUpload, putUpload, type SignedDownload } from './support/api-client.ts'
-import { showProcessOutputOnFailure } from './support/failure-report.ts'
-import { type RunningSystem, startSystem } from './support/system.ts'
+import { useSystem } from './support/use-system.ts'
 
 // Requirement: every manifest case reaches its expected status through the real path
 // (api -> presigned PUT -> S3 event -> processor -> database), observed over HTTP only.
@@ -13,19 +12,7 @@ const caseName = (c: CorpusCase) => `${c.file} as ${c.declared_content_type} -> 
 const readyIds: string[] = []
 const failedIds: string[] = []
 
-let system: RunningSystem | undefined
-const running = () => {
-  if (!system) throw new Error('system not started')
-  return system
-}
-
-beforeAll(async () => {
-  system = await startSystem()
-})
-afterAll(async () => {
-  await system?.stop()
-})
-showProcessOutputOnFailure(() => system)
+const running = useSystem()
 
 describe('every corpus case, end to end', () => {
   test.concurrent.for(cases.map((c) => [caseName(c), c] as const))('%s', async ([, c], { expect }) => {

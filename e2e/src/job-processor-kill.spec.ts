@@ -3,8 +3,7 @@ import { readCorpusFile } from '@image-service/devstack/corpus'
 import { createDatabase, type Database } from '@image-service/foundation'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { type IssuedUpload, putUpload } from './support/api-client.ts'
-import { showProcessOutputOnFailure } from './support/failure-report.ts'
-import { type RunningSystem, startSystem } from './support/system.ts'
+import { useSystem } from './support/use-system.ts'
 
 // Requirement: a processor killed mid-job leaves a job that finishes once, with no duplicate
 // results. The kill point is fixed by the fal emulator: it lets the first output of a
@@ -16,25 +15,17 @@ const LEASE_SECONDS = 3
 
 type JobBody = { job_id: string; status: string; attempts: number; result_image_ids: string[] }
 
-let system: RunningSystem | undefined
+const running = useSystem({
+  visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
+  env: { JOB_LEASE_SECONDS: String(LEASE_SECONDS), JOB_POLL_INTERVAL_SECONDS: '1' },
+})
 let database: Database | undefined
-const running = () => {
-  if (!system) throw new Error('system not started')
-  return system
-}
-
-beforeAll(async () => {
-  system = await startSystem({
-    visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
-    env: { JOB_LEASE_SECONDS: String(LEASE_SECONDS), JOB_POLL_INTERVAL_SECONDS: '1' },
-  })
-  database = createDatabase({ url: system.stack.database.url, poolMax: 2 })
+beforeAll(() => {
+  database = createDatabase({ url: running().stack.database.url, poolMax: 2 })
 })
 afterAll(async () => {
   await database?.close()
-  await system?.stop()
 })
-showProcessOutputOnFailure(() => system)
 
 const looksAt = (jobId: string, outcome: string) => (line: LogLine) => line.jobId === jobId && line.outcome === outcome
 

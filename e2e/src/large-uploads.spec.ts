@@ -1,24 +1,11 @@
 import { noisePng } from '@image-service/devstack/corpus'
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { download, type SignedDownload } from './support/api-client.ts'
-import { showProcessOutputOnFailure } from './support/failure-report.ts'
-import { type RunningSystem, startSystem } from './support/system.ts'
+import { useSystem } from './support/use-system.ts'
 
 const MiB = 1024 * 1024
-let system: RunningSystem | undefined
-const running = () => {
-  if (!system) throw new Error('system not started')
-  return system
-}
-
-beforeAll(async () => {
-  // Three parts of 5 MiB need 15 MiB: the limit is raised for this file.
-  system = await startSystem({ env: { MAX_UPLOAD_BYTES: String(16 * MiB) } })
-})
-afterAll(async () => {
-  await system?.stop()
-})
-showProcessOutputOnFailure(() => system)
+// Three parts of 5 MiB need 15 MiB: the limit is raised for this file.
+const running = useSystem({ env: { MAX_UPLOAD_BYTES: String(16 * MiB) } })
 
 type Part = { part_number: number; upload_url: string; size_bytes: number }
 type Created = { image_id: string; part_size: number; parts: Part[] }

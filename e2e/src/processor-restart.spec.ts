@@ -1,29 +1,16 @@
 import { type LogLine, waitFor } from '@image-service/devstack'
 import { type CorpusCase, readCorpusFile, readCorpusManifest } from '@image-service/devstack/corpus'
 import pLimit from 'p-limit'
-import { afterAll, beforeAll, expect, test } from 'vitest'
+import { expect, test } from 'vitest'
 import { type IssuedUpload, putUpload } from './support/api-client.ts'
-import { showProcessOutputOnFailure } from './support/failure-report.ts'
-import { type RunningSystem, startSystem } from './support/system.ts'
+import { useSystem } from './support/use-system.ts'
 
 // Requirement: a processor killed mid-batch loses nothing and handles nothing twice. The queue's
 // visibility timeout is short so the killed processor's in-flight messages come back quickly.
 const BATCH_SIZE = 40
 const VISIBILITY_TIMEOUT_SECONDS = 5
 
-let system: RunningSystem | undefined
-const running = () => {
-  if (!system) throw new Error('system not started')
-  return system
-}
-
-beforeAll(async () => {
-  system = await startSystem({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS })
-})
-afterAll(async () => {
-  await system?.stop()
-})
-showProcessOutputOnFailure(() => system)
+const running = useSystem({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS })
 
 /** The valid corpus files, repeated until the batch is full. */
 function readyBatch(): CorpusCase[] {

@@ -4,8 +4,7 @@ import { createDatabase, type Database } from '@image-service/foundation'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import type { IssuedUpload } from './support/api-client.ts'
 import { putUpload } from './support/api-client.ts'
-import { showProcessOutputOnFailure } from './support/failure-report.ts'
-import { type RunningSystem, startSystem } from './support/system.ts'
+import { useSystem } from './support/use-system.ts'
 
 // Requirement: a processor killed while it writes an upload's variants leaves a record that a
 // new processor makes ready once, with every variant, over the same keys and nothing else.
@@ -13,22 +12,14 @@ import { type RunningSystem, startSystem } from './support/system.ts'
 // the others, so the processor dies with one variant stored and the record still pending.
 const VISIBILITY_TIMEOUT_SECONDS = 3
 
-let system: RunningSystem | undefined
+const running = useSystem({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS })
 let database: Database | undefined
-const running = () => {
-  if (!system) throw new Error('system not started')
-  return system
-}
-
-beforeAll(async () => {
-  system = await startSystem({ visibilityTimeoutSeconds: VISIBILITY_TIMEOUT_SECONDS })
-  database = createDatabase({ url: system.stack.database.url, poolMax: 2 })
+beforeAll(() => {
+  database = createDatabase({ url: running().stack.database.url, poolMax: 2 })
 })
 afterAll(async () => {
   await database?.close()
-  await system?.stop()
 })
-showProcessOutputOnFailure(() => system)
 
 test('SIGKILL of the processor between two variant writes: after redelivery the record is ready once, with every variant', async () => {
   const { api, stack, processors } = running()

@@ -1,10 +1,9 @@
 import { PHONE_JPEG_SERIAL, phoneJpeg, readCorpusFile } from '@image-service/devstack/corpus'
 import { readMetadataBlocks } from '@image-service/foundation'
 import sharp, { type Metadata } from 'sharp'
-import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { type ImageStatusBody, type IssuedUpload, putUpload, type SignedDownload } from './support/api-client.ts'
-import { showProcessOutputOnFailure } from './support/failure-report.ts'
-import { type RunningSystem, startSystem } from './support/system.ts'
+import { useSystem } from './support/use-system.ts'
 
 // Requirement (issue "Variants", bad input): every validated upload gets its sizes in every
 // configured format, auto-rotated, never enlarged, 8-bit sRGB, without the metadata the
@@ -13,19 +12,7 @@ const FORMATS = ['webp', 'avif', 'jpeg'] as const
 const SIZES = { thumbnail: 300, medium: 800, large: 1200 } as const
 const IMMUTABLE = 'public, max-age=31536000, immutable'
 
-let system: RunningSystem | undefined
-const running = () => {
-  if (!system) throw new Error('system not started')
-  return system
-}
-
-beforeAll(async () => {
-  system = await startSystem({ env: { VARIANT_FORMATS: FORMATS.join(',') } })
-})
-afterAll(async () => {
-  await system?.stop()
-})
-showProcessOutputOnFailure(() => system)
+const running = useSystem({ env: { VARIANT_FORMATS: FORMATS.join(',') } })
 
 const CONTENT_TYPES = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp', 'image/avif': 'avif' } as const
 type ContentType = keyof typeof CONTENT_TYPES
