@@ -103,7 +103,7 @@ export class ImageNotFoundError extends AppError {
 export const REMOVED_METADATA = ['exif', 'gps', 'xmp', 'iptc', 'comment'] as const
 export type RemovedMetadata = (typeof REMOVED_METADATA)[number]
 
-export { IMAGE_VARIANT_FORMATS, type ImageVariantFormat } from '../../common/variant-settings.ts'
+export type { ImageVariantFormat } from '../../common/variant-settings.ts'
 
 /** One stored derived size: the object `variants/{image_id}/{name}.{format}`. */
 export type ImageVariant = {

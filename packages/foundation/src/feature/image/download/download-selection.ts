@@ -1,10 +1,9 @@
 import { AppError } from '../../../common/errors.ts'
-import { VARIANT_NAME_PATTERN } from '../../../common/variant-settings.ts'
+import { IMAGE_VARIANT_FORMATS, VARIANT_NAME_PATTERN } from '../../../common/variant-settings.ts'
 import {
   type ImageContentType,
   type ImageId,
   type ImageRecord,
-  IMAGE_VARIANT_FORMATS,
   type ImageVariantFormat,
   variantKeyFor,
 } from '../../../shared/image/image.ts'

@@ -148,13 +148,15 @@ describe.each([
     }
     const objectKey = await uploaded(bytes, sent)
     expect((await storage.getObjectMetadata(objectKey))?.headers).toEqual(sent)
+    expect((await storage.readObjectStart(objectKey, { bytes: 10 }))?.object.headers).toEqual(sent)
   })
 
-  it('reads the head and the whole object of the version it names', async () => {
+  it('reads the start with the metadata in one request, and the whole object of the version it names', async () => {
     const objectKey = await uploaded(bytes)
     const etag = await etagOf(objectKey)
-    expect(await storage.readObjectHead(objectKey, { bytes: 10, etag })).toEqual(bytes.subarray(0, 10))
-    expect(await storage.readObjectHead(objectKey, { bytes: 1000, etag })).toEqual(bytes)
+    const metadata = await storage.getObjectMetadata(objectKey)
+    expect(await storage.readObjectStart(objectKey, { bytes: 10 })).toEqual({ object: metadata, head: bytes.subarray(0, 10) })
+    expect(await storage.readObjectStart(objectKey, { bytes: 1000 })).toEqual({ object: metadata, head: bytes })
     expect(await storage.readObject(objectKey, { maxBytes: 100, etag })).toEqual(bytes)
   })
 
@@ -167,7 +169,10 @@ describe.each([
     const objectKey = await uploaded(new Uint8Array(0))
     const etag = await etagOf(objectKey)
     expect(await storage.getObjectMetadata(objectKey)).toMatchObject({ sizeBytes: 0 })
-    expect(await storage.readObjectHead(objectKey, { bytes: 4100, etag })).toEqual(new Uint8Array(0))
+    expect(await storage.readObjectStart(objectKey, { bytes: 4100 })).toMatchObject({
+      object: { sizeBytes: 0, etag },
+      head: new Uint8Array(0),
+    })
     expect(await storage.readObject(objectKey, { maxBytes: 10, etag })).toEqual(new Uint8Array(0))
   })
 
@@ -175,17 +180,16 @@ describe.each([
     const objectKey = await uploaded(bytes)
     const before = await etagOf(objectKey)
     await subject.overwrite(objectKey, new Uint8Array([9, 9, 9]))
-    await expect(storage.readObjectHead(objectKey, { bytes: 10, etag: before })).rejects.toBeInstanceOf(StoredObjectChangedError)
     await expect(storage.readObject(objectKey, { maxBytes: 10, etag: before })).rejects.toBeInstanceOf(StoredObjectChangedError)
     const after = await etagOf(objectKey)
     expect(after).not.toBe(before)
     expect(await storage.readObject(objectKey, { maxBytes: 10, etag: after })).toEqual(new Uint8Array([9, 9, 9]))
   })
 
-  it('answers null metadata and StoredObjectNotFoundError reads for a missing object', async () => {
+  it('answers null metadata and start, and StoredObjectNotFoundError full reads, for a missing object', async () => {
     const objectKey = freshKey()
     expect(await storage.getObjectMetadata(objectKey)).toBeNull()
-    await expect(storage.readObjectHead(objectKey, { bytes: 10, etag: '"x"' })).rejects.toBeInstanceOf(StoredObjectNotFoundError)
+    expect(await storage.readObjectStart(objectKey, { bytes: 10 })).toBeNull()
     await expect(storage.readObject(objectKey, { maxBytes: 10, etag: '"x"' })).rejects.toBeInstanceOf(StoredObjectNotFoundError)
   })
 

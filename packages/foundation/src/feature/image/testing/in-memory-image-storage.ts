@@ -86,10 +86,13 @@ export class InMemoryImageStorage implements UploadStorage, ValidationStorage, V
     }
   }
 
-  async readObjectHead(objectKey: string, read: { bytes: number; etag: string }): Promise<Uint8Array> {
-    const head = this.require(objectKey, read.etag).subarray(0, Math.max(0, read.bytes))
+  async readObjectStart(objectKey: string, read: { bytes: number }): Promise<{ object: ObjectMetadata; head: Uint8Array } | null> {
+    const object = await this.getObjectMetadata(objectKey)
+    const bytes = this.objects.get(objectKey)
+    if (object === null || bytes === undefined) return null
+    const head = bytes.subarray(0, Math.max(0, read.bytes))
     this.reads.push({ key: objectKey, kind: 'head', bytes: head.length })
-    return head
+    return { object, head }
   }
 
   async readObject(objectKey: string, read: { maxBytes: number; etag: string }): Promise<Uint8Array> {

@@ -1,4 +1,11 @@
-import { GetObjectCommand, type HeadObjectCommandOutput, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import {
+  GetObjectCommand,
+  type GetObjectCommandOutput,
+  type HeadObjectCommandOutput,
+  HeadObjectCommand,
+  type S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3'
 import {
   isS3NotFound,
   isS3PreconditionFailed,
@@ -53,15 +60,55 @@ export function createS3ValidationStorage(deps: { client: S3Client; bucket: stri
     }
   }
 
+  const readObjectStart: ValidationStorage['readObjectStart'] = async (objectKey, { bytes }) => {
+    const limit = Math.max(1, bytes)
+    let object: GetObjectCommandOutput
+    try {
+      object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey, Range: `bytes=0-${limit - 1}` }))
+    } catch (error) {
+      if (isS3NotFound(error)) return null
+      // A range of an empty object is unsatisfiable (416 on S3; some S3-compatible servers,
+      // s3rver among them, break the connection instead): the HEAD tells its metadata.
+      if (isS3RangeNotSatisfiable(error) || !isS3ServiceError(error)) {
+        const empty = await getObjectMetadata(objectKey).catch(() => undefined)
+        if (empty === null) return null
+        if (empty?.sizeBytes === 0) return { object: empty, head: new Uint8Array(0) }
+      }
+      throw storageUnavailable('read the start of an object', error)
+    }
+    try {
+      // Every S3-compatible store sends one; without it no later read could be pinned.
+      if (object.ETag === undefined) throw new Error('GET answered without an ETag')
+      const head = await readAtMost(object.Body, limit)
+      // `bytes 0-4099/123456`; a store that ignores Range answers 200 with the whole length, or
+      // with no length at all: then a body that ended early was all of it, and one that did not
+      // is longer than the head (the full read, pinned and capped, measures it).
+      const ranged = /\/(\d+)$/.exec(object.ContentRange ?? '')?.[1]
+      const total = ranged !== undefined ? Number(ranged) : (object.ContentLength ?? (head.length < limit ? head.length : limit + 1))
+      return {
+        object: { sizeBytes: total, contentType: object.ContentType, etag: object.ETag, headers: storedHeaders(object) },
+        head: head.subarray(0, bytes),
+      }
+    } catch (error) {
+      throw storageUnavailable('read the start of an object', error)
+    }
+  }
+
   return {
     getObjectMetadata,
-    readObjectHead: (objectKey, { bytes, etag }) => readUpTo(objectKey, bytes, etag, 'read the head of an object'),
+    readObjectStart,
     readObject: (objectKey, { maxBytes, etag }) => readUpTo(objectKey, maxBytes + 1, etag, 'read an object'),
     deleteObject: (objectKey) => deleteS3Object(client, bucket, objectKey),
   }
 }
 
-function storedHeaders(head: HeadObjectCommandOutput): ObjectMetadata['headers'] {
+/** The uploader-settable headers of a HEAD or a GET. */
+function storedHeaders(
+  head: Pick<
+    HeadObjectCommandOutput,
+    'CacheControl' | 'ContentDisposition' | 'ContentEncoding' | 'ContentLanguage' | 'Expires' | 'ExpiresString'
+  >,
+): ObjectMetadata['headers'] {
   const values = {
     'cache-control': head.CacheControl,
     'content-disposition': head.ContentDisposition,
@@ -71,6 +118,8 @@ function storedHeaders(head: HeadObjectCommandOutput): ObjectMetadata['headers']
   }
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined && value !== ''))
 }
+
+const isS3ServiceError = (error: unknown) => error instanceof S3ServiceException
 
 function unquote(etag: string): string {
   return etag.trim().replace(/^W\//, '').replace(/"/g, '')

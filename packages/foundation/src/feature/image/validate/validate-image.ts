@@ -102,17 +102,17 @@ export function createValidateImage(deps: {
     if (record.status === 'ready') return recheckReady(ctx, record)
     if (record.status !== 'pending') return { outcome: 'skipped', status: record.status }
 
-    const object = await storage.getObjectMetadata(record.objectKey)
-    if (object === null) return reject(ctx, record, 'missing_object', 'no object at the key')
+    // One ranged GET gives the size, the stored headers and the head (all of a small upload).
+    const start = await storage.readObjectStart(record.objectKey, { bytes: HEAD_BYTES })
+    if (start === null) return reject(ctx, record, 'missing_object', 'no object at the key')
+    const { object, head } = start
     if (object.sizeBytes > limits.maxUploadBytes) return reject(ctx, record, 'too_large', `${object.sizeBytes} bytes`)
     const unexpected = unexpectedStoredHeaders(object.headers)
     if (unexpected.length > 0) return reject(ctx, record, 'unexpected_headers', `stored with ${unexpected.join(', ')}`)
 
-    // Every read names the version HEAD measured (If-Match) and is capped, so the bytes judged
-    // are the bytes measured, whatever the store does with Range or If-None-Match.
+    // The rest is read as the version that first GET measured (If-Match) and capped, so the
+    // bytes judged are the bytes measured, whatever the store does with Range or If-None-Match.
     const version = { etag: object.etag }
-    const head =
-      object.sizeBytes === 0 ? new Uint8Array(0) : await storage.readObjectHead(record.objectKey, { ...version, bytes: HEAD_BYTES })
     const headVerdict = await verdict(ctx, record, await inspectHead(head, record.contentType, limits))
     if (headVerdict !== null) return headVerdict
 

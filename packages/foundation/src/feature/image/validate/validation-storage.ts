@@ -2,19 +2,24 @@
  * Port: what the processor does with the object store (DESIGN, "Storage access by app"): it
  * reads uploads and deletes the rejected ones. Implementations throw
  * DependencyUnavailableError('STORAGE_UNAVAILABLE') for transient failures, so callers can
- * tell "try again" from "the object is not there" (null from getObjectMetadata,
- * StoredObjectNotFoundError from the reads).
+ * tell "try again" from "the object is not there" (null from getObjectMetadata and
+ * readObjectStart, StoredObjectNotFoundError from readObject).
  *
- * Reads name the version they want (the ETag from getObjectMetadata) and throw
- * StoredObjectChangedError when the object is no longer that version, and they never take
- * in more bytes than asked, even from a store that ignores Range: what is judged is exactly
- * what was measured, and memory stays bounded whatever the store does.
+ * readObjectStart reads the current version's first bytes and its metadata in one request;
+ * readObject then names that version (its ETag) and throws StoredObjectChangedError when the
+ * object is no longer it. No read takes in more bytes than asked, even from a store that
+ * ignores Range: what is judged is exactly what was measured, and memory stays bounded
+ * whatever the store does.
  */
 export interface ValidationStorage {
   /** Size, content type, ETag and the uploader-settable response headers, or null when the object does not exist. */
   getObjectMetadata(objectKey: string): Promise<ObjectMetadata | null>
-  /** The first `bytes` bytes of version `etag` (a ranged GET with If-Match), or fewer when the object is smaller. */
-  readObjectHead(objectKey: string, read: { bytes: number; etag: string }): Promise<Uint8Array>
+  /**
+   * The current version's metadata and its first `bytes` bytes (fewer when the object is
+   * smaller), from one ranged GET: a small upload is read whole in one request. Null when the
+   * object does not exist.
+   */
+  readObjectStart(objectKey: string, read: { bytes: number }): Promise<{ object: ObjectMetadata; head: Uint8Array } | null>
   /**
    * Version `etag`, read up to `maxBytes + 1` bytes and no further: a result longer than
    * `maxBytes` says the object is larger than that.
