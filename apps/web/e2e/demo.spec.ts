@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { corpusDir } from '@image-service/devstack/corpus'
+import { afterAll, beforeAll, expect, onTestFailed, test } from 'vitest'
+import { type Browser, launchBrowser, recordPageActivity } from './support/browser.ts'
+import { type DemoSystem, startDemoSystem } from './support/system.ts'
+
+// The demo page in Debian's Chromium against the whole system: a person signs in with a token,
+// picks two files, and sees one become a thumbnail and the other refused in words.
+const SCREENSHOTS = fileURLToPath(new URL('../test-results/', import.meta.url))
+
+let system: DemoSystem | undefined
+let browser: Browser | undefined
+
+beforeAll(async () => {
+  system = await startDemoSystem()
+  browser = await launchBrowser()
+})
+afterAll(async () => {
+  await browser?.stop()
+  await system?.stop()
+})
+
+test('a corpus PNG is uploaded from the page and shown as its 300 px thumbnail; a hostile file is refused in words', async () => {
+  if (!system || !browser) throw new Error('not started')
+  const { page } = browser
+  const activity = recordPageActivity(page)
+  onTestFailed(() => console.error(`page activity:\n${activity()}\n${system?.transcript()}`))
+
+  await page.goto(system.web.url)
+  await page.getByLabel('API address').fill(system.apiUrl)
+  const token = await system.stack.identity.token({ subject: `web-${randomUUID()}`, expiresInSeconds: 600 })
+  await page.getByLabel('Access token').fill(token)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByLabel(/Choose images/).waitFor({ state: 'visible' })
+
+  // Paths, as a person picks files: the browser names them and types them from the extension.
+  const corpusFile = (name: string) => join(corpusDir(), 'files', name)
+  await page.getByLabel(/Choose images/).setInputFiles([corpusFile('valid-png-rgb-1024x768.png'), corpusFile('polyglot-html-then-png.png')])
+
+  const ready = page.locator('li.upload[data-state="ready"]')
+  const refused = page.locator('li.upload[data-state="failed"]')
+  await ready.waitFor({ timeout: 60_000 })
+  await refused.waitFor({ timeout: 60_000 })
+
+  // The thumbnail variant, through a signed CDN URL, decoded by the browser at its real size.
+  const thumbnail = ready.locator('img.thumbnail')
+  await expect.poll(() => thumbnail.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(300)
+  expect(await thumbnail.evaluate((img: HTMLImageElement) => img.naturalHeight)).toBe(225)
+  expect(await thumbnail.isVisible()).toBe(true)
+  expect(new URL(await thumbnail.evaluate((img: HTMLImageElement) => img.currentSrc)).origin).toBe(system.stack.cdn.baseUrl)
+  expect(await ready.locator('.name').textContent()).toBe('valid-png-rgb-1024x768.png')
+  expect(await ready.locator('.status').textContent()).toMatch(/^Ready: 1024 × 768, /)
+
+  expect(await refused.locator('.name').textContent()).toBe('polyglot-html-then-png.png')
+  expect(await refused.locator('.status').textContent()).toBe('Refused: The file is not an image. not_an_image')
+  expect(await refused.locator('img.thumbnail').isVisible()).toBe(false)
+
+  await mkdir(SCREENSHOTS, { recursive: true })
+  const screenshot = join(SCREENSHOTS, 'demo-upload.png')
+  await page.screenshot({ path: screenshot, fullPage: true })
+  console.log(`screenshot: ${screenshot}`)
+})

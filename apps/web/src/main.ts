@@ -1,0 +1,64 @@
+import { type Session, signIn } from './session.ts'
+import { uploadOne } from './upload-item.ts'
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
+
+const form = $<HTMLFormElement>('sign-in-form')
+const apiUrl = $<HTMLInputElement>('api-url')
+const token = $<HTMLTextAreaElement>('token')
+const signInStatus = $('sign-in-status')
+const uploadSection = $('upload')
+const fileInput = $<HTMLInputElement>('files')
+const dropZone = $('drop-zone')
+const uploads = $('uploads')
+
+apiUrl.value = import.meta.env.VITE_API_URL ?? 'http://127.0.0.1:3000'
+// `pnpm dev` hands the page the token it printed, so a first try needs no copying.
+token.value = import.meta.env.VITE_DEV_TOKEN ?? ''
+
+let session: Session | undefined
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault()
+  signInStatus.textContent = 'Checking the token…'
+  signIn(apiUrl.value, token.value.trim().replace(/^export TOKEN=/, ''))
+    .then((signedIn) => {
+      session = signedIn
+      signInStatus.textContent = `Signed in as ${signedIn.who}.`
+      $('signed-in-as').textContent = `Signed in as ${signedIn.who} at ${signedIn.apiUrl}.`
+      uploadSection.hidden = false
+      fileInput.focus()
+    })
+    .catch((error: unknown) => {
+      signInStatus.textContent = error instanceof Error ? error.message : String(error)
+    })
+})
+
+fileInput.addEventListener('change', () => {
+  if (fileInput.files) void uploadAll([...fileInput.files])
+  fileInput.value = ''
+})
+dropZone.addEventListener('dragover', (event) => {
+  event.preventDefault()
+  dropZone.classList.add('over')
+})
+dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'))
+dropZone.addEventListener('drop', (event) => {
+  event.preventDefault()
+  dropZone.classList.remove('over')
+  void uploadAll([...(event.dataTransfer?.files ?? [])])
+})
+
+/**
+ * A few files at a time: each one waiting for its verdict holds an events stream open, and a
+ * browser allows six connections per origin over HTTP/1.1.
+ */
+async function uploadAll(files: File[], inFlight = 3): Promise<void> {
+  const current = session
+  if (!current) return
+  const queue = [...files]
+  const worker = async () => {
+    for (let file = queue.shift(); file; file = queue.shift()) await uploadOne(current, file, uploads)
+  }
+  await Promise.all(Array.from({ length: Math.min(inFlight, queue.length) }, worker))
+}
