@@ -35,15 +35,26 @@ test('a corpus PNG is uploaded from the page and shown as its 300 px thumbnail; 
   await page.getByLabel('Access token').fill(token)
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.getByLabel(/Choose images/).waitFor({ state: 'visible' })
+  expect(await page.locator('#signed-in-as').textContent()).toMatch(/^Signed in as web-/)
+  expect(await page.getByLabel('Access token').isVisible()).toBe(false)
 
   // Paths, as a person picks files: the browser names them and types them from the extension.
   const corpusFile = (name: string) => join(corpusDir(), 'files', name)
-  await page.getByLabel(/Choose images/).setInputFiles([corpusFile('valid-png-rgb-1024x768.png'), corpusFile('polyglot-html-then-png.png')])
+  await page
+    .getByLabel(/Choose images/)
+    .setInputFiles([
+      corpusFile('valid-png-rgb-1024x768.png'),
+      corpusFile('polyglot-html-then-png.png'),
+      corpusFile('other-svg-benign-64x64.svg'),
+    ])
 
-  const ready = page.locator('li.upload[data-state="ready"]')
-  const refused = page.locator('li.upload[data-state="failed"]')
-  await ready.waitFor({ timeout: 60_000 })
-  await refused.waitFor({ timeout: 60_000 })
+  const item = (name: string) => page.locator('li.upload').filter({ has: page.locator('.name', { hasText: name }) })
+  const ready = item('valid-png-rgb-1024x768.png')
+  const refused = item('polyglot-html-then-png.png')
+  const notUploaded = item('other-svg-benign-64x64.svg')
+  await page.waitForSelector('li.upload[data-state="ready"]', { timeout: 60_000 })
+  await page.waitForFunction(() => document.querySelectorAll('li.upload[data-state="failed"]').length === 2, null, { timeout: 60_000 })
+  expect(await ready.getAttribute('data-state')).toBe('ready')
 
   // The thumbnail variant, through a signed CDN URL, decoded by the browser at its real size.
   const thumbnail = ready.locator('img.thumbnail')
@@ -51,12 +62,16 @@ test('a corpus PNG is uploaded from the page and shown as its 300 px thumbnail; 
   expect(await thumbnail.evaluate((img: HTMLImageElement) => img.naturalHeight)).toBe(225)
   expect(await thumbnail.isVisible()).toBe(true)
   expect(new URL(await thumbnail.evaluate((img: HTMLImageElement) => img.currentSrc)).origin).toBe(system.stack.cdn.baseUrl)
-  expect(await ready.locator('.name').textContent()).toBe('valid-png-rgb-1024x768.png')
   expect(await ready.locator('.status').textContent()).toMatch(/^Ready: 1024 × 768, /)
+  // The ThumbHash placeholder, decoded in the page, stays behind the thumbnail.
+  expect(await ready.locator('.preview').evaluate((el: HTMLElement) => el.style.backgroundImage)).toMatch(/^url\("data:image\/png;base64,/)
 
-  expect(await refused.locator('.name').textContent()).toBe('polyglot-html-then-png.png')
+  // The processor refused the polyglot; the api refused the SVG before anything was uploaded.
   expect(await refused.locator('.status').textContent()).toBe('Refused: The file is not an image. not_an_image')
   expect(await refused.locator('img.thumbnail').isVisible()).toBe(false)
+  expect(await notUploaded.locator('.status').textContent()).toBe(
+    'Not uploaded: Only JPEG, PNG, WebP, AVIF and GIF images are accepted. INVALID_CONTENT_TYPE',
+  )
 
   await mkdir(SCREENSHOTS, { recursive: true })
   const screenshot = join(SCREENSHOTS, 'demo-upload.png')

@@ -16,23 +16,38 @@ const REASONS: Record<string, string> = {
   aborted: 'The upload was cancelled.',
 }
 
+/** The api's refusals before anything is uploaded, for the codes a person can act on. */
+const API_REFUSALS: Record<string, string> = {
+  INVALID_CONTENT_TYPE: 'Only JPEG, PNG, WebP, AVIF and GIF images are accepted.',
+  FILE_TOO_LARGE: 'The file is larger than the service accepts.',
+  QUOTA_EXCEEDED: 'Your storage quota is full: delete images first.',
+  RATE_LIMITED: 'Too many uploads at once: try again in a minute.',
+  UNAUTHENTICATED: 'The token was refused (expired?): sign in again.',
+}
+
 export function describeFailureReason(reason: string | null): string {
   if (reason === null) return 'The image was deleted.'
   return REASONS[reason] ?? `Refused (${reason}).`
 }
 
-/** Why a file did not end ready: the processor's verdict, the api's or storage's refusal, or the network. */
+/**
+ * Why a file did not end ready, headed by who said no: the processor checked the bytes and
+ * refused them, the api or storage refused the upload, or a request never got an answer.
+ */
 export function describeError(error: unknown): { words: string; code: string } {
   if (error instanceof ImageFailedError) {
-    return { words: describeFailureReason(error.failureReason), code: error.failureReason ?? error.status }
+    return { words: `Refused: ${describeFailureReason(error.failureReason)}`, code: error.failureReason ?? error.status }
   }
   if (error instanceof ImageServiceError) {
-    if (error.code.startsWith('STORAGE_')) return { words: `Storage refused the upload: ${error.message}`, code: error.code }
-    return { words: error.message, code: error.code }
+    if (error.code.startsWith('STORAGE_')) return { words: `Not uploaded: storage refused it (${error.message}).`, code: error.code }
+    return { words: `Not uploaded: ${API_REFUSALS[error.code] ?? error.message}`, code: error.code }
   }
   if (error instanceof DOMException && error.name === 'TimeoutError') {
-    return { words: 'No verdict in time; the image may still be processed.', code: 'timeout' }
+    return { words: 'No verdict in time; the image may still be checked later.', code: 'timeout' }
   }
   // fetch rejects with a TypeError when the network or a CORS check stops a request.
-  return { words: 'The api or storage could not be reached (network or CORS).', code: error instanceof Error ? error.name : 'error' }
+  return {
+    words: 'Failed: the api or storage could not be reached (network or CORS).',
+    code: error instanceof Error ? error.name : 'error',
+  }
 }

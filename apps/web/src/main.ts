@@ -6,6 +6,7 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const form = $<HTMLFormElement>('sign-in-form')
 const apiUrl = $<HTMLInputElement>('api-url')
 const token = $<HTMLTextAreaElement>('token')
+const signInSection = $('sign-in')
 const signInStatus = $('sign-in-status')
 const uploadSection = $('upload')
 const fileInput = $<HTMLInputElement>('files')
@@ -24,14 +25,24 @@ form.addEventListener('submit', (event) => {
   signIn(apiUrl.value, token.value.trim().replace(/^export TOKEN=/, ''))
     .then((signedIn) => {
       session = signedIn
-      signInStatus.textContent = `Signed in as ${signedIn.who}.`
+      signInStatus.textContent = ''
       $('signed-in-as').textContent = `Signed in as ${signedIn.who} at ${signedIn.apiUrl}.`
+      signInSection.hidden = true
       uploadSection.hidden = false
       fileInput.focus()
     })
     .catch((error: unknown) => {
       signInStatus.textContent = error instanceof Error ? error.message : String(error)
     })
+})
+
+$('sign-out').addEventListener('click', () => {
+  session = undefined
+  token.value = ''
+  uploads.replaceChildren()
+  uploadSection.hidden = true
+  signInSection.hidden = false
+  token.focus()
 })
 
 fileInput.addEventListener('change', () => {

@@ -1,5 +1,4 @@
 import { createImageServiceClient, type ImageServiceClient } from '@image-service/client'
-import { describeError } from './failure-words.ts'
 
 export type Session = { client: ImageServiceClient; apiUrl: string; who: string }
 
@@ -11,7 +10,8 @@ export async function signIn(apiUrl: string, token: string): Promise<Session> {
   const baseUrl = apiUrl.replace(/\/+$/, '')
   const client = createImageServiceClient({ baseUrl, token })
   const answer = await client.GET('/api/image/v1/usage').catch((error: unknown) => {
-    throw new Error(`${describeError(error).words} Is the api running at ${baseUrl}, and does CORS_ORIGINS include ${location.origin}?`)
+    const why = error instanceof Error ? error.message : String(error)
+    throw new Error(`The api did not answer (${why}). Is it running at ${baseUrl}, and does its CORS_ORIGINS include ${location.origin}?`)
   })
   if (answer.error !== undefined) {
     const { code, message } = answer.error as { code?: string; message?: string }

@@ -29,7 +29,7 @@ export async function uploadOne(session: Session, file: File, list: HTMLElement)
     await showReady(session, item, image)
   } catch (error) {
     const { words, code } = describeError(error)
-    item.show('failed', `Refused: ${words}`, code)
+    item.show('failed', words, code)
   }
 }
 
@@ -88,9 +88,9 @@ function renderItem(file: File): Item {
     show(state, text, code) {
       root.dataset.state = state
       status.textContent = text
-      if (state === 'failed' || state === 'ready') bar.value = state === 'ready' ? 1 : bar.value
+      // The bar says how far the bytes went; once there is a verdict it has nothing more to say.
+      bar.hidden = state === 'ready' || state === 'failed'
       if (state === 'failed') {
-        bar.hidden = true
         preview.hidden = true
         if (code) {
           reason.textContent = code

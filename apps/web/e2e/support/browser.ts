@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { access, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
@@ -23,6 +23,9 @@ export type Browser = { context: BrowserContext; page: Page; stop(): Promise<voi
 
 /** Chromium with a fresh, empty profile (removed on stop) and one page. */
 export async function launchBrowser(): Promise<Browser> {
+  await access(CHROMIUM).catch(() => {
+    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium)`)
+  })
   const profile = await mkdtemp(join(tmpdir(), 'web-e2e-profile-'))
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS })
   const page = context.pages()[0] ?? (await context.newPage())
