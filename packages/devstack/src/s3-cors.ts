@@ -3,8 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 /**
  * The bucket CORS rule a page needs to upload straight to storage, as S3's PutBucketCors takes
  * it (docs/operations.md gives the same rule for a real bucket):
- * - PUT for the presigned upload and the multipart parts, GET and HEAD for downloads signed
- *   against the bucket (CDN_MODE=s3-presigned);
+ * - PUT for the presigned upload and the multipart parts (every other call goes to the api;
+ *   downloads shown with <img> need no CORS);
  * - the headers the presigned PUT signs and `upload_headers` tells the client to send;
  * - `ETag` exposed, because a multipart client reads each part's ETag to complete the upload.
  */
@@ -19,10 +19,10 @@ export type BucketCorsRule = {
 export function browserUploadCorsRule(origins: readonly string[]): BucketCorsRule {
   return {
     allowedOrigins: [...origins],
-    allowedMethods: ['PUT', 'GET', 'HEAD'],
+    allowedMethods: ['PUT'],
     allowedHeaders: ['content-type', 'if-none-match'],
     exposeHeaders: ['ETag'],
-    maxAgeSeconds: 600,
+    maxAgeSeconds: 3600,
   }
 }
 
