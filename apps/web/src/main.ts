@@ -1,9 +1,12 @@
+import type { Credential } from '@image-service/client'
+import { accountCredential } from './accounts.ts'
 import { type Session, signIn } from './session.ts'
 import { uploadOne } from './upload-item.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
-const form = $<HTMLFormElement>('sign-in-form')
+const tokenForm = $<HTMLFormElement>('token-form')
+const accountForm = $<HTMLFormElement>('account-form')
 const apiUrl = $<HTMLInputElement>('api-url')
 const token = $<HTMLTextAreaElement>('token')
 const signInSection = $('sign-in')
@@ -19,10 +22,13 @@ token.value = import.meta.env.VITE_DEV_TOKEN ?? ''
 
 let session: Session | undefined
 
-form.addEventListener('submit', (event) => {
-  event.preventDefault()
-  signInStatus.textContent = 'Checking the token…'
-  signIn(apiUrl.value, token.value.trim().replace(/^export TOKEN=/, ''))
+const apiBase = () => apiUrl.value.trim().replace(/\/+$/, '')
+
+/** Signs in with what the credential gives; says why not on the form. */
+function start(credential: () => Promise<Credential>): void {
+  signInStatus.textContent = 'Signing in…'
+  credential()
+    .then((c) => signIn(apiBase(), c))
     .then((signedIn) => {
       session = signedIn
       signInStatus.textContent = ''
@@ -34,11 +40,32 @@ form.addEventListener('submit', (event) => {
     .catch((error: unknown) => {
       signInStatus.textContent = error instanceof Error ? error.message : String(error)
     })
+}
+
+tokenForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  start(async () => token.value.trim().replace(/^export TOKEN=/, ''))
+})
+
+accountForm.addEventListener('submit', (event) => {
+  event.preventDefault()
+  const submitter = (event as SubmitEvent).submitter as HTMLButtonElement | null
+  const field = (name: string) => (accountForm.elements.namedItem(name) as HTMLInputElement).value
+  start(() =>
+    accountCredential({
+      apiUrl: apiBase(),
+      mode: submitter?.value === 'sign-up' ? 'sign-up' : 'sign-in',
+      email: field('email').trim(),
+      password: field('password'),
+      name: field('name').trim(),
+    }),
+  )
 })
 
 $('sign-out').addEventListener('click', () => {
   session = undefined
   token.value = ''
+  accountForm.reset()
   uploads.replaceChildren()
   uploadSection.hidden = true
   signInSection.hidden = false

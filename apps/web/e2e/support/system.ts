@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { type AppProcess, type DevStack, findFreePort, startAppProcess, startDevStack } from '@image-service/devstack'
 import { startWebServer, type WebServer } from '../../scripts/web-server.ts'
 
@@ -12,8 +13,8 @@ export type DemoSystem = {
 
 /**
  * What `pnpm dev` runs, on free ports: the dev stack with the bucket's CORS rule for the page's
- * origin, the api (CORS_ORIGINS that origin only, as a deployment lists it) and the processor
- * as processes of their own, and the demo page on Vite's dev server.
+ * origin, the api (CORS_ORIGINS that origin only, as a deployment lists it; the built-in
+ * accounts on) and the processor as processes of their own, and the demo page on Vite's dev server.
  */
 export async function startDemoSystem(): Promise<DemoSystem> {
   const [webPort, apiPort] = [await findFreePort(), await findFreePort()]
@@ -37,6 +38,9 @@ export async function startDemoSystem(): Promise<DemoSystem> {
       PORT: String(apiPort),
       PROCESSOR_HTTP_PORT: '0',
       CORS_ORIGINS: webOrigin,
+      AUTH_ACCOUNTS: 'true',
+      AUTH_ACCOUNTS_SECRET: randomBytes(32).toString('base64url'),
+      AUTH_ACCOUNTS_BASE_URL: apiUrl,
       LOG_LEVEL: 'info',
       LOG_PRETTY: 'false',
       SQS_WAIT_TIME_SECONDS: '1',
