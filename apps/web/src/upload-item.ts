@@ -1,4 +1,4 @@
-import { type Image, uploadImage, waitForImage } from '@image-service/client'
+import { type Image, uploadImage } from '@image-service/client'
 import { describeError } from './failure-words.ts'
 import { placeholderDataUrl } from './placeholder.ts'
 import type { Session } from './session.ts'
@@ -17,15 +17,18 @@ export async function uploadOne(session: Session, file: File, list: HTMLElement)
   list.prepend(item.root)
   try {
     item.show('uploading', `Uploading ${formatBytes(file.size)}…`)
-    const { imageId } = await uploadImage(session.client, {
+    // The bytes go straight to storage, then the helper follows the processor's verdict.
+    const image = await uploadImage(session.client, {
       file,
       // The browser's type, from the name; the processor checks the bytes really are that type.
       contentType: file.type || 'application/octet-stream',
-      onProgress: ({ uploadedBytes, totalBytes }) => item.progress(uploadedBytes, totalBytes),
+      onProgress: ({ uploadedBytes, totalBytes }) => {
+        item.progress(uploadedBytes, totalBytes)
+        if (uploadedBytes === totalBytes) item.show('checking', 'Uploaded; the service is checking the image…')
+      },
+      wait: { timeoutMs: 120_000 },
     })
-    item.root.dataset.imageId = imageId
-    item.show('checking', 'Uploaded; the service is checking the image…')
-    const image = await waitForImage(session.client, imageId, { timeoutMs: 120_000 })
+    item.root.dataset.imageId = image.image_id
     await showReady(session, item, image)
   } catch (error) {
     const { words, code } = describeError(error)
