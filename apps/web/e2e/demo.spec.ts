@@ -106,8 +106,9 @@ test('an account made on the page (built-in accounts) uploads under its own JWT;
   await page.getByRole('button', { name: 'Sign out' }).click()
   expect(await page.locator('li.upload').count()).toBe(0)
   await page.getByLabel('Email').fill(email)
+  // From the keyboard: Enter in the password field submits with the form's first button, Sign in.
   await page.getByLabel('Password', { exact: true }).fill('not the password')
-  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+  await page.getByLabel('Password', { exact: true }).press('Enter')
   await expect.poll(() => page.locator('#sign-in-status').textContent()).toMatch(/\(INVALID_EMAIL_OR_PASSWORD\)$/)
   expect(await page.getByLabel(/Choose images/).isVisible()).toBe(false)
   await page.close()

@@ -46,8 +46,8 @@ export function describeError(error: unknown): { words: string; code: string } {
     return { words: 'No verdict in time; the image may still be checked later.', code: 'timeout' }
   }
   // fetch rejects with a TypeError when the network or a CORS check stops a request.
-  return {
-    words: 'Failed: the api or storage could not be reached (network or CORS).',
-    code: error instanceof Error ? error.name : 'error',
+  if (error instanceof TypeError || !(error instanceof Error)) {
+    return { words: 'Failed: the api or storage could not be reached (network or CORS).', code: 'network' }
   }
+  return { words: `Failed: ${error.message}.`, code: error.name }
 }

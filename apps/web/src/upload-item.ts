@@ -43,12 +43,12 @@ async function showReady(session: Session, item: Item, image: Image): Promise<vo
   const { data, error } = await session.client.GET('/api/image/v1/download/get-signed-url/{image_id}', {
     params: { path: { image_id: image.image_id }, query: { variant: THUMBNAIL } },
   })
-  if (error !== undefined) throw new Error(`no thumbnail URL: ${(error as { code?: string }).code ?? 'error'}`)
+  if (error !== undefined) throw new Error(`the api gave no thumbnail URL (${(error as { code?: string }).code ?? 'error'})`)
   const thumbnail = item.thumbnail
   thumbnail.alt = `${image.file_name}, ${image.width} × ${image.height}`
   await new Promise<void>((resolve, reject) => {
     thumbnail.onload = () => resolve()
-    thumbnail.onerror = () => reject(new Error('the thumbnail did not load'))
+    thumbnail.onerror = () => reject(new Error('the thumbnail did not load from the CDN'))
     thumbnail.src = data.download_url
   })
   thumbnail.hidden = false
