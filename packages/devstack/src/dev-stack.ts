@@ -18,6 +18,8 @@ export type DevStackOptions = {
   queueName?: string
   /** SQS visibility timeout of the queue; default the emulator's (30 s). */
   visibilityTimeoutSeconds?: number
+  /** Pages allowed to upload to the bucket from a browser (its CORS rule): the demo page's origin. */
+  corsOrigins?: readonly string[]
   /** Use this PostgreSQL server (and database) instead of starting an embedded one. */
   databaseUrl?: string
   logger?: BridgeLogger
@@ -51,6 +53,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
       ...(options.bucket ? { bucket: options.bucket } : {}),
       ...(options.queueName ? { queueName: options.queueName } : {}),
       ...(options.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: options.visibilityTimeoutSeconds } : {}),
+      ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     })
     stops.push(() => emulators.stop())

@@ -15,6 +15,8 @@ export type EmulatorStackOptions = {
   queueName?: string
   /** Queue visibility timeout; tests that kill a consumer shorten it so redelivery is quick. */
   visibilityTimeoutSeconds?: number
+  /** Pages allowed to upload to the bucket from a browser (its CORS rule); none by default. */
+  corsOrigins?: readonly string[]
   logger?: BridgeLogger
 }
 
@@ -32,6 +34,7 @@ export async function startEmulatorStack(options: EmulatorStackOptions = {}): Pr
     const s3 = await startS3Emulator({
       port: options.ports?.s3 ?? 0,
       buckets: [bucket],
+      ...(options.corsOrigins ? { corsOrigins: options.corsOrigins } : {}),
       ...(options.dataDir ? { directory: join(options.dataDir, 's3') } : {}),
     })
     stops.push(() => s3.stop())

@@ -12,6 +12,7 @@ import { signBucketPathAsSent } from './s3-bucket-path-signature.ts'
 import { answerIncompleteBodies } from './s3-incomplete-body.ts'
 import { refuseOverwrites } from './s3-conditional-put.ts'
 import { answerReadsAsS3 } from './s3-conditional-read.ts'
+import { addCorsHeaders, browserUploadCorsRule, corsConfigurationXml } from './s3-cors.ts'
 import { keepDirectoriesOnDelete } from './s3-keep-directories.ts'
 import { listObjectsV2Pages } from './s3-list-objects.ts'
 import { supportMultipart } from './s3-multipart.ts'
@@ -43,6 +44,11 @@ export type S3EmulatorOptions = {
   secretAccessKey?: string
   /** How long a request body may stall before S3's 400 RequestTimeout; S3 waits about 20 s. */
   bodyIdleTimeoutMs?: number
+  /**
+   * Pages allowed to upload from a browser: every bucket gets the CORS rule of s3-cors.ts for
+   * these origins (`*` for any). None: no CORS rule, so a browser's preflight is refused, as S3 does.
+   */
+  corsOrigins?: readonly string[]
 }
 
 export type S3Emulator = {
@@ -86,6 +92,7 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   const host = options.host ?? '127.0.0.1'
   const accessKeyId = options.accessKeyId ?? 'devstack'
   const secretAccessKey = options.secretAccessKey ?? 'devstack-secret'
+  const cors = options.corsOrigins?.length ? browserUploadCorsRule(options.corsOrigins) : undefined
   const ownsDirectory = options.directory === undefined
   const directory = options.directory ?? (await mkdtemp(join(tmpdir(), 'devstack-s3-')))
 
@@ -94,7 +101,7 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
     directory,
     vhostBuckets: false,
     allowMismatchedSignatures: false,
-    configureBuckets: options.buckets.map((name) => ({ name })),
+    configureBuckets: options.buckets.map((name) => ({ name, configs: cors ? [corsConfigurationXml(cors)] : [] })),
   })
   await s3rver.configureBuckets()
   refuseOverwrites(s3rver.store, () => currentRequest.getStore()?.createOnly === true)
@@ -126,7 +133,10 @@ export async function startS3Emulator(options: S3EmulatorOptions): Promise<S3Emu
   const holds = new Set<Hold>()
   const server = createServer((req, res) => {
     const denial = checkS3Request(req, REGION, new Date())
-    if (denial) return writeS3Error(res, denial)
+    if (denial) {
+      addCorsHeaders(req, res, cors)
+      return writeS3Error(res, denial)
+    }
     const hold = [...holds].find((h) => h.matches(req.method, req.url))
     if (hold?.take()) {
       // A client that leaves while held never sees an answer, and stores nothing.

@@ -11,8 +11,12 @@ const port = (name: string, fallback: number) => Number(process.env[name] ?? fal
 
 await mkdir(dataDir, { recursive: true })
 const accountsSecret = await loadOrCreateDevAccountsSecret(join(dataDir, 'accounts-secret'))
+const webPort = port('WEB_PORT', 5173)
+const webUrl = `http://127.0.0.1:${webPort}`
 const stack = await startDevStack({
   dataDir,
+  // The demo page PUTs files straight to the bucket, so the bucket answers CORS for its origin.
+  corsOrigins: [webUrl, `http://localhost:${webPort}`],
   ports: {
     postgres: port('DEV_POSTGRES_PORT', 54320),
     s3: port('DEV_S3_PORT', 4569),
@@ -45,8 +49,8 @@ const appEnv = {
 const apps: AppProcess[] = []
 let stopping = false
 
-function run(name: string, entry: string): AppProcess {
-  const app = startAppProcess({ name, entry, env: appEnv, stdio: 'inherit' })
+function run(name: string, entry: string, env: Record<string, string | undefined> = appEnv): AppProcess {
+  const app = startAppProcess({ name, entry, env, stdio: 'inherit' })
   apps.push(app)
   void app.exited.then(({ code, signal }) => {
     if (!stopping) {
@@ -77,9 +81,13 @@ await api.waitForHttp(`${apiUrl}/api/health/readiness`).catch(() => undefined)
 const tokenHours = 12
 const token = await stack.identity.token({ subject: 'dev-user', expiresInSeconds: tokenHours * 3600 })
 const processorUrl = `http://127.0.0.1:${processorPort}`
+// The demo page starts with the api's address and this token filled in.
+const web = run('web', 'apps/web/scripts/dev-server.ts', { ...process.env, WEB_PORT: String(webPort), API_URL: apiUrl, DEV_TOKEN: token })
+await web.waitForHttp(webUrl).catch(() => undefined)
 console.log(
   [
     '',
+    `web        ${webUrl}   (demo page: sign in with the token below, then upload images)`,
     `api        ${apiUrl}   (OpenAPI ${apiUrl}/api/openapi.json, docs ${apiUrl}/docs, metrics ${apiUrl}/metrics)`,
     `accounts   ${apiUrl}/api/auth/*   (built-in accounts: sign up with an email and a password)`,
     `identity   ${stack.identity.issuer}   (dev issuer, audience ${stack.identity.audience}, JWKS ${stack.identity.jwksUrl})`,
