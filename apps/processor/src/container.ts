@@ -39,7 +39,7 @@ import { createJobsMessageHandler, logJobsMessage } from './handle-job-message.t
 import { createUploadsMessageHandler } from './handle-message.ts'
 import { createProcessorHttpServer } from './http-server.ts'
 import { logUploadsMessage } from './log-processed.ts'
-import { createSweepMetrics, createValidationMetrics } from './metrics.ts'
+import { createSweepMetrics, createValidationMetrics, createVariantMetrics } from './metrics.ts'
 
 type AwsCredentials = { accessKeyId: string; secretAccessKey: string }
 
@@ -85,6 +85,7 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
       storage: createS3VariantStorage({ client: s3, bucket: config.storage.bucket }),
       config: config.processor.variants,
       limitInputPixels: limits.maxTotalPixels,
+      onCreated: createVariantMetrics(registry),
     }),
     limits,
     log: logger,

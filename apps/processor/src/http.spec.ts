@@ -115,6 +115,9 @@ describe('processor HTTP: /metrics and /health', () => {
       1,
     )
     expect(sample(text, 'process_cpu_seconds_total')).toBeGreaterThan(0)
+    // One approved upload: its variants once, in the default format.
+    expect(sample(text, 'image_variants_duration_seconds_count')).toBe(1)
+    expect(sample(text, 'image_variant_bytes_total', { format: 'webp' })).toBeGreaterThan(0)
   })
 
   it('is live and ready while the database and the queue answer', async () => {

@@ -33,6 +33,29 @@ export function createValidationMetrics(registry: Registry) {
 export type ValidationMetrics = ReturnType<typeof createValidationMetrics>
 
 /**
+ * The variants of approved uploads: `image_variants_duration_seconds` (deriving and storing
+ * one image's variants) and `image_variant_bytes_total{format}` (bytes written per format).
+ */
+export function createVariantMetrics(registry: Registry) {
+  const duration = new Histogram({
+    name: 'image_variants_duration_seconds',
+    help: "Time to derive and store one approved upload's variants",
+    buckets: DURATION_BUCKETS_SECONDS,
+    registers: [registry],
+  })
+  const bytes = new Counter({
+    name: 'image_variant_bytes_total',
+    help: 'Bytes of variants stored, by format',
+    labelNames: ['format'] as const,
+    registers: [registry],
+  })
+  return (created: { durationMs: number; variants: readonly { format: string; sizeBytes: number }[] }) => {
+    duration.observe(created.durationMs / 1000)
+    for (const v of created.variants) bytes.inc({ format: v.format }, v.sizeBytes)
+  }
+}
+
+/**
  * The sweeper's work: `image_sweeps_total{result}` (swept, locked: another replica held the
  * lock), `image_sweep_items_total{item}` (what each sweep did, by SweepReport field),
  * `image_sweep_step_failures_total{step}` and `image_sweep_duration_seconds`.

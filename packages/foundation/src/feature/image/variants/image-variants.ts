@@ -23,10 +23,17 @@ export interface ImageVariants {
  * written concurrently; each write overwrites the same key, so redoing the work after a crash
  * leaves exactly one object per variant.
  */
-export function createImageVariants(deps: { storage: VariantStorage; config: VariantConfig; limitInputPixels: number }): ImageVariants {
+export function createImageVariants(deps: {
+  storage: VariantStorage
+  config: VariantConfig
+  limitInputPixels: number
+  /** Hears each image's derivation once its variants are stored (metrics). */
+  onCreated?: (created: { durationMs: number; variants: ImageDerivatives['variants'] }) => void
+}): ImageVariants {
   const { storage, config } = deps
   return {
     async create(imageId, bytes) {
+      const started = performance.now()
       let derived: Awaited<ReturnType<typeof deriveVariants>>
       try {
         derived = await deriveVariants(bytes, config, { limitInputPixels: deps.limitInputPixels })
@@ -36,16 +43,18 @@ export function createImageVariants(deps: { storage: VariantStorage; config: Var
         })
       }
       await Promise.all(derived.variants.map((v) => storage.putVariant(variantKeyFor(imageId, v.name, v.format), v.bytes, v.contentType)))
+      const variants = derived.variants.map((v) => ({
+        name: v.name,
+        format: v.format,
+        width: v.width,
+        height: v.height,
+        sizeBytes: v.sizeBytes,
+      }))
+      deps.onCreated?.({ durationMs: performance.now() - started, variants })
       return {
         width: derived.width,
         height: derived.height,
-        variants: derived.variants.map((v) => ({
-          name: v.name,
-          format: v.format,
-          width: v.width,
-          height: v.height,
-          sizeBytes: v.sizeBytes,
-        })),
+        variants,
         placeholder: derived.placeholder,
         metadataRemoved: derived.metadataRemoved,
       }
