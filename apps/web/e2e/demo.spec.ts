@@ -2,16 +2,19 @@ import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { corpusDir } from '@image-service/devstack/corpus'
+import { createImageServiceClient, putImage, unwrap, waitForImage } from '@image-service/client'
+import { corpusDir, readCorpusFile } from '@image-service/devstack/corpus'
 import type { Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, expect, onTestFailed, test } from 'vitest'
 import { type Browser, launchBrowser, recordPageActivity } from './support/browser.ts'
 import { type DemoSystem, startDemoSystem } from './support/system.ts'
 
-// The demo page in Debian's Chromium against the whole system: a person signs in (with a token,
-// or with an account made on the page), picks files, and sees each become a thumbnail or be
-// refused in words.
+// The demo page in Debian's Chromium against the whole system: a person makes an account on
+// the page, uploads through Uppy's Dashboard, watches the gallery move over the events stream,
+// runs a workflow, deletes an image; or signs in with a token and finds the images already there.
 const SCREENSHOTS = fileURLToPath(new URL('../test-results/', import.meta.url))
+const JPEG = 'valid-jpeg-baseline-1024x768.jpg'
+const HOSTILE = 'polyglot-html-then-png.png'
 
 let system: DemoSystem | undefined
 let browser: Browser | undefined
@@ -37,79 +40,161 @@ async function openDemo(): Promise<{ page: Page; system: DemoSystem }> {
 }
 
 const corpusFile = (name: string) => join(corpusDir(), 'files', name)
-const thumbnailWidth = (img: Locator) => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth)
+const naturalWidth = (img: Locator) => img.evaluate((el: HTMLImageElement) => (el.complete ? el.naturalWidth : 0))
+/** The gallery card whose file name starts with `name`. */
+const card = (page: Page, name: string) =>
+  page.locator('#gallery li.card').filter({ has: page.locator('figure:first-child .name', { hasText: name }) })
+const announced = (page: Page) => page.locator('#announcer').textContent()
 
-test('a corpus PNG is uploaded from the page and shown as its 300 px thumbnail; a hostile file is refused in words', async () => {
-  const { page, system } = await openDemo()
-  const token = await system.stack.identity.token({ subject: `web-${randomUUID()}`, expiresInSeconds: 600 })
-  await page.getByLabel('Access token').fill(token)
-  await page.getByRole('button', { name: 'Sign in with the token' }).click()
-  await page.getByLabel(/Choose images/).waitFor({ state: 'visible' })
-  expect(await page.locator('#signed-in-as').textContent()).toMatch(/^Signed in as web-/)
-  expect(await page.getByLabel('Access token').isVisible()).toBe(false)
-
-  // Paths, as a person picks files: the browser names them and types them from the extension.
-  await page
-    .getByLabel(/Choose images/)
-    .setInputFiles([
-      corpusFile('valid-png-rgb-1024x768.png'),
-      corpusFile('polyglot-html-then-png.png'),
-      corpusFile('other-svg-benign-64x64.svg'),
-    ])
-
-  const item = (name: string) => page.locator('li.upload').filter({ has: page.locator('.name', { hasText: name }) })
-  const ready = item('valid-png-rgb-1024x768.png')
-  const refused = item('polyglot-html-then-png.png')
-  const notUploaded = item('other-svg-benign-64x64.svg')
-  await page.waitForSelector('li.upload[data-state="ready"]', { timeout: 60_000 })
-  await page.waitForFunction(() => document.querySelectorAll('li.upload[data-state="failed"]').length === 2, null, { timeout: 60_000 })
-  expect(await ready.getAttribute('data-state')).toBe('ready')
-
-  // The thumbnail variant, through a signed CDN URL, decoded by the browser at its real size.
-  const thumbnail = ready.locator('img.thumbnail')
-  await expect.poll(() => thumbnailWidth(thumbnail)).toBe(300)
-  expect(await thumbnail.evaluate((img: HTMLImageElement) => img.naturalHeight)).toBe(225)
-  expect(await thumbnail.isVisible()).toBe(true)
-  expect(new URL(await thumbnail.evaluate((img: HTMLImageElement) => img.currentSrc)).origin).toBe(system.stack.cdn.baseUrl)
-  expect(await ready.locator('.status').textContent()).toMatch(/^Ready: 1024 × 768, /)
-  // The ThumbHash placeholder, decoded in the page, stays behind the thumbnail.
-  expect(await ready.locator('.preview').evaluate((el: HTMLElement) => el.style.backgroundImage)).toMatch(/^url\("data:image\/png;base64,/)
-
-  // The processor refused the polyglot; the api refused the SVG before anything was uploaded.
-  expect(await refused.locator('.status').textContent()).toBe('Refused: The file is not an image. not_an_image')
-  expect(await refused.locator('img.thumbnail').isVisible()).toBe(false)
-  expect(await notUploaded.locator('.status').textContent()).toBe(
-    'Not uploaded: Only JPEG, PNG, WebP, AVIF and GIF images are accepted. INVALID_CONTENT_TYPE',
-  )
-
-  await mkdir(SCREENSHOTS, { recursive: true })
-  const screenshot = join(SCREENSHOTS, 'demo-upload.png')
-  await page.screenshot({ path: screenshot, fullPage: true })
-  console.log(`screenshot: ${screenshot}`)
-  await page.close()
-})
-
-test('an account made on the page (built-in accounts) uploads under its own JWT; a wrong password is told', async () => {
-  const { page } = await openDemo()
+async function signUp(page: Page): Promise<string> {
   const email = `web-${randomUUID()}@example.com`
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password', { exact: true }).fill('correct horse battery')
   await page.getByLabel(/^Name/).fill('Ada')
   await page.getByRole('button', { name: 'Create account' }).click()
-  await page.getByLabel(/Choose images/).waitFor({ state: 'visible' })
+  await page.locator('#live-state[data-state="live"]').waitFor()
+  return email
+}
+
+test('an account made on the page uploads through the Uppy Dashboard: a JPEG becomes a thumbnail, a polyglot is refused, a workflow result appears, an image is deleted', async () => {
+  const { page, system } = await openDemo()
+  const email = await signUp(page)
   expect(await page.locator('#signed-in-as').textContent()).toMatch(new RegExp(`^Signed in as ${email} at `))
+  expect(await page.locator('#gallery-empty').isVisible()).toBe(true)
 
-  await page.getByLabel(/Choose images/).setInputFiles(corpusFile('valid-png-rgb-1024x768.png'))
-  await page.waitForSelector('li.upload[data-state="ready"]', { timeout: 60_000 })
-  await expect.poll(() => thumbnailWidth(page.locator('li.upload img.thumbnail'))).toBe(300)
+  // Paths, as a person picks files in the Dashboard: the browser names them and types them from the extension.
+  await page
+    .locator('#uploader input.uppy-Dashboard-input[name="files[]"]:not([webkitdirectory])')
+    .setInputFiles([corpusFile(JPEG), corpusFile(HOSTILE)])
+  // Uppy shows a progress bar per file, and both reach storage.
+  await page.waitForFunction(() => document.querySelectorAll('#uploader .uppy-Dashboard-Item.is-complete').length === 2, null, {
+    timeout: 30_000,
+  })
 
+  const jpeg = card(page, JPEG)
+  const hostile = card(page, HOSTILE)
+  await jpeg.and(page.locator('[data-state="ready"]')).waitFor({ timeout: 30_000 })
+  await hostile.and(page.locator('[data-state="failed"]')).waitFor({ timeout: 30_000 })
+
+  // The thumbnail variant, through a signed CDN URL (one batch request), decoded at its real size.
+  const thumbnail = jpeg.locator('figure:first-child img.thumbnail')
+  await expect.poll(() => naturalWidth(thumbnail)).toBe(300)
+  expect(await thumbnail.evaluate((img: HTMLImageElement) => img.naturalHeight)).toBe(225)
+  expect(await thumbnail.isVisible()).toBe(true)
+  expect(new URL(await thumbnail.evaluate((img: HTMLImageElement) => img.currentSrc)).origin).toBe(system.stack.cdn.baseUrl)
+  expect(await jpeg.locator('.status').textContent()).toMatch(/^Ready: 1024 × 768, /)
+  // The ThumbHash placeholder, decoded in the page, stays behind the thumbnail.
+  expect(
+    await jpeg
+      .locator('.preview')
+      .first()
+      .evaluate((el: HTMLElement) => el.style.backgroundImage),
+  ).toMatch(/^url\("data:image\/png;base64,/)
+  // The processor refused the polyglot, said in words; it has no workflow to run.
+  expect(await hostile.locator('.status').textContent()).toBe('Refused: The file is not an image. not_an_image')
+  expect(await hostile.getByRole('button', { name: /^Run a workflow/ }).isVisible()).toBe(false)
+
+  // A workflow, from the keyboard: the card's button, the dialog's fields built from the schema, Enter.
+  await jpeg.getByRole('button', { name: `Run a workflow on ${JPEG}` }).press('Enter')
+  const dialog = page.getByRole('dialog', { name: 'Run a workflow' })
+  await dialog.waitFor()
+  await dialog.getByLabel('Workflow', { exact: true }).selectOption({ label: 'Restyle' })
+  await dialog.getByLabel('Prompt').fill('a watercolour')
+  await dialog.getByLabel('Prompt').press('Enter')
+  await dialog.waitFor({ state: 'hidden' })
+  await jpeg.locator('.job[data-job-state="succeeded"]').waitFor({ timeout: 30_000 })
+  expect(await jpeg.locator('.job-status').textContent()).toBe('Restyle: succeeded.')
+  // The result, validated and given a thumbnail like any upload, next to the original.
+  const result = jpeg.locator('figure.result img.thumbnail')
+  await expect.poll(() => naturalWidth(result)).toBe(300)
+  expect(await jpeg.locator('figure.result figcaption').textContent()).toBe('Result of Restyle')
+  expect(await announced(page)).toBe(`Restyle on ${JPEG}: succeeded, the result is shown next to the original.`)
+
+  await mkdir(SCREENSHOTS, { recursive: true })
+  const screenshot = join(SCREENSHOTS, 'demo-gallery.png')
+  await page.screenshot({ path: screenshot, fullPage: true })
+  console.log(`screenshot: ${screenshot}`)
+
+  // Delete, confirmed in a dialog whose default is to keep the image; then gone from the gallery.
+  const hostileId = await hostile.getAttribute('data-image-id')
+  await hostile.getByRole('button', { name: `Delete ${HOSTILE}` }).click()
+  const confirm = page.getByRole('dialog', { name: 'Delete this image?' })
+  await confirm.getByRole('button', { name: 'Keep it' }).press('Enter')
+  await confirm.waitFor({ state: 'hidden' })
+  expect(await hostile.count()).toBe(1)
+  await hostile.getByRole('button', { name: `Delete ${HOSTILE}` }).press('Enter')
+  await confirm.getByRole('button', { name: 'Delete', exact: true }).click()
+  await hostile.waitFor({ state: 'detached' })
+  expect(await announced(page)).toBe(`${HOSTILE} was deleted.`)
+
+  // The api deleted it: signed in again, the gallery lists the JPEG and the workflow's result only.
   await page.getByRole('button', { name: 'Sign out' }).click()
-  expect(await page.locator('li.upload').count()).toBe(0)
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password', { exact: true }).fill('correct horse battery')
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+  await page.locator('#live-state[data-state="live"]').waitFor()
+  await page.waitForFunction(() => document.querySelectorAll('#gallery li.card[data-state="ready"]').length === 2)
+  const listed = await page.locator('#gallery li.card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.imageId))
+  expect(listed).toHaveLength(2)
+  expect(listed).not.toContain(hostileId)
+  expect(await card(page, JPEG).count()).toBe(1)
+  expect(await card(page, 'restyle-1.png').count()).toBe(1)
+  await page.close()
+})
+
+test('signed in with a token, the gallery lists the images already there and follows a new one from pending to ready over the events stream', async () => {
+  const { page, system } = await openDemo()
+  const subject = `web-${randomUUID()}`
+  const client = createImageServiceClient({
+    baseUrl: system.apiUrl,
+    token: () => system.stack.identity.token({ subject, expiresInSeconds: 600 }),
+  })
+  // Two images made elsewhere before the page opens: one ready, one refused.
+  const older = await putImage(client, { file: readCorpusFile('valid-png-rgb-1024x768.png'), contentType: 'image/png' })
+  await waitForImage(client, older.imageId, { timeoutMs: 30_000 })
+  const refused = await putImage(client, { file: readCorpusFile(HOSTILE), contentType: 'image/png', fileName: HOSTILE })
+  await waitForImage(client, refused.imageId, { timeoutMs: 30_000 }).catch(() => undefined)
+
+  await page.getByLabel('Access token').fill(await system.stack.identity.token({ subject, expiresInSeconds: 600 }))
+  await page.getByRole('button', { name: 'Sign in with the token' }).click()
+  await page.locator('#live-state[data-state="live"]').waitFor()
+  await page.waitForFunction(() => document.querySelectorAll('#gallery li.card').length === 2)
+  // Newest first: the refusal, then the ready PNG with its thumbnail.
+  const ids = await page.locator('#gallery li.card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.imageId))
+  expect(ids).toEqual([refused.imageId, older.imageId])
+  await expect.poll(() => naturalWidth(page.locator(`li.card[data-image-id="${older.imageId}"] img.thumbnail`))).toBe(300)
+  expect(await card(page, HOSTILE).locator('.status').textContent()).toBe('Refused: The file is not an image. not_an_image')
+  expect(await page.locator('#more').isVisible()).toBe(false)
+
+  // Another upload of the same owner (another tab, a backend): the card appears pending, then turns ready.
+  const bytes = readCorpusFile(JPEG) as Uint8Array<ArrayBuffer>
+  const issued = unwrap(
+    await client.POST('/api/image/v1/upload/create-presigned-url', {
+      body: { content_type: 'image/jpeg', file_name: 'from-elsewhere.jpg', size_bytes: bytes.byteLength },
+    }),
+  )
+  const live = page.locator(`li.card[data-image-id="${issued.image_id}"]`)
+  await live.and(page.locator('[data-state="pending"]')).waitFor({ timeout: 20_000 })
+  const put = await fetch(issued.upload_url, { method: 'PUT', headers: issued.upload_headers, body: bytes })
+  expect(put.status).toBe(200)
+  await live.and(page.locator('[data-state="ready"]')).waitFor({ timeout: 30_000 })
+  await expect.poll(() => naturalWidth(live.locator('img.thumbnail'))).toBe(300)
+  expect(await announced(page)).toBe('from-elsewhere.jpg is ready.')
+  expect(await page.locator('#gallery li.card').first().getAttribute('data-image-id')).toBe(issued.image_id)
+  await page.close()
+})
+
+test('a wrong password is told on the form, and Sign out empties the page', async () => {
+  const { page } = await openDemo()
+  const email = await signUp(page)
+  await page.getByRole('button', { name: 'Sign out' }).click()
+  expect(await page.locator('#gallery li.card').count()).toBe(0)
+  expect(await page.locator('#uploader').isVisible()).toBe(false)
   await page.getByLabel('Email').fill(email)
   // From the keyboard: Enter in the password field submits with the form's first button, Sign in.
   await page.getByLabel('Password', { exact: true }).fill('not the password')
   await page.getByLabel('Password', { exact: true }).press('Enter')
   await expect.poll(() => page.locator('#sign-in-status').textContent()).toMatch(/\(INVALID_EMAIL_OR_PASSWORD\)$/)
-  expect(await page.getByLabel(/Choose images/).isVisible()).toBe(false)
+  expect(await page.locator('#uploader').isVisible()).toBe(false)
   await page.close()
 })

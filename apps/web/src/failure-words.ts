@@ -1,4 +1,4 @@
-import { ImageFailedError, ImageServiceError } from '@image-service/client'
+import { ImageFailedError, ImageServiceError, type Job } from '@image-service/client'
 
 /** The processor's failure_reason values (packages/foundation FailureReason), in words a person understands. */
 const REASONS: Record<string, string> = {
@@ -50,4 +50,20 @@ export function describeError(error: unknown): { words: string; code: string } {
     return { words: 'Failed: the api or storage could not be reached (network or CORS).', code: 'network' }
   }
   return { words: `Failed: ${error.message}.`, code: error.name }
+}
+
+/** Why an AI job did not succeed (the job's `error.code`), in words. */
+const JOB_ERRORS: Record<string, string> = {
+  PROVIDER_REJECTED: 'The AI service refused the image or the settings',
+  PROVIDER_UNAVAILABLE: 'The AI service could not be reached; try again later',
+  RESULTS_FAILED: 'The AI service’s result did not pass the image checks',
+  SOURCE_GONE: 'The original was deleted while the job ran',
+  QUOTA_EXCEEDED: 'Your storage quota is full: delete images first',
+}
+
+export function describeJobFailure(job: Pick<Job, 'status' | 'error'>): string {
+  if (job.status === 'cancelled') return 'Cancelled.'
+  const code = job.error?.code
+  const words = code === undefined ? 'The job failed' : (JOB_ERRORS[code] ?? `The job failed (${code})`)
+  return job.error?.message ? `${words}: ${job.error.message}` : `${words}.`
 }

@@ -1,7 +1,11 @@
 import type { Credential } from '@image-service/client'
 import { accountCredential } from './accounts.ts'
+import { dialogActions } from './dialogs.ts'
+import { Gallery } from './gallery.ts'
+import { followEvents, type LiveState } from './live.ts'
 import { type Session, signIn } from './session.ts'
-import { uploadOne } from './upload-item.ts'
+import { mountUploader, type Uploader } from './uploader.ts'
+import { listWorkflows } from './workflows.ts'
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -12,15 +16,16 @@ const token = $<HTMLTextAreaElement>('token')
 const signInSection = $('sign-in')
 const signInStatus = $('sign-in-status')
 const uploadSection = $('upload')
-const fileInput = $<HTMLInputElement>('files')
-const dropZone = $('drop-zone')
-const uploads = $('uploads')
+const gallerySection = $('gallery-section')
+const galleryList = $('gallery')
+const liveState = $('live-state')
 
 apiUrl.value = import.meta.env.VITE_API_URL ?? 'http://127.0.0.1:3000'
 // `pnpm dev` hands the page the token it printed, so a first try needs no copying.
 token.value = import.meta.env.VITE_DEV_TOKEN ?? ''
 
-let session: Session | undefined
+/** What a signed-in page runs: the uploader, the gallery and its events stream; ended on sign-out. */
+let running: { session: Session; uploader: Uploader; stop: AbortController } | undefined
 
 const apiBase = () => apiUrl.value.trim().replace(/\/+$/, '')
 
@@ -30,12 +35,13 @@ function start(credential: () => Promise<Credential>): void {
   credential()
     .then((c) => signIn(apiBase(), c))
     .then((signedIn) => {
-      session = signedIn
       signInStatus.textContent = ''
       $('signed-in-as').textContent = `Signed in as ${signedIn.who} at ${signedIn.apiUrl}.`
       signInSection.hidden = true
       uploadSection.hidden = false
-      fileInput.focus()
+      gallerySection.hidden = false
+      running = run(signedIn)
+      $('upload-title').focus()
     })
     .catch((error: unknown) => {
       signInStatus.textContent = error instanceof Error ? error.message : String(error)
@@ -63,40 +69,48 @@ accountForm.addEventListener('submit', (event) => {
 })
 
 $('sign-out').addEventListener('click', () => {
-  session = undefined
+  running?.stop.abort()
+  running?.uploader.destroy()
+  running = undefined
   token.value = ''
   accountForm.reset()
-  uploads.replaceChildren()
+  galleryList.replaceChildren()
   uploadSection.hidden = true
+  gallerySection.hidden = true
   signInSection.hidden = false
   token.focus()
 })
 
-fileInput.addEventListener('change', () => {
-  if (fileInput.files) void uploadAll([...fileInput.files])
-  fileInput.value = ''
-})
-dropZone.addEventListener('dragover', (event) => {
-  event.preventDefault()
-  dropZone.classList.add('over')
-})
-dropZone.addEventListener('dragleave', () => dropZone.classList.remove('over'))
-dropZone.addEventListener('drop', (event) => {
-  event.preventDefault()
-  dropZone.classList.remove('over')
-  void uploadAll([...(event.dataTransfer?.files ?? [])])
-})
+const LIVE_WORDS: Record<LiveState, string> = {
+  connecting: 'Live updates: connecting…',
+  live: 'Live updates: on',
+  reconnecting: 'Live updates: reconnecting…',
+}
 
-/**
- * A few files at a time: each one waiting for its verdict holds an events stream open, and a
- * browser allows six connections per origin over HTTP/1.1.
- */
-async function uploadAll(files: File[], inFlight = 3): Promise<void> {
-  const current = session
-  if (!current) return
-  const queue = [...files]
-  const worker = async () => {
-    for (let file = queue.shift(); file; file = queue.shift()) await uploadOne(current, file, uploads)
-  }
-  await Promise.all(Array.from({ length: Math.min(inFlight, queue.length) }, worker))
+/** The signed-in page: the Uppy Dashboard, the gallery's first page, and the one events stream that moves it. */
+function run(session: Session): NonNullable<typeof running> {
+  const stop = new AbortController()
+  const gallery = new Gallery(
+    session,
+    { list: galleryList, more: $<HTMLButtonElement>('more'), empty: $('gallery-empty'), announcer: $('announcer') },
+    dialogActions(() => listWorkflows(session.client)),
+  )
+  const uploader = mountUploader(session, $('uploader'), {
+    onStored: (imageId) => void gallery.uploaded(imageId),
+    onFailed: (fileName, words) => gallery.announce(`${fileName}: ${words}`),
+  })
+  void gallery.loadPage()
+  void followEvents(
+    session.client,
+    {
+      onEvent: (event) => gallery.onEvent(event),
+      onOpen: () => gallery.resync(),
+      onState: (state) => {
+        liveState.dataset.state = state
+        liveState.textContent = LIVE_WORDS[state]
+      },
+    },
+    stop.signal,
+  )
+  return { session, uploader, stop }
 }
