@@ -80,7 +80,7 @@ export class Gallery {
       for (const image of page.items) this.upsert(image, 'end')
       this.cursor = page.next_cursor
       this.els.more.hidden = page.next_cursor === null
-      if (cursor !== null) this.announce(`${page.items.length} more images shown.`)
+      if (cursor !== null) this.announce(`${page.items.length} more ${page.items.length === 1 ? 'image' : 'images'} shown.`)
     } catch (error) {
       this.announce(`The images could not be listed: ${describeError(error).words}`)
     } finally {
@@ -104,10 +104,20 @@ export class Gallery {
     else if (event.type.startsWith('job.')) void this.refreshJob(event.subject_id)
   }
 
-  /** After the stream (re)opened: what is still moving may have moved meanwhile. */
-  resync(): void {
+  /**
+   * After the stream (re)opened: what is still moving may have moved meanwhile. Unless the
+   * api replays the gap, images made meanwhile are found by listing the first page again.
+   */
+  resync(replayed: boolean): void {
     for (const [id, card] of this.cards) if (card.image.status === 'pending') void this.refreshImage(id, 'image.pending')
     for (const id of this.jobs.keys()) void this.refreshJob(id)
+    if (!replayed) void this.refreshFirstPage()
+  }
+
+  private async refreshFirstPage(): Promise<void> {
+    const answer = await this.session.client.GET('/api/image/v1/images', { params: { query: { limit: String(PAGE_SIZE) } } })
+    // Oldest first, each new one on top: the newest ends first.
+    for (const image of [...(answer.data?.items ?? [])].reverse()) this.upsert(image, 'start')
   }
 
   private async refreshImage(imageId: string, type: string): Promise<void> {

@@ -6,10 +6,11 @@ export type LiveHandlers = {
   /** Each event of the caller (image.*, job.*), in delivery order. */
   onEvent(event: ImageServiceEvent): void
   /**
-   * The stream is open and subscribed: what happened before may have been missed (the first
-   * time, or when the api could not replay the gap), so the caller reads the states it shows.
+   * The stream is open and subscribed. `replayed`: it was reopened with the last event id
+   * seen, so the api sends what happened meanwhile; otherwise (the first time, or a drop
+   * before any event came) the caller reads again what it shows.
    */
-  onOpen(): void
+  onOpen(replayed: boolean): void
   onState(state: LiveState): void
 }
 
@@ -37,7 +38,7 @@ export async function followEvents(client: ImageServiceClient, handlers: LiveHan
         throw new Error(`events stream answered ${response.status}`)
       }
       handlers.onState('live')
-      handlers.onOpen()
+      handlers.onOpen(lastId !== undefined)
       backoff = 500
       for await (const message of readSse(response.body)) {
         lastId = message.id ?? lastId

@@ -104,7 +104,7 @@ function run(session: Session): NonNullable<typeof running> {
     session.client,
     {
       onEvent: (event) => gallery.onEvent(event),
-      onOpen: () => gallery.resync(),
+      onOpen: (replayed) => gallery.resync(replayed),
       onState: (state) => {
         liveState.dataset.state = state
         liveState.textContent = LIVE_WORDS[state]

@@ -47,5 +47,9 @@ export function mountUploader(
   uppy.on('upload-error', (file, error) => {
     events.onFailed(file?.name ?? 'A file', describeError(error).words)
   })
+  // The one restriction set is the type: Uppy keeps such a file out before anything is asked of the api.
+  uppy.on('restriction-failed', (file) => {
+    events.onFailed(file?.name ?? 'A file', 'Not added: only JPEG, PNG, WebP, AVIF and GIF images are accepted.')
+  })
   return { destroy: () => uppy.destroy() }
 }
