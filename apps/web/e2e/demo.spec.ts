@@ -43,8 +43,10 @@ async function openDemo(): Promise<{ page: Page; system: DemoSystem }> {
 const corpusFile = (name: string) => join(corpusDir(), 'files', name)
 const naturalWidth = (img: Locator) => img.evaluate((el: HTMLImageElement) => (el.complete ? el.naturalWidth : 0))
 /** The gallery card whose file name starts with `name`. */
-const card = (page: Page, name: string) =>
-  page.locator('#gallery li.card').filter({ has: page.locator('figure:first-child .name', { hasText: name }) })
+const card = (page: Page, name: string) => {
+  const startsWith = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`)
+  return page.locator('#gallery li.card').filter({ has: page.locator('figure:first-child .name', { hasText: startsWith }) })
+}
 const announced = (page: Page) => page.locator('#announcer').textContent()
 
 async function signUp(page: Page): Promise<string> {
@@ -101,6 +103,8 @@ test('an account made on the page uploads through the Uppy Dashboard: a JPEG bec
   await dialog.waitFor()
   await dialog.getByLabel('Workflow', { exact: true }).selectOption({ label: 'Restyle' })
   await dialog.getByLabel('Prompt').fill('a watercolour')
+  await mkdir(SCREENSHOTS, { recursive: true })
+  await page.screenshot({ path: join(SCREENSHOTS, 'demo-workflow-dialog.png') })
   await dialog.getByLabel('Prompt').press('Enter')
   await dialog.waitFor({ state: 'hidden' })
   await jpeg.locator('.job[data-job-state="succeeded"]').waitFor({ timeout: 30_000 })
@@ -111,7 +115,11 @@ test('an account made on the page uploads through the Uppy Dashboard: a JPEG bec
   expect(await jpeg.locator('figure.result figcaption').textContent()).toBe('Result of Restyle')
   await expect.poll(() => announced(page)).toBe(`Restyle on ${JPEG}: succeeded, the result is shown next to the original.`)
 
-  await mkdir(SCREENSHOTS, { recursive: true })
+  // Newest first whatever order the events came in: the result, then the two uploads by id.
+  const order = await page.locator('#gallery li.card').evaluateAll((cards) => cards.map((c) => (c as HTMLElement).dataset.imageId ?? ''))
+  expect(order).toHaveLength(3)
+  expect(order).toEqual([...order].sort().reverse())
+  expect(order[0]).toBe(await card(page, 'restyle-1.png').getAttribute('data-image-id'))
   const screenshot = join(SCREENSHOTS, 'demo-gallery.png')
   await page.screenshot({ path: screenshot, fullPage: true })
   console.log(`screenshot: ${screenshot}`)
@@ -139,7 +147,7 @@ test('an account made on the page uploads through the Uppy Dashboard: a JPEG bec
   expect(listed).toHaveLength(2)
   expect(listed).not.toContain(hostileId)
   expect(await card(page, JPEG).count()).toBe(1)
-  expect(await card(page, 'restyle-1.png').count()).toBe(1)
+  expect(await card(page, 'restyle-1.png').locator('.name').textContent()).toBe(`restyle-1.png (made by a workflow from ${JPEG})`)
   await page.close()
 })
 

@@ -52,7 +52,11 @@ export class Gallery {
   private readonly els: GalleryElements
   private readonly actions: GalleryActions
 
-  constructor(session: Session, els: GalleryElements, actions: GalleryActions) {
+  /** Aborted on sign-out: answers that arrive later change nothing. */
+  private readonly signal: AbortSignal
+
+  constructor(session: Session, els: GalleryElements, actions: GalleryActions, signal: AbortSignal) {
+    this.signal = signal
     this.session = session
     this.els = els
     this.actions = actions
@@ -77,7 +81,7 @@ export class Gallery {
           params: { query: { limit: String(PAGE_SIZE), ...(cursor === null ? {} : { cursor }) } },
         }),
       )
-      for (const image of page.items) this.upsert(image, 'end')
+      for (const image of page.items) this.upsert(image)
       this.cursor = page.next_cursor
       this.els.more.hidden = page.next_cursor === null
       if (cursor !== null) this.announce(`${page.items.length} more ${page.items.length === 1 ? 'image' : 'images'} shown.`)
@@ -94,7 +98,7 @@ export class Gallery {
   async uploaded(imageId: string): Promise<void> {
     const image = await this.read(imageId)
     if (!image) return
-    const card = this.upsert(image, 'start')
+    const card = this.upsert(image)
     if (image.status === 'pending') card?.note('Uploaded; the service is checking the image…')
   }
 
@@ -116,8 +120,7 @@ export class Gallery {
 
   private async refreshFirstPage(): Promise<void> {
     const answer = await this.session.client.GET('/api/image/v1/images', { params: { query: { limit: String(PAGE_SIZE) } } })
-    // Oldest first, each new one on top: the newest ends first.
-    for (const image of [...(answer.data?.items ?? [])].reverse()) this.upsert(image, 'start')
+    for (const image of answer.data?.items ?? []) this.upsert(image)
   }
 
   private async refreshImage(imageId: string, type: string): Promise<void> {
@@ -125,7 +128,7 @@ export class Gallery {
     const image = await this.read(imageId)
     if (!image || image.status === 'deleted') return this.remove(imageId)
     const before = this.cards.get(imageId)?.image.status
-    this.upsert(image, 'start')
+    this.upsert(image)
     if (before === image.status) return
     if (image.status === 'ready') this.announce(`${image.file_name} is ready.`)
     if (image.status === 'failed') this.announce(`${image.file_name} was refused: ${describeFailureReason(image.failure_reason)}`)
@@ -136,17 +139,20 @@ export class Gallery {
     return answer.data
   }
 
-  private upsert(image: Image, where: 'start' | 'end'): Card | undefined {
-    if (image.status === 'deleted') return undefined
+  private upsert(image: Image): Card | undefined {
+    if (image.status === 'deleted' || this.signal.aborted) return undefined
     const known = this.cards.get(image.image_id)
     if (known) {
+      // Reads finish in any order: an older answer (a pending one after the verdict) is not shown over a newer one.
+      if (!isNewer(image, known.image)) return known
       known.update(image)
       return known
     }
     const card = this.renderCard(image)
     this.cards.set(image.image_id, card)
-    if (where === 'start') this.els.list.prepend(card.root)
-    else this.els.list.append(card.root)
+    // Newest first, as the api lists them: by id (a ULID grows with time), whatever order the events came in.
+    const older = [...this.els.list.children].find((li) => ((li as HTMLElement).dataset.imageId ?? '') < image.image_id)
+    this.els.list.insertBefore(card.root, older ?? null)
     this.showEmpty()
     return card
   }
@@ -191,8 +197,10 @@ export class Gallery {
     if (!tracked) return
     const answer = await this.session.client.GET('/api/image/v1/processing/{job_id}/status', { params: { path: { job_id: jobId } } })
     const job = answer.data
-    if (!job || this.jobs.get(jobId) !== tracked) return
+    if (!job || this.jobs.get(jobId) !== tracked || this.signal.aborted) return
     const before = tracked.card.root.querySelector<HTMLElement>('.job')?.dataset.jobState
+    // An older answer (queued, after running was shown) is not shown over a newer one.
+    if (before !== undefined && JOB_ORDER.indexOf(job.status) < JOB_ORDER.indexOf(before as Job['status'])) return
     tracked.card.showJob(job, tracked.name)
     if (before === job.status) return
     const what = `${tracked.name} on ${tracked.card.image.file_name}`
@@ -276,7 +284,10 @@ export class Gallery {
         run.hidden = state !== 'ready'
         const placeholder = placeholderDataUrl(image.placeholder)
         if (placeholder) original.preview.style.backgroundImage = `url("${placeholder}")`
-        if (image.source_image_id !== null) original.caption.textContent = `${name} (made by a workflow)`
+        if (image.source_image_id !== null) {
+          const source = this.cards.get(image.source_image_id)?.image.file_name
+          original.caption.textContent = `${name} (made by a workflow${source === undefined ? '' : ` from ${source}`})`
+        }
         if (state === 'pending') {
           status.textContent = 'Waiting for the upload and its check…'
         } else if (state === 'failed') {
@@ -331,6 +342,14 @@ export class Gallery {
     card.update(first)
     return card
   }
+}
+
+const JOB_ORDER: Job['status'][] = ['queued', 'running', 'succeeded', 'failed', 'cancelled']
+
+/** Whether `next` is at least as recent as `shown`: a verdict is final, and updated_at only grows. */
+function isNewer(next: Image, shown: Image): boolean {
+  if (shown.status !== 'pending' && next.status === 'pending') return false
+  return Date.parse(next.updated_at) >= Date.parse(shown.updated_at)
 }
 
 type Figure = { root: HTMLElement; preview: HTMLElement; img: HTMLImageElement; caption: HTMLElement }

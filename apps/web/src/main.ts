@@ -94,6 +94,7 @@ function run(session: Session): NonNullable<typeof running> {
     session,
     { list: galleryList, more: $<HTMLButtonElement>('more'), empty: $('gallery-empty'), announcer: $('announcer') },
     dialogActions(() => listWorkflows(session.client)),
+    stop.signal,
   )
   const uploader = mountUploader(session, $('uploader'), {
     onStored: (imageId) => void gallery.uploaded(imageId),

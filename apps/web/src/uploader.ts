@@ -47,9 +47,11 @@ export function mountUploader(
   uppy.on('upload-error', (file, error) => {
     events.onFailed(file?.name ?? 'A file', describeError(error).words)
   })
-  // The one restriction set is the type: Uppy keeps such a file out before anything is asked of the api.
-  uppy.on('restriction-failed', (file) => {
-    events.onFailed(file?.name ?? 'A file', 'Not added: only JPEG, PNG, WebP, AVIF and GIF images are accepted.')
+  // Uppy keeps a file of another type out (or one already added) before anything is asked of the api.
+  uppy.on('restriction-failed', (file, error) => {
+    const wrongType = !ACCEPTED_TYPES.includes(file?.type ?? '')
+    const words = wrongType ? 'only JPEG, PNG, WebP, AVIF and GIF images are accepted.' : error.message
+    events.onFailed(file?.name ?? 'A file', `Not added: ${words}`)
   })
   return { destroy: () => uppy.destroy() }
 }
