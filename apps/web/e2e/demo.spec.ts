@@ -270,9 +270,18 @@ test('the gallery shows 24 images a page, newest first, and "Show more images" t
   await page.close()
 })
 
-test('an SVG is kept out by Uppy and said why; a wrong password is told on the form, and Sign out empties the page', async () => {
+test('the Dashboard is reached by Tab with a visible focus ring; an SVG is kept out by Uppy and said why; a wrong password is told on the form, and Sign out empties the page', async () => {
   const { page } = await openDemo()
   const email = await signUp(page)
+  // From the keyboard, Sign out is followed by the Dashboard's own button to pick files, its focus ring visible.
+  await page.getByRole('button', { name: 'Sign out' }).focus()
+  await page.keyboard.press('Tab')
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement as HTMLElement
+    const style = getComputedStyle(el)
+    return { text: el.textContent, inUploader: el.closest('#uploader') !== null, outline: `${style.outlineStyle} ${style.outlineWidth}` }
+  })
+  expect(focused).toEqual({ text: 'browse files', inUploader: true, outline: 'solid 3px' })
   // Uppy keeps an SVG out before anything is asked of the api, and the page says why.
   await page
     .locator('#uploader input.uppy-Dashboard-input[name="files[]"]:not([webkitdirectory])')
