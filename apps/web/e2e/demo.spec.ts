@@ -151,7 +151,7 @@ test('an account made on the page uploads through the Uppy Dashboard: a JPEG bec
   await page.close()
 })
 
-test('signed in with a token, the gallery lists the images already there and follows a new one from pending to ready over the events stream', async () => {
+test('signed in with a token, the gallery lists the images already there, tells a failed job, and follows a new image from pending to ready over the events stream', async () => {
   const { page, system } = await openDemo()
   const subject = `web-${randomUUID()}`
   const client = createImageServiceClient({
@@ -174,6 +174,20 @@ test('signed in with a token, the gallery lists the images already there and fol
   await expect.poll(() => naturalWidth(page.locator(`li.card[data-image-id="${older.imageId}"] img.thumbnail`))).toBe(300)
   expect(await card(page, HOSTILE).locator('.status').textContent()).toBe('Refused: The file is not an image. not_an_image')
   expect(await page.locator('#more').isVisible()).toBe(false)
+
+  // A job the provider refuses ends failed, said in words with the provider's own.
+  system.stack.fal.queueOutcomes({ type: 'validation_error', message: 'no face found in the image' })
+  const ready = page.locator(`li.card[data-image-id="${older.imageId}"]`)
+  await ready.getByRole('button', { name: /^Run a workflow on / }).click()
+  const dialog = page.getByRole('dialog', { name: 'Run a workflow' })
+  await dialog.getByLabel('Workflow', { exact: true }).selectOption({ label: 'Restyle' })
+  await dialog.getByLabel('Prompt').fill('a portrait')
+  await dialog.getByRole('button', { name: 'Run' }).click()
+  await ready.locator('.job[data-job-state="failed"]').waitFor({ timeout: 30_000 })
+  expect(await ready.locator('.job-status').textContent()).toMatch(
+    /^Restyle: The AI service refused the image or the settings: .*no face found in the image/,
+  )
+  expect(await ready.locator('figure.result').count()).toBe(0)
 
   // Another upload of the same owner (another tab, a backend): the card appears pending, then turns ready.
   const bytes = readCorpusFile(JPEG) as Uint8Array<ArrayBuffer>
