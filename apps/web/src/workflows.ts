@@ -10,6 +10,8 @@ type Property = {
   minLength?: number
   maxLength?: number
   description?: string
+  /** What the workflow sends when the field is left blank. */
+  default?: unknown
 }
 
 export async function listWorkflows(client: ImageServiceClient): Promise<Workflow[]> {
@@ -63,7 +65,8 @@ function field(name: string, property: Property, required: boolean): HTMLElement
   let input: HTMLInputElement | HTMLSelectElement
   if (property.enum) {
     const select = document.createElement('select')
-    if (!required) select.append(option('', 'The workflow’s default'))
+    const fallback = property.default === undefined ? '' : ` (${words(String(property.default))})`
+    if (!required) select.append(option('', `The workflow’s default${fallback}`))
     for (const value of property.enum) select.append(option(String(value), words(String(value))))
     input = select
   } else if (property.type === 'boolean') {
@@ -83,6 +86,8 @@ function field(name: string, property: Property, required: boolean): HTMLElement
       if (property.minLength !== undefined) text.minLength = property.minLength
       if (property.maxLength !== undefined) text.maxLength = property.maxLength
     }
+    // The default shows as a placeholder: blank still sends nothing, and the workflow's applies.
+    if (property.default !== undefined) text.placeholder = String(property.default)
     input = text
   }
   input.id = id

@@ -2801,7 +2801,7 @@ export interface paths {
                                 id: string;
                                 name: string;
                                 description: string;
-                                /** @description JSON Schema of `parameters` */
+                                /** @description JSON Schema of `parameters`; each property the workflow fills in by default carries that value as `default` */
                                 parameters_schema: {
                                     [key: string]: unknown;
                                 };

@@ -81,6 +81,10 @@ describe('processing routes', () => {
     expect(items.map((w) => w.id)).toEqual(['hairstyle', 'restyle'])
     expect(response.body).not.toContain('fal-ai/')
     expect(items[0]?.parameters_schema).toMatchObject({ type: 'object', additionalProperties: false })
+    // The workflow's defaults, as JSON Schema `default` annotations a form can prefill.
+    expect(items[0]?.parameters_schema).toMatchObject({
+      properties: { target_hairstyle: { type: 'string', default: 'long_hair' }, hair_color: { default: 'natural' } },
+    })
   })
 
   it('starts a job: 202 queued, with its event and audit row, and a message on the jobs queue', async () => {

@@ -1,6 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { type Job, JOB_ID_PATTERN, JOB_STATUSES, MAX_PAGE_SIZE } from '@image-service/foundation'
+import { type Job, JOB_ID_PATTERN, JOB_STATUSES, MAX_PAGE_SIZE, publicParametersSchema } from '@image-service/foundation'
 import type { ApiContainer } from '../container.ts'
 import { requestContext } from '../http/request-context.ts'
 import { errorResponses, ImageIdSchema, StringEnum, Timestamp } from '../http/schemas.ts'
@@ -80,7 +80,13 @@ const WorkflowsResponse = Type.Object(
           id: Type.String(),
           name: Type.String(),
           description: Type.String(),
-          parameters_schema: Type.Object({}, { additionalProperties: true, description: 'JSON Schema of `parameters`' }),
+          parameters_schema: Type.Object(
+            {},
+            {
+              additionalProperties: true,
+              description: 'JSON Schema of `parameters`; each property the workflow fills in by default carries that value as `default`',
+            },
+          ),
         },
         { additionalProperties: false },
       ),
@@ -121,7 +127,7 @@ export const processingRoutes: FastifyPluginAsyncTypebox<{
     async () => ({
       items: container
         .listWorkflows()
-        .map((w) => ({ id: w.id, name: w.name, description: w.description, parameters_schema: w.parametersSchema })),
+        .map((w) => ({ id: w.id, name: w.name, description: w.description, parameters_schema: publicParametersSchema(w) })),
     }),
   )
 

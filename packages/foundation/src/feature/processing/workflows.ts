@@ -18,6 +18,24 @@ export type Workflow = {
   defaults: Record<string, unknown>
 }
 
+/**
+ * The parameters schema a client sees (`GET /processing/workflows`): the workflow's own, each
+ * default written into its property as JSON Schema's `default` annotation, so a form can
+ * prefill what the runner would send anyway. The model stays out.
+ */
+export function publicParametersSchema(workflow: Workflow): Record<string, unknown> {
+  const properties = workflow.parametersSchema.properties
+  if (typeof properties !== 'object' || properties === null) return workflow.parametersSchema
+  const withDefaults = Object.fromEntries(
+    Object.entries(properties as Record<string, unknown>).map(([name, property]) =>
+      name in workflow.defaults && typeof property === 'object' && property !== null
+        ? [name, { ...property, default: workflow.defaults[name] }]
+        : [name, property],
+    ),
+  )
+  return { ...workflow.parametersSchema, properties: withDefaults }
+}
+
 export class WorkflowNotFoundError extends AppError {
   constructor(workflowId: string) {
     super('not_found', 'WORKFLOW_NOT_FOUND', `no workflow ${JSON.stringify(workflowId.slice(0, 64))}`)
