@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type HttpResult, httpScenarios, referenceScenarios } from './http-scenarios.ts'
-import { type HttpRow, renderReport } from './report.ts'
+import { type HttpRow, ratioMet, ratioRows, renderRatioTable, renderReport } from './report.ts'
 
 const result = (reqPerSec: number): HttpResult => ({
   reqPerSec,
@@ -66,5 +66,81 @@ describe('docs/benchmarks.md', () => {
         .find((line) => line.startsWith(`| ${presign.name} |`))
         ?.split(' | ')[3],
     ).toBe('-')
+  })
+})
+
+describe('the ratio table', () => {
+  const timing = (medianMs: number) => ({ medianMs, medianCpuMs: medianMs, runs: 15 })
+  const report = {
+    machine: { cpuModel: 'cpu', cpuCount: 2, memoryGiB: 1, os: 'os', node: 'v24', date: 'today' },
+    load: { connections: 50, warmupSeconds: 3, durationSeconds: 10 },
+    loadAverage: { before: 0.1, after: 1 },
+    owners: 8,
+    http: [
+      { scenario: ceiling, logLevel: undefined, result: result(16000), met: undefined },
+      { scenario: naive, logLevel: undefined, result: result(4000), met: undefined },
+      { scenario: presign, logLevel: 'warn', result: result(8000), met: true },
+      { scenario: single, logLevel: 'warn', result: result(5200), met: true },
+    ],
+    answerBytes: {},
+    primeMs: {},
+    processor: {
+      count: 1000,
+      perSecond: 100,
+      steadyPerSecond: 110,
+      seconds: 10,
+      failed: 0,
+      concurrency: 16,
+      cpu: { apiSeconds: 5, postgresSeconds: 1, benchSeconds: 3, otherSeconds: 0, wallSeconds: 10 },
+    },
+    processorTarget: 300,
+    variants: {
+      photo: { file: 'photo.jpg', derive: timing(80), naive: timing(160), naiveSameSettings: timing(100) },
+      rss: { concurrency: 4, derivations: 16, maxRssMb: 500, idleMaxRssMb: 380, oneAtATimeMaxRssMb: 400 },
+      animation: {
+        frames: 1000,
+        width: 400,
+        height: 400,
+        bytes: 500_000,
+        keptFrames: 50,
+        animation: timing(480),
+        smallPng: timing(15),
+        smallPngAlone: timing(8),
+      },
+      loadAverage: { before: 1, after: 2 },
+    },
+    notes: '',
+  }
+  const rows = ratioRows(report)
+  const find = (start: string) => rows.find((row) => row.name.startsWith(start))
+
+  it("holds every ratio of the run with the performance issue's target where it has one", () => {
+    expect(find('presign [warn]: share')).toMatchObject({ value: 50, unit: '%', target: { op: '>=', value: 40 } })
+    expect(find('single [warn]: share')).toMatchObject({ value: 32.5, target: { op: '>=', value: 55 } })
+    expect(find('presign [warn]: req/s over the naive')).toMatchObject({ value: 2, target: { op: '>=', value: 2 } })
+    expect(find('processor')).toMatchObject({ value: 5, unit: 'ms', target: { op: '<=', value: 2 } })
+    expect(find('variants: 12 MP')).toMatchObject({ value: 0.5, target: { op: '<=', value: 0.65 } })
+    expect(find('variants: the same')).toMatchObject({ value: 0.8, target: undefined })
+    expect(find('variants: a 1000-frame')).toMatchObject({ value: 60 })
+    expect(rows.some((row) => row.name.startsWith('ceiling') || row.name.startsWith('naive'))).toBe(false)
+  })
+
+  it('says pass, miss, or nothing when there is no target', () => {
+    const table = renderRatioTable(rows)
+    const line = (start: string) => table.find((l) => l.startsWith(`| ${start}`))?.split(' | ')
+    expect(line('presign [warn]: share')?.slice(1)).toEqual(['50%', '>= 40%', 'pass |'])
+    expect(line('single [warn]: share')?.slice(1)).toEqual(['32.5%', '>= 55%', 'miss |'])
+    expect(line('processor')?.slice(1)).toEqual(['5 ms', '<= 2 ms', 'miss |'])
+    expect(line('variants: 12 MP')?.slice(1)).toEqual(['0.5x', '<= 0.65x', 'pass |'])
+    expect(line('variants: the same')?.slice(1)).toEqual(['0.8x', '-', '- |'])
+    expect(ratioMet({ name: 'edge', value: 0.65, unit: 'x', target: { op: '<=', value: 0.65 } })).toBe(true)
+  })
+
+  it('is in docs/benchmarks.md with the variants figures', () => {
+    const text = renderReport(report)
+    expect(text).toContain('### Ratios of this run')
+    expect(text).toContain(renderRatioTable(rows).join('\n'))
+    expect(text).toContain('Peak RSS')
+    expect(text).toContain('500 MB at 4 at a time')
   })
 })

@@ -3,7 +3,9 @@ import type { HttpResult, HttpScenario } from './http-scenarios.ts'
 import type { MachineInfo } from './machine.ts'
 import type { EventsResult } from './events-scenario.ts'
 import type { MultipartResult } from './multipart-scenario.ts'
+import type { JobsResult } from './jobs-scenario.ts'
 import type { ProcessorResult } from './processor-scenario.ts'
+import type { VariantsResult } from './variants-scenario.ts'
 
 /** logLevel is undefined for the references, which do not log. met is undefined without a target. */
 export type HttpRow = { scenario: HttpScenario; logLevel: string | undefined; result: HttpResult; met: boolean | undefined }
@@ -25,6 +27,8 @@ export type Report = {
   processorTarget: number
   multipart?: MultipartResult | undefined
   multipartTargetMBps?: number
+  variants?: VariantsResult | undefined
+  jobs?: JobsResult | undefined
   /** Hand-written findings (bounds, profiles, fixes) kept in bench/notes.md. */
   notes: string
 }
@@ -93,6 +97,21 @@ export function renderReport(report: Report): string {
       `Events, commit to SSE delivery: p50 ${ms(e.p50Ms)}, p99 ${ms(e.p99Ms)}, max ${ms(e.maxMs)} (${e.count} events appended one at a time across ${e.streams} open streams; EVENTS_POLL_INTERVAL_MS ${e.pollIntervalMs}, so about half an interval is expected at p50).`,
     )
   }
+  const v = report.variants
+  if (v !== undefined) lines.push('', ...variantsSection(v))
+  const j = report.jobs
+  if (j !== undefined) lines.push('', ...jobsSection(j))
+  const ratios = ratioRows(report)
+  if (ratios.length > 0) {
+    lines.push(
+      '',
+      '### Ratios of this run',
+      '',
+      "Each ratio is between two figures measured in this run; the targets are the performance issue's (and the variants issue's).",
+      '',
+      ...renderRatioTable(ratios),
+    )
+  }
   const presigns = report.http.filter((row) => row.scenario.key === 'presign')
   if (naive !== undefined && naive > 0 && presigns.length > 0) {
     const each = presigns.map(
@@ -110,4 +129,140 @@ export function renderReport(report: Report): string {
   }
   lines.push('', '## Notes', '', report.notes.trim(), '')
   return lines.join('\n')
+}
+
+/** One line of the ratio table: `value` and `target` are in the same unit (a ratio, a share, ms). */
+export type RatioRow = { name: string; value: number; unit: 'x' | '%' | 'ms'; target: { op: '>=' | '<='; value: number } | undefined }
+
+/** The performance issue's targets, by HTTP scenario: its share of the ceiling's req/s, in percent. */
+const SHARE_OF_CEILING_TARGETS: Record<string, number> = { presign: 40, single: 55, batch: 20 }
+const PRESIGN_OVER_NAIVE_TARGET = 2
+/** deriveVariants over the naive sharp pipeline, at most (the variants issue). */
+const VARIANTS_TARGET_RATIO = 0.65
+/** The processor's own CPU per validation (emulators and PostgreSQL excluded), small PNG, variants on. */
+const PROCESSOR_CPU_MS_TARGET = 2
+
+const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits
+
+/** Every ratio of the run (and the few per-unit costs the performance issue targets), with its target where one exists. */
+export function ratioRows(report: Report): RatioRow[] {
+  const rows: RatioRow[] = []
+  const ceiling = report.http.find((row) => row.scenario.key === 'ceiling')?.result.reqPerSec
+  const naive = report.http.find((row) => row.scenario.key === 'naive')?.result.reqPerSec
+  for (const row of report.http) {
+    if (row.logLevel === undefined) continue
+    const level = ` [${row.logLevel}]`
+    if (ceiling !== undefined && ceiling > 0) {
+      const target = SHARE_OF_CEILING_TARGETS[row.scenario.key]
+      rows.push({
+        name: `${row.scenario.key}${level}: share of the ceiling's req/s`,
+        value: round((row.result.reqPerSec / ceiling) * 100, 1),
+        unit: '%',
+        target: target === undefined ? undefined : { op: '>=', value: target },
+      })
+    }
+    if (row.scenario.key === 'presign' && naive !== undefined && naive > 0) {
+      rows.push({
+        name: `presign${level}: req/s over the naive reference's`,
+        value: round(row.result.reqPerSec / naive, 2),
+        unit: 'x',
+        target: { op: '>=', value: PRESIGN_OVER_NAIVE_TARGET },
+      })
+    }
+    if (row.scenario.key === 'presign' && row.scenario.target?.p99Ms !== undefined) {
+      rows.push({
+        name: `presign${level}: p99`,
+        value: row.result.p99Ms,
+        unit: 'ms',
+        target: { op: '<=', value: row.scenario.target.p99Ms },
+      })
+    }
+  }
+  const p = report.processor
+  if (p !== undefined && p.count > 0) {
+    rows.push({
+      name: `processor (small PNG, variants on): its own CPU per validation`,
+      value: round((p.cpu.apiSeconds * 1000) / p.count, 2),
+      unit: 'ms',
+      target: { op: '<=', value: PROCESSOR_CPU_MS_TARGET },
+    })
+  }
+  const v = report.variants
+  if (v !== undefined) {
+    const { photo, animation } = v
+    rows.push(
+      {
+        name: 'variants: 12 MP JPEG to 3 WebP + placeholder, deriveVariants over the naive pipeline (median wall)',
+        value: round(photo.derive.medianMs / photo.naive.medianMs, 2),
+        unit: 'x',
+        target: { op: '<=', value: VARIANTS_TARGET_RATIO },
+      },
+      {
+        name: "variants: the same over the naive pipeline at deriveVariants' encoder settings (WebP q80, effort 2)",
+        value: round(photo.derive.medianMs / photo.naiveSameSettings.medianMs, 2),
+        unit: 'x',
+        target: undefined,
+      },
+      {
+        name: `variants: a ${animation.frames}-frame ${animation.width}x${animation.height} GIF over a 128x128 PNG (time in deriveVariants)`,
+        value: round(animation.animation.medianMs / animation.smallPngAlone.medianMs, 1),
+        unit: 'x',
+        target: undefined,
+      },
+      {
+        name: `variants: peak RSS deriving ${v.rss.concurrency} at a time over one at a time`,
+        value: round(v.rss.maxRssMb / v.rss.oneAtATimeMaxRssMb, 2),
+        unit: 'x',
+        target: undefined,
+      },
+    )
+  }
+  return rows
+}
+
+export function ratioMet(row: RatioRow): boolean | undefined {
+  if (row.target === undefined) return undefined
+  return row.target.op === '>=' ? row.value >= row.target.value : row.value <= row.target.value
+}
+
+const withUnit = (value: number, unit: RatioRow['unit']) => (unit === 'x' ? `${value}x` : unit === '%' ? `${value}%` : `${value} ms`)
+
+/** The ratio table, as markdown: pnpm bench prints it at the end, and docs/benchmarks.md holds it. */
+export function renderRatioTable(rows: readonly RatioRow[]): string[] {
+  return [
+    '| ratio | this run | target | met? |',
+    '|---|---:|---|---|',
+    ...rows.map((row) => {
+      const met = ratioMet(row)
+      const target = row.target === undefined ? '-' : `${row.target.op} ${withUnit(row.target.value, row.unit)}`
+      return `| ${row.name} | ${withUnit(row.value, row.unit)} | ${target} | ${met === undefined ? '-' : met ? 'pass' : 'miss'} |`
+    }),
+  ]
+}
+
+function variantsSection(v: VariantsResult): string[] {
+  const { photo, rss, animation } = v
+  const t = (timing: { medianMs: number; medianCpuMs: number }) => `${ms(timing.medianMs)} (CPU ${ms(timing.medianCpuMs)})`
+  return [
+    `Variants (\`deriveVariants\` of @image-service/foundation, DEFAULT_VARIANT_CONFIG, in the bench process; 1-minute load average ${v.loadAverage.before} before, ${v.loadAverage.after} after):`,
+    '',
+    `- ${photo.file} to the three default WebP sizes plus placeholder, medians of ${photo.derive.runs} runs each, the three ways in a fresh random order every round: deriveVariants ${t(photo.derive)}; naive pipeline (\`sharp(input).rotate().resize(n, n, { fit: 'inside', withoutEnlargement: true }).webp()\` per size, one after another, sharp's default WebP settings) ${t(photo.naive)}; the same naive pipeline at deriveVariants' settings (\`webp({ quality: 80, effort: 2 })\`) ${t(photo.naiveSameSettings)}.`,
+    `- Peak RSS (\`process.resourceUsage().maxRSS\`) of a process of its own (bench/src/variants-host.ts) that loads the foundation as the processor does and derives the 12 MP JPEG ${rss.derivations} times: ${rss.maxRssMb} MB at ${rss.concurrency} at a time (PROCESSOR_CONCURRENCY's default), ${rss.oneAtATimeMaxRssMb} MB one at a time, ${rss.idleMaxRssMb} MB for the same process deriving nothing.`,
+    `- A valid ${animation.frames}-frame ${animation.width}x${animation.height} GIF (${animation.bytes} bytes; VARIANT_MAX_FRAMES keeps ${animation.keptFrames}) holds a worker ${t(animation.animation)} in deriveVariants; the corpus's 128x128 PNG ${t(animation.smallPngAlone)} one after another, ${t(animation.smallPng)} in turn with the animation (medians of ${animation.animation.runs}).`,
+  ]
+}
+
+function jobsSection(j: JobsResult): string[] {
+  const perJob = (seconds: number) => (j.jobs > 0 ? `${round((seconds * 1000) / j.jobs, 1)} ms` : '-')
+  const types = Object.entries(j.events.byType)
+    .map(([type, n]) => `${n} ${type}`)
+    .join(', ')
+  return [
+    `AI jobs: ${j.jobs} restyle jobs through the api, the processor's runner and the fal emulator (no queue delay, no model latency, fal's webhook to the api), ${j.succeeded} succeeded, ${j.seconds} s from the first start to the last job final (PROCESSOR_CONCURRENCY ${j.concurrency}, JOB_POLL_INTERVAL_SECONDS ${j.jobPollIntervalSeconds}, FAL_WEBHOOK_TIMEOUT_SECONDS ${j.webhookTimeoutSeconds}).`,
+    `- fal webhooks the api did not take because they came before the runner had stored the request id (the runner polled for those after FAL_WEBHOOK_TIMEOUT_SECONDS): ${j.webhooksMissed} of ${j.jobs}.`,
+    '',
+    `- CPU per job: processor ${perJob(j.cpu.apiSeconds)} (the runner, plus validating and deriving each job's one 128x128 result), api ${perJob(j.apiCpuSeconds)}, PostgreSQL ${perJob(j.cpu.postgresSeconds)}, bench process (the emulators, the clients) ${perJob(j.cpu.benchSeconds)}, rest of the machine ${perJob(j.cpu.otherSeconds)}.`,
+    `- Job events, the row's created_at (its transaction's start) to arrival on the owner's SSE stream: p50 ${ms(j.events.p50Ms)}, p99 ${ms(j.events.p99Ms)}, max ${ms(j.events.maxMs)} over ${j.events.count} events (${types}); EVENTS_POLL_INTERVAL_MS ${j.pollIntervalMs}.`,
+    `- Job events in the events table that never reached their owner's stream: ${j.events.missing.length} of ${j.events.expected}${j.events.missing.length > 0 ? ` (${j.events.missing.join(', ')}); the api's visibility-line query, polled from the bench at the same time, missed ${j.events.controlMissing}` : ''}.`,
+  ]
 }

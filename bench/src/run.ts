@@ -11,8 +11,10 @@ import { currentLoad, describeMachine } from './machine.ts'
 import { type BenchOwner, seedOwners } from './owners.ts'
 import { type EventsResult, runEventsScenario } from './events-scenario.ts'
 import { type MultipartResult, runMultipartScenario } from './multipart-scenario.ts'
+import { type JobsResult, runJobsScenario } from './jobs-scenario.ts'
 import { type ProcessorResult, runProcessorScenario } from './processor-scenario.ts'
-import { renderReport, type HttpRow, type Report } from './report.ts'
+import { renderRatioTable, renderReport, type HttpRow, type Report, ratioRows } from './report.ts'
+import { describeVariants, runVariantsScenario, type VariantsResult } from './variants-scenario.ts'
 import { createSeeder } from './seed.ts'
 
 const num = (name: string, fallback: number) => Number(process.env[name] ?? fallback)
@@ -21,7 +23,7 @@ const load = {
   warmupSeconds: num('BENCH_WARMUP', 3),
   durationSeconds: num('BENCH_DURATION', 10),
 }
-// BENCH_ONLY=ceiling,naive,presign,single,batch,processor,events,multipart narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
+// BENCH_ONLY=ceiling,naive,presign,single,batch,processor,events,jobs,multipart,variants narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
 const only = process.env.BENCH_ONLY?.split(',')
 const logLevels = (process.env.BENCH_LOG_LEVELS ?? 'warn,info').split(',')
 const profileDir = process.env.BENCH_CPU_PROF === '1' ? join(repoRoot, 'bench', '.profiles') : undefined
@@ -54,6 +56,8 @@ const rows: HttpRow[] = []
 let processor: ProcessorResult | undefined
 let events: EventsResult | undefined
 let multipart: MultipartResult | undefined
+let jobs: JobsResult | undefined
+let variants: VariantsResult | undefined
 const primeMs: Record<string, number> = {}
 const answerBytes: Report['answerBytes'] = {}
 try {
@@ -141,6 +145,19 @@ try {
       await api.stop()
     }
   }
+  if (wanted('jobs')) {
+    jobs = await runJobsScenario(stack, sql, {
+      jobs: num('BENCH_JOBS', 100),
+      owners,
+      seeder,
+      postgresPort,
+      pollIntervalMs: num('EVENTS_POLL_INTERVAL_MS', 100),
+      env: unlimited,
+    })
+    console.log(
+      `jobs: ${jobs.succeeded} of ${jobs.jobs} succeeded in ${jobs.seconds} s; processor CPU ${Math.round((jobs.cpu.apiSeconds * 1e4) / jobs.jobs) / 10} ms per job, api ${Math.round((jobs.apiCpuSeconds * 1e4) / jobs.jobs) / 10} ms; job events created_at to SSE p50 ${jobs.events.p50Ms} ms, p99 ${jobs.events.p99Ms} ms (${jobs.events.count} events, ${jobs.events.missing.length} of ${jobs.events.expected} never arrived, ${jobs.events.controlMissing} missed by the control poller); ${jobs.webhooksMissed} webhooks missed; others ${jobs.cpu.otherSeconds} s CPU in ${jobs.cpu.wallSeconds} s`,
+    )
+  }
   if (wanted('processor')) {
     processor = await runProcessorScenario(stack, sql, {
       count: num('BENCH_PROCESSOR_COUNT', 1000),
@@ -165,13 +182,20 @@ try {
       `multipart: ${multipart.megabytesPerSecond} MB/s end to end (${multipart.uploads} x 10 MiB, median ${multipart.medianMs} ms from create to ready), ${multipart.failed} failed`,
     )
   }
+  if (wanted('variants')) {
+    variants = await runVariantsScenario({
+      runs: num('BENCH_VARIANTS_RUNS', 15),
+      animationRuns: num('BENCH_VARIANTS_ANIMATION_RUNS', 15),
+    })
+    for (const line of describeVariants(variants)) console.log(line)
+  }
 } finally {
   await sql.end()
   await stack.stop()
 }
 
 const notes = readFileSync(join(repoRoot, 'bench', 'notes.md'), 'utf8')
-const report = renderReport({
+const reportInput: Report = {
   machine,
   load,
   loadAverage: { before: loadBefore, after: currentLoad() },
@@ -184,11 +208,18 @@ const report = renderReport({
   processorTarget: PROCESSOR_TARGET,
   multipart,
   multipartTargetMBps: MULTIPART_TARGET_MBPS,
+  variants,
+  jobs,
   notes,
-})
+}
+const report = renderReport(reportInput)
 const out = process.env.BENCH_OUTPUT ?? join(repoRoot, 'docs', 'benchmarks.md')
 writeFileSync(out, report)
 console.log(`wrote ${out}`)
+const ratios = renderRatioTable(ratioRows(reportInput))
+console.log(
+  `\nratios of this run (1-minute load average ${reportInput.loadAverage.before} before, ${reportInput.loadAverage.after} after):\n${ratios.join('\n')}`,
+)
 
 function pick(source: NodeJS.ProcessEnv, ...keys: string[]): Record<string, string> {
   return Object.fromEntries(keys.flatMap((k) => (source[k] === undefined ? [] : [[k, source[k]]])))
