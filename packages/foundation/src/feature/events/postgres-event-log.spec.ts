@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createDatabase, type Database } from '../../shared/database/database.ts'
 import { type EventPosition, type EventRecord, LOG_START, parseEventId } from './event.ts'
 import { createPostgresEventLog } from './postgres-event-log.ts'
+import { createPostgresWebhookOutbox } from './webhooks/postgres-webhook-outbox.ts'
 
 let testDatabase: TestDatabase
 let database: Database
@@ -112,5 +113,40 @@ describe('PostgreSQL event log', () => {
     const head = await log().head()
     expect(await log().listAfter({ ownerId: null, after: head, limit: 10 })).toEqual([])
     expect(parseEventId(mine[1]!.id)).toEqual(mine[1]!.position)
+  })
+})
+
+describe('positions across a power of ten (the xid column is read back as text)', () => {
+  it('orders xid 1000 after 999 in every read, in head() and in the webhook relay, as numbers and not as text', async () => {
+    // A database of its own: head() and the relay look at every event of the table.
+    const fresh = await createTestDatabase(inject('databaseServerUrl'))
+    const db = createDatabase({ url: fresh.url, poolMax: 2 })
+    try {
+      const [row] = await db.sql<{ current: string }[]>`SELECT pg_current_xact_id()::text AS current`
+      const current = row?.current ?? ''
+      // The largest power of ten below the current xid: ids of transactions that have ended.
+      const boundary = 10n ** BigInt(current.length - 1)
+      expect(BigInt(current)).toBeGreaterThan(boundary)
+      await db.sql`
+        INSERT INTO events (xid, type, subject_id, owner_id)
+        VALUES (${String(boundary - 1n)}::xid8, 'image.pending', 'below', 'order-owner'),
+               (${String(boundary)}::xid8, 'image.pending', 'at', 'order-owner')`
+      const log = createPostgresEventLog(db.db)
+      const subjects = (events: EventRecord[]) => events.map((e) => e.subjectId)
+      expect(subjects(await log.listAfter({ ownerId: null, after: LOG_START, limit: 10 }))).toEqual(['below', 'at'])
+      expect(subjects(await log.listAfter({ ownerId: 'order-owner', after: LOG_START, limit: 10 }))).toEqual(['below', 'at'])
+      expect(subjects(await log.listAfter({ ownerId: null, after: LOG_START, limit: 1 }))).toEqual(['below'])
+      expect((await log.head()).xid).toBe(boundary)
+
+      await db.sql`INSERT INTO webhook_relay (name, after_xid, after_id) VALUES ('order', '0', 0)`
+      const outbox = createPostgresWebhookOutbox(db.db, { name: 'order' })
+      expect(await outbox.enqueue(10)).toBe(2)
+      const [relay] = await db.sql<{ xid: string }[]>`SELECT after_xid::text AS xid FROM webhook_relay WHERE name = 'order'`
+      expect(relay?.xid).toBe(String(boundary))
+      expect(await outbox.enqueue(10)).toBe(0)
+    } finally {
+      await db.close()
+      await fresh.drop()
+    }
   })
 })

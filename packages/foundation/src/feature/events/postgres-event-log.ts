@@ -11,6 +11,10 @@ type Row = { xid: string; id: string; type: string; subject_id: string; owner_id
  * to write an event gets a larger xid. So the events below it are all there will ever be
  * there, whichever order their transactions committed in. A long write transaction holds the
  * line back (events wait for it), it never lets a reader skip one.
+ *
+ * The columns come back as text (`xid::text AS xid`), so every ORDER BY names the table's
+ * columns (`events.xid`): a bare `xid` would be the output column and sort as text, putting
+ * xid 1000 before 999.
  */
 export function createPostgresEventLog(db: DrizzleDatabase, options: { deadlineMs?: number } = {}): EventLog {
   const client = db.$client
@@ -24,18 +28,18 @@ export function createPostgresEventLog(db: DrizzleDatabase, options: { deadlineM
           ? client<Row[]>`
               SELECT xid::text AS xid, id::text AS id, type, subject_id, owner_id, at, data FROM events
               WHERE (xid, id) > (${xid}::xid8, ${seq}::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
-              ORDER BY xid, id LIMIT ${limit}`
+              ORDER BY events.xid, events.id LIMIT ${limit}`
           : client<Row[]>`
               SELECT xid::text AS xid, id::text AS id, type, subject_id, owner_id, at, data FROM events
               WHERE owner_id = ${ownerId} AND (xid, id) > (${xid}::xid8, ${seq}::bigint) AND xid < pg_snapshot_xmin(pg_current_snapshot())
-              ORDER BY xid, id LIMIT ${limit}`,
+              ORDER BY events.xid, events.id LIMIT ${limit}`,
       )
       return rows.map(toRecord)
     },
     async head() {
       const rows = await guarded(
         () => client<{ xid: string; id: string }[]>`
-          SELECT xid::text AS xid, id::text AS id FROM events WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY xid DESC, id DESC LIMIT 1`,
+          SELECT xid::text AS xid, id::text AS id FROM events WHERE xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY events.xid DESC, events.id DESC LIMIT 1`,
       )
       const row = rows[0]
       return row === undefined ? LOG_START : { xid: BigInt(row.xid), seq: BigInt(row.id) }

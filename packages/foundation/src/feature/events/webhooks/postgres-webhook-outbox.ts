@@ -47,7 +47,8 @@ export function createPostgresWebhookOutbox(db: DrizzleDatabase, options: { name
               INSERT INTO webhook_deliveries (event_id, event_xid, subject_id)
               SELECT id, xid, subject_id FROM next ON CONFLICT (event_id) DO NOTHING
             )
-            SELECT xid::text, id::text, (SELECT count(*)::int FROM next) AS n FROM next ORDER BY xid DESC, id DESC LIMIT 1`
+            -- next.xid, not xid: that would be the text output column, which sorts 999 after 1000.
+            SELECT xid::text, id::text, (SELECT count(*)::int FROM next) AS n FROM next ORDER BY next.xid DESC, next.id DESC LIMIT 1`
           const last = rows[0]
           if (last === undefined) return 0
           await tx`UPDATE webhook_relay SET after_xid = ${last.xid}::xid8, after_id = ${last.id}::bigint, updated_at = now() WHERE name = ${name}`
