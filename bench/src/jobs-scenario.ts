@@ -89,6 +89,8 @@ export async function runJobsScenario(
       PUBLIC_BASE_URL: baseUrl,
       JOB_POLL_INTERVAL_SECONDS: String(JOB_POLL_INTERVAL_SECONDS),
       FAL_WEBHOOK_TIMEOUT_SECONDS: String(FAL_WEBHOOK_TIMEOUT_SECONDS),
+      // A short long poll, so the scenario after this one finds no receive of ours still pending.
+      SQS_WAIT_TIME_SECONDS: '1',
     },
   })
   const s3 = createEmulatorS3Client(stack.s3)

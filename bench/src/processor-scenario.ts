@@ -57,10 +57,13 @@ export async function runProcessorScenario(
       }
     }
     await Promise.all(Array.from({ length: 16 }, putAll))
-    await waitFor(async () => ((await queueDepth(sqs, stack.sqs.queueUrl)) >= options.count ? true : undefined), {
+    let depth = 0
+    await waitFor(async () => ((depth = await queueDepth(sqs, stack.sqs.queueUrl)) >= options.count ? true : undefined), {
       timeoutMs: 60_000,
       intervalMs: 25,
-      description: 'the bridge to enqueue every event',
+      description: `the bridge to enqueue every event (${options.count})`,
+    }).catch((error: Error) => {
+      throw new Error(`${error.message}: the queue holds ${depth}`)
     })
 
     const started = performance.now()
