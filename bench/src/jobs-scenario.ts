@@ -15,7 +15,7 @@ export type JobsResult = {
   /** CPU over that time, the processor (the runner and the validation of each result) first. */
   cpu: CpuSplit
   apiCpuSeconds: number
-  /** Job events received on the owners' streams, and their latency from the row's created_at. */
+  /** Job events received on the owners' streams, and their latency from the row's `at` (now() of the writing transaction). */
   events: {
     count: number
     p50Ms: number

@@ -144,3 +144,49 @@ describe('the ratio table', () => {
     expect(text).toContain('500 MB at 4 at a time')
   })
 })
+
+describe('the jobs section', () => {
+  const text = renderReport({
+    machine: { cpuModel: 'cpu', cpuCount: 2, memoryGiB: 1, os: 'os', node: 'v24', date: 'today' },
+    load: { connections: 50, warmupSeconds: 3, durationSeconds: 10 },
+    loadAverage: { before: 0.1, after: 1 },
+    owners: 8,
+    http: [],
+    answerBytes: {},
+    primeMs: {},
+    processor: undefined,
+    processorTarget: 300,
+    jobs: {
+      jobs: 100,
+      succeeded: 100,
+      seconds: 8,
+      cpu: { apiSeconds: 4, postgresSeconds: 1.5, benchSeconds: 3, otherSeconds: 0, wallSeconds: 8 },
+      apiCpuSeconds: 0.9,
+      events: {
+        count: 299,
+        p50Ms: 80,
+        p99Ms: 250,
+        maxMs: 300,
+        byType: { 'job.queued': 99, 'job.running': 100, 'job.succeeded': 100 },
+        expected: 300,
+        missing: ['job.queued 996-120'],
+        controlMissing: 0,
+      },
+      pollIntervalMs: 100,
+      jobPollIntervalSeconds: 1,
+      webhookTimeoutSeconds: 2,
+      webhooksMissed: 3,
+      concurrency: 4,
+    },
+    notes: '',
+  })
+
+  it('gives CPU per job, the SSE latency, the events that never came and the webhooks missed', () => {
+    expect(text).toContain('CPU per job: processor 40 ms')
+    expect(text).toContain('api 9 ms, PostgreSQL 15 ms')
+    expect(text).toContain('p50 80 ms, p99 250 ms, max 300 ms over 299 events (99 job.queued, 100 job.running, 100 job.succeeded)')
+    expect(text).toContain('1 of 300 (job.queued 996-120); the api')
+    expect(text).toContain('missed 0')
+    expect(text).toContain('3 of 100')
+  })
+})

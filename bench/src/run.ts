@@ -1,6 +1,7 @@
 // `pnpm bench`: dev stack, seeded working set of several owners, the two references and the
 // real api and processor as processes, autocannon scenarios, then docs/benchmarks.md.
 // Everything started here is stopped here.
+import { execFileSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { findFreePort, repoRoot, startDevStack } from '@image-service/devstack'
@@ -48,6 +49,7 @@ const unlimited = {
 }
 
 const machine = describeMachine()
+const commit = describeCommit()
 const loadBefore = currentLoad()
 const stack = await startDevStack()
 const sql = postgres(stack.database.url, { max: 4, onnotice: () => {} })
@@ -170,7 +172,7 @@ try {
       env: unlimited,
     })
     console.log(
-      `jobs: ${jobs.succeeded} of ${jobs.jobs} succeeded in ${jobs.seconds} s; processor CPU ${Math.round((jobs.cpu.apiSeconds * 1e4) / jobs.jobs) / 10} ms per job, api ${Math.round((jobs.apiCpuSeconds * 1e4) / jobs.jobs) / 10} ms; job events created_at to SSE p50 ${jobs.events.p50Ms} ms, p99 ${jobs.events.p99Ms} ms (${jobs.events.count} events, ${jobs.events.missing.length} of ${jobs.events.expected} never arrived, ${jobs.events.controlMissing} missed by the control poller); ${jobs.webhooksMissed} webhooks missed; others ${jobs.cpu.otherSeconds} s CPU in ${jobs.cpu.wallSeconds} s`,
+      `jobs: ${jobs.succeeded} of ${jobs.jobs} succeeded in ${jobs.seconds} s; processor CPU ${Math.round((jobs.cpu.apiSeconds * 1e4) / jobs.jobs) / 10} ms per job, api ${Math.round((jobs.apiCpuSeconds * 1e4) / jobs.jobs) / 10} ms; job events from their row's at to SSE p50 ${jobs.events.p50Ms} ms, p99 ${jobs.events.p99Ms} ms (${jobs.events.count} events, ${jobs.events.missing.length} of ${jobs.events.expected} never arrived, ${jobs.events.controlMissing} missed by the control poller); ${jobs.webhooksMissed} webhooks missed; others ${jobs.cpu.otherSeconds} s CPU in ${jobs.cpu.wallSeconds} s`,
     )
   }
   if (wanted('multipart')) {
@@ -199,6 +201,7 @@ try {
 const notes = readFileSync(join(repoRoot, 'bench', 'notes.md'), 'utf8')
 const reportInput: Report = {
   machine,
+  commit,
   load,
   loadAverage: { before: loadBefore, after: currentLoad() },
   owners: ownerCount,
@@ -222,6 +225,17 @@ const ratios = renderRatioTable(ratioRows(reportInput))
 console.log(
   `\nratios of this run (1-minute load average ${reportInput.loadAverage.before} before, ${reportInput.loadAverage.after} after):\n${ratios.join('\n')}`,
 )
+
+/** The commit measured, and whether the working tree differed from it. */
+function describeCommit(): string | undefined {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repoRoot, encoding: 'utf8' }).trim()
+    const dirty = git('status', '--porcelain', '--untracked-files=no') !== ''
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' with uncommitted changes' : ''}`
+  } catch {
+    return undefined
+  }
+}
 
 function pick(source: NodeJS.ProcessEnv, ...keys: string[]): Record<string, string> {
   return Object.fromEntries(keys.flatMap((k) => (source[k] === undefined ? [] : [[k, source[k]]])))
