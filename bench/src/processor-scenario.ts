@@ -58,7 +58,11 @@ export async function runProcessorScenario(
     }
     await Promise.all(Array.from({ length: 16 }, putAll))
     let depth = 0
-    await waitFor(async () => ((depth = await queueDepth(sqs, stack.sqs.queueUrl)) >= options.count ? true : undefined), {
+    const enqueued = async () => {
+      depth = await queueDepth(sqs, stack.sqs.queueUrl)
+      return depth >= options.count ? true : undefined
+    }
+    await waitFor(enqueued, {
       timeoutMs: 60_000,
       intervalMs: 25,
       description: `the bridge to enqueue every event (${options.count})`,

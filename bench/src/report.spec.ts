@@ -175,13 +175,13 @@ describe('the jobs section', () => {
       pollIntervalMs: 100,
       jobPollIntervalSeconds: 1,
       webhookTimeoutSeconds: 2,
-      webhooksMissed: 3,
+      webhooksEarly: 3,
       concurrency: 4,
     },
     notes: '',
   })
 
-  it('gives CPU per job, the SSE latency, the events that never came and the webhooks missed', () => {
+  it('gives CPU per job, the SSE latency, the events that never came and the webhooks that came early', () => {
     expect(text).toContain('CPU per job: processor 40 ms')
     expect(text).toContain('api 9 ms, PostgreSQL 15 ms')
     expect(text).toContain('p50 80 ms, p99 250 ms, max 300 ms over 299 events (99 job.queued, 100 job.running, 100 job.succeeded)')

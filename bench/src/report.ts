@@ -266,6 +266,6 @@ function jobsSection(j: JobsResult): string[] {
     `- CPU per job: processor ${perJob(j.cpu.apiSeconds)} (the runner, plus validating and deriving each job's one 128x128 result), api ${perJob(j.apiCpuSeconds)}, PostgreSQL ${perJob(j.cpu.postgresSeconds)}, bench process (the emulators, the clients) ${perJob(j.cpu.benchSeconds)}, rest of the machine ${perJob(j.cpu.otherSeconds)}.`,
     `- Job events, the row's \`at\` (now() of its transaction: the transaction's start, a little before its commit) to arrival on the owner's SSE stream: p50 ${ms(j.events.p50Ms)}, p99 ${ms(j.events.p99Ms)}, max ${ms(j.events.maxMs)} over ${j.events.count} events (${types}); EVENTS_POLL_INTERVAL_MS ${j.pollIntervalMs}.`,
     `- Job events in the events table that never reached their owner's stream: ${j.events.missing.length} of ${j.events.expected}${j.events.missing.length > 0 ? ` (${j.events.missing.join(', ')}); the api's visibility-line query, polled from the bench at the same time, missed ${j.events.controlMissing}` : ''}.`,
-    `- fal webhooks the api did not take because they came before the runner had stored the request id (the runner polled for those after FAL_WEBHOOK_TIMEOUT_SECONDS): ${j.webhooksMissed} of ${j.jobs}.`,
+    `- fal webhooks that came before the runner had stored the request id (kept by the api, and the runner followed those jobs at once): ${j.webhooksEarly} of ${j.jobs}.`,
   ]
 }

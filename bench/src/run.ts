@@ -172,7 +172,7 @@ try {
       env: unlimited,
     })
     console.log(
-      `jobs: ${jobs.succeeded} of ${jobs.jobs} succeeded in ${jobs.seconds} s; processor CPU ${Math.round((jobs.cpu.apiSeconds * 1e4) / jobs.jobs) / 10} ms per job, api ${Math.round((jobs.apiCpuSeconds * 1e4) / jobs.jobs) / 10} ms; job events from their row's at to SSE p50 ${jobs.events.p50Ms} ms, p99 ${jobs.events.p99Ms} ms (${jobs.events.count} events, ${jobs.events.missing.length} of ${jobs.events.expected} never arrived, ${jobs.events.controlMissing} missed by the control poller); ${jobs.webhooksMissed} webhooks missed; others ${jobs.cpu.otherSeconds} s CPU in ${jobs.cpu.wallSeconds} s`,
+      `jobs: ${jobs.succeeded} of ${jobs.jobs} succeeded in ${jobs.seconds} s; processor CPU ${Math.round((jobs.cpu.apiSeconds * 1e4) / jobs.jobs) / 10} ms per job, api ${Math.round((jobs.apiCpuSeconds * 1e4) / jobs.jobs) / 10} ms; job events from their row's at to SSE p50 ${jobs.events.p50Ms} ms, p99 ${jobs.events.p99Ms} ms (${jobs.events.count} events, ${jobs.events.missing.length} of ${jobs.events.expected} never arrived, ${jobs.events.controlMissing} missed by the control poller); ${jobs.webhooksEarly} webhooks early; others ${jobs.cpu.otherSeconds} s CPU in ${jobs.cpu.wallSeconds} s`,
     )
   }
   if (wanted('multipart')) {

@@ -20,6 +20,7 @@ const ALL = [
   '0010_lifecycle.sql',
   '0011_processing_jobs.sql',
   '0012_event_delivery.sql',
+  '0013_early_fal_webhooks.sql',
 ]
 
 describe('migrate', () => {

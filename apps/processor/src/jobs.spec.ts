@@ -184,6 +184,23 @@ describe('the runner', () => {
     expect(await eventsOf(job.id)).toEqual(['job.queued', 'job.cancelled'])
   })
 
+  it('follows a job at once when its webhook came before the request id was stored, instead of waiting for it', async () => {
+    // A webhook timeout the test would never outlast: only the early webhook can finish the job.
+    const { spy } = processor({ env: { PUBLIC_BASE_URL: 'http://127.0.0.1:9', FAL_WEBHOOK_TIMEOUT_SECONDS: '900' } })
+    const taken = world.fal.submitsTaken
+    const release = world.fal.holdSubmits()
+    cleanups.push(async () => release())
+    const job = await world.start(await world.readySource())
+    await waitFor(() => (world.fal.submitsTaken > taken ? true : undefined), { timeoutMs: 30_000, description: 'the submit taken' })
+    // fal's answer to the submit is held; its webhook arrives first (as the api keeps it: no job yet).
+    const requestId = [...world.fal.requests.keys()].at(-1) ?? ''
+    expect(await world.jobs.findByProviderRequestId(requestId)).toBeNull()
+    expect(await world.jobs.recordWebhook(requestId, null)).toBe(true)
+    release()
+    await jobReached(spy, job.id, 'succeeded')
+    expect(spy.messages.some((m) => m.subjects.some((s) => s.id === job.id && s.reason === 'awaiting_webhook'))).toBe(false)
+  })
+
   it("follows fal's webhook when PUBLIC_BASE_URL is set, and polls when it never comes", async () => {
     const { spy } = processor({ env: { PUBLIC_BASE_URL: 'http://127.0.0.1:9', FAL_WEBHOOK_TIMEOUT_SECONDS: '1' } })
     const job = await world.start(await world.readySource())

@@ -339,6 +339,19 @@ describe('sweeper: multipart, objects, retention, erasure', () => {
     expect(count).toBeLessThanOrEqual(1)
   })
 
+  it('retention: fal webhook records go a day after they came (fal retries for 2 hours); newer ones stay', async () => {
+    const [old, fresh] = [`fal-old-${owner()}`, `fal-fresh-${owner()}`]
+    await stack.db.sql`
+      INSERT INTO fal_webhook_deliveries (request_id, job_id, received_at)
+      VALUES (${old}, NULL, now()), (${fresh}, NULL, now() + interval '2 days')`
+    const { sweeper } = await sweeperAt(DAY + MINUTE)
+    const result = await sweeper.sweepOnce()
+    expect(result.swept && result.report.falWebhooksPurged).toBeGreaterThanOrEqual(1)
+    const left = await stack.db.sql<{ request_id: string }[]>`
+      SELECT request_id FROM fal_webhook_deliveries WHERE request_id IN (${old}, ${fresh})`
+    expect(left).toEqual([{ request_id: fresh }])
+  })
+
   it('retention: webhook attempts and finished deliveries go with the events; a pending delivery stays', async () => {
     const base = 9_000_000_000 + Math.floor(Math.random() * 1_000_000)
     const [done, dead, waiting] = [base, base + 1, base + 2]

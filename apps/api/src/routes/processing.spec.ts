@@ -251,6 +251,17 @@ describe('processing routes', () => {
       expect((await jobs.findById(jobId))?.status).toBe('running')
     })
 
+    it('keeps a webhook that comes before any job has its request id, for the runner to find once it stores the id', async () => {
+      const requestId = crypto.randomUUID()
+      const body = bodyOf(requestId)
+      const early = await post(body, fal.signWebhook(requestId, body))
+      expect(early.statusCode).toBe(200)
+      expect(early.json()).toEqual({ status: 'ignored' })
+      expect(await drainQueue()).toEqual([])
+      expect(await jobs.webhookReceived(requestId)).toBe(true)
+      expect(await jobs.webhookReceived(crypto.randomUUID())).toBe(false)
+    })
+
     it('refuses a bad signature, a tampered body and an old timestamp with 401, and changes nothing', async () => {
       const { jobId, requestId } = await runningJob()
       const body = bodyOf(requestId)

@@ -69,6 +69,13 @@ export function createSweepQueries(sql: postgres.Sql) {
           SELECT id FROM ${sql(table)} WHERE at < ${at(before)}::timestamptz ORDER BY at LIMIT ${limit}
         )`,
 
+    /** fal webhook records received before `before`: fal retries within 2 hours, so older ones dedupe nothing. */
+    purgeFalWebhooks: (before: Date, limit: number) =>
+      sql`
+        DELETE FROM fal_webhook_deliveries WHERE request_id IN (
+          SELECT request_id FROM fal_webhook_deliveries WHERE received_at < ${at(before)}::timestamptz ORDER BY received_at LIMIT ${limit}
+        )`,
+
     /** Finished webhook deliveries (delivered or dead) older than `before`; a pending one is never touched. */
     purgeFinishedDeliveries: (before: Date, limit: number) =>
       sql`

@@ -28,6 +28,8 @@ export type SweepReport = {
   eventsPurged: number
   webhookAttemptsPurged: number
   webhookDeliveriesPurged: number
+  /** fal webhook records older than a day. */
+  falWebhooksPurged: number
   imagesErased: number
   apiKeysErased: number
   jobsErased: number
@@ -162,6 +164,13 @@ export function createSweeper(deps: {
         return count
       })
     }
+    // fal retries a webhook for 2 hours: a day later its record dedupes nothing (and one kept
+    // for a request no job ever had, or for an erased owner's job, would stay forever).
+    await repeat(async () => {
+      const { count } = await db(() => q.purgeFalWebhooks(ago(now, DAY_MS), batch))
+      report.falWebhooksPurged += count
+      return count
+    })
     await repeat(async () => {
       const { count } = await db(() => q.purgeFinishedDeliveries(ago(now, config.eventRetentionDays * DAY_MS), batch))
       report.webhookDeliveriesPurged += count
@@ -324,6 +333,7 @@ function emptyReport(): SweepReport {
     eventsPurged: 0,
     webhookAttemptsPurged: 0,
     webhookDeliveriesPurged: 0,
+    falWebhooksPurged: 0,
     imagesErased: 0,
     apiKeysErased: 0,
     jobsErased: 0,

@@ -75,7 +75,8 @@ export type FalWebhookVerifier = ReturnType<typeof createFalWebhookVerifier>
  * POST processing/webhooks/fal: verified, then deduplicated by request_id (fal retries a
  * webhook up to 10 times), then handed to the jobs queue as a wake-up for the job. The runner
  * reads the outcome from fal's queue with its own key, so the webhook body is never what an
- * output is taken from. A request id that is not one of our jobs is acknowledged and ignored.
+ * output is taken from. A request id that is not one of our jobs (yet) is acknowledged and
+ * kept: the runner, once it stores that id, sees the webhook came and follows the job at once.
  */
 export function createReceiveFalWebhook(deps: {
   verify: FalWebhookVerifier
@@ -88,17 +89,31 @@ export function createReceiveFalWebhook(deps: {
     const body = parseBody(rawBody)
     if (body?.request_id !== undefined && body.request_id !== requestId)
       throw new InvalidWebhookSignatureError('body and header request ids differ')
+    if (deps.queue === undefined) return 'ignored'
     const job = await deps.jobs.findByProviderRequestId(requestId)
-    if (job === null || deps.queue === undefined) return 'ignored'
+    if (job === null) {
+      // Early (fal answered before the runner stored the request id) or not ours: kept, and the
+      // runner looks again for it once the id is stored. Recorded before that second lookup,
+      // so the runner either finds the record or this lookup finds its job.
+      await deps.jobs.recordWebhook(requestId, null)
+      const stored = await deps.jobs.findByProviderRequestId(requestId)
+      if (stored === null) return 'ignored'
+      return wake(requestId, stored.id, body?.status)
+    }
     if (!(await deps.jobs.recordWebhook(requestId, job.id))) return 'duplicate'
+    return wake(requestId, job.id, body?.status)
+  }
+
+  async function wake(requestId: string, jobId: string, status: string | undefined): Promise<'accepted'> {
+    if (deps.queue === undefined) throw new Error('no jobs queue')
     try {
-      await deps.queue.sendMessage({ type: 'job', job_id: job.id, reason: 'webhook' })
+      await deps.queue.sendMessage({ type: 'job', job_id: jobId, reason: 'webhook' })
     } catch (error) {
       // Not handed on: forget it, so fal's retry of this webhook is taken.
       await deps.jobs.forgetWebhook(requestId)
       throw error
     }
-    deps.log?.info({ jobId: job.id, requestId, status: body?.status }, 'fal webhook accepted')
+    deps.log?.info({ jobId, requestId, status }, 'fal webhook accepted')
     return 'accepted'
   }
 }

@@ -64,7 +64,12 @@ export interface JobRepository {
   keepProviderRequest(id: JobId, requestId: string): Promise<void>
   /** True while the owner's erasure (owner/erase) is under way: the runner stores nothing for them. */
   ownerErasing(ownerId: string): Promise<boolean>
-  /** fal's webhook: true the first time a request_id is seen. */
-  recordWebhook(requestId: string, jobId: JobId): Promise<boolean>
+  /**
+   * fal's webhook: true the first time a request_id is seen. `jobId` null: no job has that
+   * request id yet (the webhook came before the runner stored it, or it is not ours).
+   */
+  recordWebhook(requestId: string, jobId: JobId | null): Promise<boolean>
+  /** Whether a webhook for this request id was received (possibly before any job had it). */
+  webhookReceived(requestId: string): Promise<boolean>
   forgetWebhook(requestId: string): Promise<void>
 }

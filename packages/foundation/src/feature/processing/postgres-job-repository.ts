@@ -227,6 +227,10 @@ export function createPostgresJobRepository(db: DrizzleDatabase, options: { dead
       )
       return rows.length === 1
     },
+    async webhookReceived(requestId) {
+      const rows = await guarded(() => client`SELECT 1 FROM fal_webhook_deliveries WHERE request_id = ${requestId}`)
+      return rows.length === 1
+    },
     async forgetWebhook(requestId) {
       await guarded(() => client`DELETE FROM fal_webhook_deliveries WHERE request_id = ${requestId}`)
     },

@@ -192,7 +192,11 @@ export function createJobRunner(deps: {
       return afterRace(job)
     }
     deps.log.info({ jobId: job.id, requestId, attempt: counted.attempts }, 'job submitted to fal')
-    if (settings.webhookUrl !== undefined) return later(running, settings.webhookTimeoutSeconds, 'poll', 'awaiting_webhook')
+    // fal's webhook may have come before the request id was stored (it was kept for us then):
+    // follow the job now rather than wait for a webhook that already came.
+    if (settings.webhookUrl !== undefined && !(await jobs.webhookReceived(requestId))) {
+      return later(running, settings.webhookTimeoutSeconds, 'poll', 'awaiting_webhook')
+    }
     return follow(running)
   }
 
