@@ -1,8 +1,8 @@
 import { phoneJpeg, readCorpusFile, readCorpusManifest, TEST_IMAGE_LIMITS } from '@image-service/devstack/corpus'
 import sharp from 'sharp'
-import { rgbaToThumbHash, thumbHashToRGBA } from 'thumbhash'
+import { rgbaToThumbHash, thumbHashToAverageRGBA, thumbHashToRGBA } from 'thumbhash'
 import { describe, expect, it } from 'vitest'
-import { type DerivedVariant, deriveVariants, readMetadataBlocks } from './derive-variants.ts'
+import { type DerivedVariant, deriveVariants, PLACEHOLDER_EDGE, readMetadataBlocks } from './derive-variants.ts'
 import { DEFAULT_VARIANT_CONFIG, type VariantConfig } from '../../../common/variant-settings.ts'
 
 const limits = { limitInputPixels: TEST_IMAGE_LIMITS.maxTotalPixels }
@@ -247,11 +247,11 @@ describe('deriveVariants', () => {
     ['an RGB', 'valid-png-paeth-filter-pngsuite-f04n2c08.png'],
     ['a transparent', 'valid-png-trns-palette-pngsuite-tbbn3p08.png'],
     ['a 1x1', 'valid-gif-minimal-1x1.gif'],
-  ])('gives %s image of at most 100x100 the ThumbHash of its own pixels, read without a resize', async (_kind, file) => {
+  ])('gives %s image of at most PLACEHOLDER_EDGE the ThumbHash of its own pixels, read without a resize', async (_kind, file) => {
     const bytes = readCorpusFile(file)
     const d = await deriveVariants(bytes, DEFAULT_VARIANT_CONFIG, limits)
     const { data, info } = await sharp(bytes)
-      .resize(100, 100, { fit: 'inside', withoutEnlargement: true })
+      .resize(PLACEHOLDER_EDGE, PLACEHOLDER_EDGE, { fit: 'inside', withoutEnlargement: true })
       .ensureAlpha()
       .raw()
       .toBuffer({ resolveWithObject: true })
@@ -264,6 +264,12 @@ describe('deriveVariants', () => {
     expect(d.placeholder.length).toBeLessThanOrEqual(40)
     const decoded = thumbHashToRGBA(hash)
     expect(decoded.w / decoded.h).toBeCloseTo(1024 / 768, 0)
+    // It shows the image: its average colour is the image's.
+    const average = thumbHashToAverageRGBA(hash)
+    const { channels } = await sharp(readCorpusFile('valid-jpeg-baseline-1024x768.jpg')).stats()
+    for (const [i, mean] of [average.r, average.g, average.b].entries()) {
+      expect(Math.abs(mean * 255 - (channels[i]?.mean ?? 0)), `channel ${i}`).toBeLessThanOrEqual(12)
+    }
   })
 
   it('gives each variant its exact Content-Type', async () => {
