@@ -1,6 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import {
   type AppProcess,
+  appProcessEnv,
   createEmulatorS3Client,
   type DevStack,
   findFreePort,
@@ -56,26 +57,14 @@ export async function startSystem(
 
   try {
     const port = await findFreePort()
-    // Only what the apps need: nothing of the test runner's environment leaks into them.
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      TMPDIR: process.env.TMPDIR ?? '/tmp',
-      ...stack.env,
-      HOST: '127.0.0.1',
+    const env = appProcessEnv(stack, {
       PORT: String(port),
-      LOG_LEVEL: 'info',
-      LOG_PRETTY: 'false',
-      // A short long poll keeps shutdown and the restart test quick.
-      SQS_WAIT_TIME_SECONDS: '1',
-      // Each processor's /metrics and /health on a free port, so processors never collide.
-      PROCESSOR_HTTP_PORT: '0',
       // One owner drives every case and polls statuses: a budget the suite never reaches, so
       // it measures the pipeline, not the rate limit (which has specs of its own).
       RATE_LIMIT_PER_MINUTE: '1000000',
       RATE_LIMIT_ISSUANCE_PER_MINUTE: '1000000',
       ...options.env,
-    }
+    })
     const apiUrl = `http://127.0.0.1:${port}`
     const apiProcess = startAppProcess({ name: 'api', entry: 'apps/api/src/main.ts', env })
     processes.push(apiProcess)

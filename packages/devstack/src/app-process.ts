@@ -52,6 +52,27 @@ function nodeBinary(): string {
 }
 
 /** Starts `node <entry>` the way the containers do: its own process, configured by its environment. */
+/**
+ * The environment of an api or processor started against a dev stack by a test: only what the
+ * apps need (nothing of the runner's environment leaks into them), the stack's variables, JSON
+ * logs at info, a 1 s long poll (quick shutdowns) and the processor's /metrics on a free port,
+ * then `extra`.
+ */
+export function appProcessEnv(stack: { env: Record<string, string> }, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    TMPDIR: process.env.TMPDIR ?? '/tmp',
+    ...stack.env,
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    LOG_PRETTY: 'false',
+    SQS_WAIT_TIME_SECONDS: '1',
+    PROCESSOR_HTTP_PORT: '0',
+    ...extra,
+  }
+}
+
 export function startAppProcess(options: StartAppProcessOptions): AppProcess {
   const mode = options.stdio ?? 'capture'
   const child: ChildProcess = spawn(nodeBinary(), [...(options.nodeArgs ?? []), path.resolve(repoRoot, options.entry)], {

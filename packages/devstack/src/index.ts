@@ -26,7 +26,7 @@ export { waitFor } from './wait-for.ts'
 export { closedPort, findFreePort } from './free-port.ts'
 export { createEmulatorS3Client, type S3EmulatorAccess } from './emulator-s3-client.ts'
 export { repoRoot } from './repo-root.ts'
-export { startAppProcess, type AppProcess, type AppExit, type LogLine, type StartAppProcessOptions } from './app-process.ts'
+export { appProcessEnv, startAppProcess, type AppProcess, type AppExit, type LogLine, type StartAppProcessOptions } from './app-process.ts'
 export {
   startDevIdentityProvider,
   type DevIdentityProvider,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { type AppProcess, type DevStack, findFreePort, startAppProcess, startDevStack } from '@image-service/devstack'
+import { type AppProcess, appProcessEnv, type DevStack, findFreePort, startAppProcess, startDevStack } from '@image-service/devstack'
 import { startWebServer, type WebServer } from '../../scripts/web-server.ts'
 
 export type DemoSystem = {
@@ -29,22 +29,13 @@ export async function startDemoSystem(): Promise<DemoSystem> {
   }
   try {
     const apiUrl = `http://127.0.0.1:${apiPort}`
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      TMPDIR: process.env.TMPDIR ?? '/tmp',
-      ...stack.env,
-      HOST: '127.0.0.1',
+    const env = appProcessEnv(stack, {
       PORT: String(apiPort),
-      PROCESSOR_HTTP_PORT: '0',
       CORS_ORIGINS: webOrigin,
       AUTH_ACCOUNTS: 'true',
       AUTH_ACCOUNTS_SECRET: randomBytes(32).toString('base64url'),
       AUTH_ACCOUNTS_BASE_URL: apiUrl,
-      LOG_LEVEL: 'info',
-      LOG_PRETTY: 'false',
-      SQS_WAIT_TIME_SECONDS: '1',
-    }
+    })
     const api = startAppProcess({ name: 'api', entry: 'apps/api/src/main.ts', env })
     const processor = startAppProcess({ name: 'processor', entry: 'apps/processor/src/main.ts', env })
     processes.push(api, processor)
