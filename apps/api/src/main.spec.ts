@@ -9,6 +9,7 @@ import {
 } from '@image-service/devstack'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 
 /** Runs main.ts as production does (its own process, configured by the environment only). */
@@ -69,6 +70,29 @@ describe('main.ts', () => {
 
     expect(await main.kill('SIGTERM')).toEqual({ code: 0, signal: null })
     expect(main.logs().map((line) => line.msg)).toContain('stopped')
+  })
+
+  it('stops cleanly on SIGTERM while an event stream is open: the stream is ended, the process exits 0', async () => {
+    const port = await closedPort()
+    const main = startMain(serving(port))
+    running.push(main)
+    await main.waitForHttp(`http://127.0.0.1:${port}/api/health/readiness`, 20_000)
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('stream-owner')
+      .setIssuer('https://issuer.test')
+      .setAudience('image-service')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode('a-shared-secret-of-thirty-two-bytes!'))
+    const stream = await fetch(`http://127.0.0.1:${port}/api/image/v1/events/stream`, { headers: { authorization: `Bearer ${token}` } })
+    expect(stream.status).toBe(200)
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader()
+    await reader.read() // the stream is open: its first bytes arrived
+    const exited = main.kill('SIGTERM')
+    // The client sees its stream end (it would reconnect to another replica)...
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {}
+    // ...and the process does not wait for it: exit 0, not the grace period's SIGKILL.
+    expect(await exited).toEqual({ code: 0, signal: null })
   })
 
   it('exports its spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set, as the image runs it (with the tracing preload)', async () => {

@@ -146,6 +146,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{
           .header('content-type', 'text/event-stream; charset=utf-8')
           .header('cache-control', 'no-cache, no-transform')
           .header('x-accel-buffering', 'no')
+          // The connection ends with the stream: a stream ended at shutdown would otherwise leave
+          // an idle keep-alive socket that server.close() waits for (up to keepAliveTimeout).
+          .header('connection', 'close')
           // A stream is sent as it is written; the 200 schema above documents it, it does not serialise it.
           .send(body as unknown as string)
       )
