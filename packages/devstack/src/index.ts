@@ -23,7 +23,7 @@ export { generateDevKeyPair, loadOrCreateDevKeyPair, type DevKeyPair } from './d
 export { startEmulatorStack, MAX_RECEIVE_COUNT, type EmulatorStack, type EmulatorStackOptions } from './emulator-stack.ts'
 export { startDevStack, type DevStackOptions } from './dev-stack.ts'
 export { waitFor } from './wait-for.ts'
-export { closedPort, findFreePort } from './free-port.ts'
+export { closedPort, findFreePort, reservePort } from './free-port.ts'
 export { createEmulatorS3Client, type S3EmulatorAccess } from './emulator-s3-client.ts'
 export { repoRoot } from './repo-root.ts'
 export { appProcessEnv, startAppProcess, type AppProcess, type AppExit, type LogLine, type StartAppProcessOptions } from './app-process.ts'

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto'
-import { type AppProcess, appProcessEnv, type DevStack, findFreePort, startAppProcess, startDevStack } from '@image-service/devstack'
+import {
+  type AppProcess,
+  appProcessEnv,
+  type DevStack,
+  findFreePort,
+  reservePort,
+  startAppProcess,
+  startDevStack,
+} from '@image-service/devstack'
 import { startWebServer, type WebServer } from '../../scripts/web-server.ts'
 
 export type DemoSystem = {
@@ -17,17 +25,22 @@ export type DemoSystem = {
  * accounts on) and the processor as processes of their own, and the demo page on Vite's dev server.
  */
 export async function startDemoSystem(): Promise<DemoSystem> {
-  const [webPort, apiPort] = [await findFreePort(), await findFreePort()]
+  // The page's port is needed first (the bucket's CORS rule names its origin), so it is held
+  // while the dev stack binds its own; the api's is taken once those are bound.
+  const webPortHeld = await reservePort()
+  const webPort = webPortHeld.port
   const webOrigin = `http://127.0.0.1:${webPort}`
   const stack = await startDevStack({ corsOrigins: [webOrigin] })
   const processes: AppProcess[] = []
   let web: WebServer | undefined
   const stop = async () => {
+    if (web === undefined) await webPortHeld.release().catch(() => undefined)
     await web?.stop()
     await Promise.all(processes.map((p) => p.stop()))
     await stack.stop()
   }
   try {
+    const apiPort = await findFreePort()
     const apiUrl = `http://127.0.0.1:${apiPort}`
     const env = appProcessEnv(stack, {
       PORT: String(apiPort),
@@ -43,6 +56,7 @@ export async function startDemoSystem(): Promise<DemoSystem> {
       api.waitForHttp(`${apiUrl}/api/health/readiness`),
       processor.waitForLog((line) => line.msg === 'processor started', 'start-up log line'),
     ])
+    await webPortHeld.release()
     web = await startWebServer({ port: webPort, apiUrl })
     return {
       stack,
