@@ -1,4 +1,4 @@
-import type { AppProcess } from '@image-service/devstack'
+import { type AppProcess, waitFor } from '@image-service/devstack'
 import { readCorpusFile } from '@image-service/devstack/corpus'
 import { createDatabase, type Database } from '@image-service/foundation'
 import { afterAll, beforeAll, expect, test } from 'vitest'
@@ -32,12 +32,20 @@ test('SIGKILL of the processor between two variant writes: after redelivery the 
   const upload = issued.body as IssuedUpload
   await putUpload(upload, readCorpusFile('valid-png-rgb-1024x768.png'))
 
-  // The first variant is stored; the second waits in the emulator.
+  // The variants are written in parallel: the first is let through and stored, the others wait
+  // in the emulator. The kill comes once the first is stored and the second is held.
+  const prefix = `variants/${upload.image_id}/`
   await first.whileRunning(hold.held, 'the second variant PUT held')
+  await first.whileRunning(
+    waitFor(async () => ((await running().listKeys(prefix)).length === 1 ? true : undefined), { description: 'the first variant stored' }),
+    'the first variant stored',
+  )
   const killed = await first.kill('SIGKILL')
   expect(killed.signal).toBe('SIGKILL')
+  // The emulator drops a held request once it sees its client's socket close; releasing before
+  // that would let a dead processor's PUT through.
+  await waitFor(() => (hold.count() === 0 ? true : undefined), { description: 'the held PUTs dropped with their client' })
   hold.release()
-  const prefix = `variants/${upload.image_id}/`
   expect(await running().listKeys(prefix)).toHaveLength(1)
   expect((await api.imageStatus(upload.image_id)).body).toMatchObject({ status: 'pending' })
 
