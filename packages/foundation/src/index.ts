@@ -20,6 +20,7 @@ export * from './shared/image/postgres-image-repository.ts'
 export * from './shared/storage/s3-client.ts'
 export { AwsSha256 } from './shared/storage/aws-sha256.ts'
 export { StoredObjectChangedError, StoredObjectNotFoundError } from './shared/storage/s3-errors.ts'
+export { createS3ObjectRequests, type S3ObjectRequests } from './shared/storage/s3-object-requests.ts'
 // shared/queue: SQS consumer, worker and sender, message schemas, the "message processed" hook
 export * from './shared/queue/index.ts'
 // feature/image/upload (api)

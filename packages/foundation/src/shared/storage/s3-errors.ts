@@ -18,22 +18,46 @@ export class StoredObjectChangedError extends AppError {
   }
 }
 
+/** A non-2xx answer to a request made without the SDK client (s3-object-requests.ts). */
+export class S3RequestError extends Error {
+  override readonly name = 'S3RequestError'
+  readonly status: number
+  /** S3's error code (`NoSuchKey`, `PreconditionFailed`, ...), when the answer had one. */
+  readonly code: string | undefined
+  constructor(status: number, code: string | undefined, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+/** An answer from storage (the SDK's exception, or S3RequestError), as opposed to no answer. */
+export function isS3Answer(error: unknown): error is S3ServiceException | S3RequestError {
+  return error instanceof S3ServiceException || error instanceof S3RequestError
+}
+
 export function s3HttpStatus(error: unknown): number | undefined {
   if (error instanceof S3ServiceException) return error.$metadata.httpStatusCode
+  if (error instanceof S3RequestError) return error.status
   return undefined
 }
 
+function s3ErrorCode(error: S3ServiceException | S3RequestError): string | undefined {
+  return error instanceof S3RequestError ? error.code : error.name
+}
+
 export function isS3NotFound(error: unknown): boolean {
-  if (!(error instanceof S3ServiceException)) return false
-  return error.name === 'NotFound' || error.name === 'NoSuchKey' || s3HttpStatus(error) === 404
+  if (!isS3Answer(error)) return false
+  const code = s3ErrorCode(error)
+  return code === 'NotFound' || code === 'NoSuchKey' || s3HttpStatus(error) === 404
 }
 
 export function isS3RangeNotSatisfiable(error: unknown): boolean {
-  return error instanceof S3ServiceException && (error.name === 'InvalidRange' || s3HttpStatus(error) === 416)
+  return isS3Answer(error) && (s3ErrorCode(error) === 'InvalidRange' || s3HttpStatus(error) === 416)
 }
 
 export function isS3PreconditionFailed(error: unknown): boolean {
-  return error instanceof S3ServiceException && (error.name === 'PreconditionFailed' || s3HttpStatus(error) === 412)
+  return isS3Answer(error) && (s3ErrorCode(error) === 'PreconditionFailed' || s3HttpStatus(error) === 412)
 }
 
 /** Anything storage did not answer as a result: the caller may retry. */

@@ -1,5 +1,6 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl, S3RequestPresigner } from '@aws-sdk/s3-request-presigner'
+import { bucketEndpointFromPresignedUrl, PLAIN_KEY } from '../../../shared/storage/s3-bucket-endpoint.ts'
 
 export type PresignPutInput = {
   objectKey: string
@@ -18,9 +19,6 @@ export type PresignPutInput = {
 export type PresignPut = (input: PresignPutInput) => Promise<string>
 
 const SIGNED_HEADERS = new Set(['content-type', 'if-none-match', 'content-length'])
-
-// Keys made only of characters that S3 path encoding leaves as they are (ours: uploads/{ulid}).
-const PLAIN_KEY = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/
 
 type Template = { presigner: S3RequestPresigner; protocol: string; hostname: string; port: number | undefined; pathPrefix: string }
 
@@ -83,34 +81,13 @@ export function createS3UploadPresigner(deps: { client: S3Client; bucket: string
   }
 }
 
-const EXPECTED_QUERY = [
-  'X-Amz-Algorithm',
-  'X-Amz-Content-Sha256',
-  'X-Amz-Credential',
-  'X-Amz-Date',
-  'X-Amz-Expires',
-  'X-Amz-Signature',
-  'X-Amz-SignedHeaders',
-  'x-id',
-]
-
 /** What the SDK resolved for this bucket, read back from a URL it made; null = keep using it. */
 function learnTemplate(client: S3Client, presignedUrl: string, objectKey: string): Template | null {
-  const url = new URL(presignedUrl)
-  const names = [...url.searchParams.keys()].sort()
-  const scope = url.searchParams.get('X-Amz-Credential')?.split('/') ?? []
-  const [region, service] = [scope[2], scope[3]]
-  const known = names.length === EXPECTED_QUERY.length && names.every((n, i) => n === [...EXPECTED_QUERY].sort()[i])
-  if (!known || url.searchParams.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256' || !region || !service) return null
-  if (!url.pathname.endsWith(`/${objectKey}`) || url.username || url.password) return null
+  const endpoint = bucketEndpointFromPresignedUrl(presignedUrl, objectKey)
+  if (endpoint === null) return null
+  const { region, service, ...where } = endpoint
   const presigner = new S3RequestPresigner({ ...client.config, signingName: service, region: async () => region })
-  return {
-    presigner,
-    protocol: url.protocol,
-    hostname: url.hostname,
-    port: url.port === '' ? undefined : Number(url.port),
-    pathPrefix: url.pathname.slice(0, -objectKey.length),
-  }
+  return { presigner, ...where }
 }
 
 /** As the SDK's formatUrl: sorted query, RFC 3986 escaping. */

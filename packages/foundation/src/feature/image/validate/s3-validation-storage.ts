@@ -1,12 +1,12 @@
+import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3'
 import {
-  GetObjectCommand,
-  type GetObjectCommandOutput,
-  type HeadObjectCommandOutput,
-  HeadObjectCommand,
-  type S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3'
+  createS3ObjectRequests,
+  type S3ObjectRead,
+  type S3ObjectRequests,
+  storedHeadersOf,
+} from '../../../shared/storage/s3-object-requests.ts'
 import {
+  isS3Answer,
   isS3NotFound,
   isS3PreconditionFailed,
   isS3RangeNotSatisfiable,
@@ -15,11 +15,15 @@ import {
   storageUnavailable,
 } from '../../../shared/storage/s3-errors.ts'
 import { deleteS3Object } from '../../../shared/storage/s3-deletes.ts'
-import type { ObjectMetadata, ValidationStorage } from './validation-storage.ts'
+import type { ValidationStorage } from './validation-storage.ts'
 
-/** ValidationStorage on S3 or any S3-compatible server. */
-export function createS3ValidationStorage(deps: { client: S3Client; bucket: string }): ValidationStorage {
+/**
+ * ValidationStorage on S3 or any S3-compatible server. The reads of every upload go through
+ * `objects` (the SDK's signer without its client); the rarer HEAD and delete through the SDK.
+ */
+export function createS3ValidationStorage(deps: { client: S3Client; bucket: string; objects?: S3ObjectRequests }): ValidationStorage {
   const { client, bucket } = deps
+  const objects = deps.objects ?? createS3ObjectRequests({ client, bucket })
 
   const getObjectMetadata: ValidationStorage['getObjectMetadata'] = async (objectKey) => {
     let head: HeadObjectCommandOutput
@@ -31,22 +35,20 @@ export function createS3ValidationStorage(deps: { client: S3Client; bucket: stri
     }
     // Every S3-compatible store sends one; without it no read could be pinned to a version.
     if (head.ETag === undefined) throw storageUnavailable('read object metadata', new Error('HEAD answered without an ETag'))
-    return { sizeBytes: head.ContentLength ?? 0, contentType: head.ContentType, etag: head.ETag, headers: storedHeaders(head) }
+    return { sizeBytes: head.ContentLength ?? 0, contentType: head.ContentType, etag: head.ETag, headers: storedHeadersOf(head) }
   }
 
   /** GET of the first `limit` bytes of version `etag`, taking in no more than that. */
   async function readUpTo(objectKey: string, limit: number, etag: string, action: string): Promise<Uint8Array> {
     if (limit <= 0) return new Uint8Array(0)
     try {
-      const object = await client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: objectKey, Range: `bytes=0-${limit - 1}`, IfMatch: etag }),
-      )
+      const object = await objects.getObject(objectKey, { range: `bytes=0-${limit - 1}`, ifMatch: etag })
       // A store that ignores If-Match still says which version it sent.
-      if (object.ETag !== undefined && unquote(object.ETag) !== unquote(etag)) {
-        await readAtMost(object.Body, 0)
+      if (object.etag !== undefined && unquote(object.etag) !== unquote(etag)) {
+        await readAtMost(object.body, 0)
         throw new StoredObjectChangedError(objectKey)
       }
-      return await readAtMost(object.Body, limit)
+      return await readAtMost(object.body, limit)
     } catch (error) {
       if (error instanceof StoredObjectChangedError) throw error
       if (isS3PreconditionFailed(error)) throw new StoredObjectChangedError(objectKey)
@@ -62,14 +64,14 @@ export function createS3ValidationStorage(deps: { client: S3Client; bucket: stri
 
   const readObjectStart: ValidationStorage['readObjectStart'] = async (objectKey, { bytes }) => {
     const limit = Math.max(1, bytes)
-    let object: GetObjectCommandOutput
+    let object: S3ObjectRead
     try {
-      object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey, Range: `bytes=0-${limit - 1}` }))
+      object = await objects.getObject(objectKey, { range: `bytes=0-${limit - 1}` })
     } catch (error) {
       if (isS3NotFound(error)) return null
       // A range of an empty object is unsatisfiable (416 on S3; some S3-compatible servers,
       // s3rver among them, break the connection instead): the HEAD tells its metadata.
-      if (isS3RangeNotSatisfiable(error) || !isS3ServiceError(error)) {
+      if (isS3RangeNotSatisfiable(error) || !isS3Answer(error)) {
         const empty = await getObjectMetadata(objectKey).catch(() => undefined)
         if (empty === null) return null
         if (empty?.sizeBytes === 0) return { object: empty, head: new Uint8Array(0) }
@@ -78,15 +80,15 @@ export function createS3ValidationStorage(deps: { client: S3Client; bucket: stri
     }
     try {
       // Every S3-compatible store sends one; without it no later read could be pinned.
-      if (object.ETag === undefined) throw new Error('GET answered without an ETag')
-      const head = await readAtMost(object.Body, limit)
+      if (object.etag === undefined) throw new Error('GET answered without an ETag')
+      const head = await readAtMost(object.body, limit)
       // `bytes 0-4099/123456`; a store that ignores Range answers 200 with the whole length, or
       // with no length at all: then a body that ended early was all of it, and one that did not
       // is longer than the head (the full read, pinned and capped, measures it).
-      const ranged = /\/(\d+)$/.exec(object.ContentRange ?? '')?.[1]
-      const total = ranged !== undefined ? Number(ranged) : (object.ContentLength ?? (head.length < limit ? head.length : limit + 1))
+      const ranged = /\/(\d+)$/.exec(object.contentRange ?? '')?.[1]
+      const total = ranged !== undefined ? Number(ranged) : (object.contentLength ?? (head.length < limit ? head.length : limit + 1))
       return {
-        object: { sizeBytes: total, contentType: object.ContentType, etag: object.ETag, headers: storedHeaders(object) },
+        object: { sizeBytes: total, contentType: object.contentType, etag: object.etag, headers: object.headers },
         head: head.subarray(0, bytes),
       }
     } catch (error) {
@@ -101,25 +103,6 @@ export function createS3ValidationStorage(deps: { client: S3Client; bucket: stri
     deleteObject: (objectKey) => deleteS3Object(client, bucket, objectKey),
   }
 }
-
-/** The uploader-settable headers of a HEAD or a GET. */
-function storedHeaders(
-  head: Pick<
-    HeadObjectCommandOutput,
-    'CacheControl' | 'ContentDisposition' | 'ContentEncoding' | 'ContentLanguage' | 'Expires' | 'ExpiresString'
-  >,
-): ObjectMetadata['headers'] {
-  const values = {
-    'cache-control': head.CacheControl,
-    'content-disposition': head.ContentDisposition,
-    'content-encoding': head.ContentEncoding,
-    'content-language': head.ContentLanguage,
-    expires: head.ExpiresString ?? head.Expires?.toUTCString(),
-  }
-  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined && value !== ''))
-}
-
-const isS3ServiceError = (error: unknown) => error instanceof S3ServiceException
 
 function unquote(etag: string): string {
   return etag.trim().replace(/^W\//, '').replace(/"/g, '')
