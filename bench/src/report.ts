@@ -5,6 +5,7 @@ import type { EventsResult } from './events-scenario.ts'
 import type { MultipartResult } from './multipart-scenario.ts'
 import type { JobsResult } from './jobs-scenario.ts'
 import type { ProcessorResult } from './processor-scenario.ts'
+import type { S3CallsResult } from './s3-calls.ts'
 import type { VariantsResult } from './variants-scenario.ts'
 
 /** logLevel is undefined for the references, which do not log. met is undefined without a target. */
@@ -31,6 +32,8 @@ export type Report = {
   multipartTargetMBps?: number
   variants?: VariantsResult | undefined
   jobs?: JobsResult | undefined
+  /** Client CPU per S3 call, through the SDK client and the direct path. */
+  s3Calls?: S3CallsResult | undefined
   /** Hand-written findings (bounds, profiles, fixes) kept in bench/notes.md. */
   notes: string
 }
@@ -104,6 +107,13 @@ export function renderReport(report: Report): string {
   if (v !== undefined) lines.push('', ...variantsSection(v))
   const j = report.jobs
   if (j !== undefined) lines.push('', ...jobsSection(j))
+  const c = report.s3Calls
+  if (c !== undefined) {
+    lines.push(
+      '',
+      `S3 calls, the client's CPU per call (bench/src/s3-calls.ts: a child process of its own against the S3 emulator, ${c.calls} calls per block, medians of ${c.rounds} rounds, the ways in turn): ranged GET of 4,100 bytes ${c.cpuUs.sdkGet} us through the SDK's S3Client, ${c.cpuUs.directGet} us through createS3ObjectRequests (the SDK's signer without its client); PUT of 20 KB ${c.cpuUs.sdkPut} us and ${c.cpuUs.directPut} us.`,
+    )
+  }
   const ratios = ratioRows(report)
   if (ratios.length > 0) {
     lines.push(
@@ -189,6 +199,23 @@ export function ratioRows(report: Report): RatioRow[] {
       unit: 'ms',
       target: { op: '<=', value: PROCESSOR_CPU_MS_TARGET },
     })
+  }
+  const c = report.s3Calls
+  if (c !== undefined && c.cpuUs.sdkGet > 0 && c.cpuUs.sdkPut > 0) {
+    rows.push(
+      {
+        name: 'S3 ranged GET: client CPU, direct path over the SDK client',
+        value: round(c.cpuUs.directGet / c.cpuUs.sdkGet, 2),
+        unit: 'x',
+        target: undefined,
+      },
+      {
+        name: 'S3 PUT of 20 KB: client CPU, direct path over the SDK client',
+        value: round(c.cpuUs.directPut / c.cpuUs.sdkPut, 2),
+        unit: 'x',
+        target: undefined,
+      },
+    )
   }
   const v = report.variants
   if (v !== undefined) {

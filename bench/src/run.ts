@@ -15,6 +15,7 @@ import { type MultipartResult, runMultipartScenario } from './multipart-scenario
 import { type JobsResult, runJobsScenario } from './jobs-scenario.ts'
 import { type ProcessorResult, runProcessorScenario } from './processor-scenario.ts'
 import { renderRatioTable, renderReport, type HttpRow, type Report, ratioRows } from './report.ts'
+import { measureS3Calls, type S3CallsResult } from './s3-calls.ts'
 import { describeVariants, runVariantsScenario, type VariantsResult } from './variants-scenario.ts'
 import { createSeeder } from './seed.ts'
 
@@ -24,7 +25,7 @@ const load = {
   warmupSeconds: num('BENCH_WARMUP', 3),
   durationSeconds: num('BENCH_DURATION', 10),
 }
-// BENCH_ONLY=ceiling,naive,presign,single,batch,processor,events,jobs,multipart,variants narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
+// BENCH_ONLY=ceiling,naive,presign,single,batch,processor,events,jobs,multipart,variants,s3calls narrows a run while investigating; BENCH_LOG_LEVELS=warn skips the info pass.
 const only = process.env.BENCH_ONLY?.split(',')
 const logLevels = (process.env.BENCH_LOG_LEVELS ?? 'warn,info').split(',')
 const profileDir = process.env.BENCH_CPU_PROF === '1' ? join(repoRoot, 'bench', '.profiles') : undefined
@@ -60,6 +61,7 @@ let events: EventsResult | undefined
 let multipart: MultipartResult | undefined
 let jobs: JobsResult | undefined
 let variants: VariantsResult | undefined
+let s3Calls: S3CallsResult | undefined
 const primeMs: Record<string, number> = {}
 const answerBytes: Report['answerBytes'] = {}
 try {
@@ -193,6 +195,10 @@ try {
     })
     for (const line of describeVariants(variants)) console.log(line)
   }
+  if (wanted('s3calls')) {
+    s3Calls = await measureS3Calls({ rounds: num('BENCH_S3_ROUNDS', 5), calls: num('BENCH_S3_CALLS', 300) })
+    console.log(`S3 calls, client CPU per call: ${JSON.stringify(s3Calls.cpuUs)} us`)
+  }
 } finally {
   await sql.end()
   await stack.stop()
@@ -215,6 +221,7 @@ const reportInput: Report = {
   multipartTargetMBps: MULTIPART_TARGET_MBPS,
   variants,
   jobs,
+  s3Calls,
   notes,
 }
 const report = renderReport(reportInput)
