@@ -1,4 +1,5 @@
 import { fileTypeFromBuffer } from 'file-type'
+import type { Metadata } from 'sharp'
 import type { ImageLimits } from '../../../common/config.ts'
 import type { FailureReason, ImageContentType } from '../../../shared/image/image.ts'
 import { readHeaderDimensions } from './header-dimensions.ts'
@@ -12,13 +13,16 @@ import { inspectAnimation, inspectDeclaredFrames } from './png-animation.ts'
  * (one ranged GET), `inspectContent` runs on the whole object once the head passed.
  * Each step stops at the first failure with its own reason.
  */
-export type Inspection = { ok: true } | { ok: false; reason: FailureReason; detail: string }
+type Failed = { ok: false; reason: FailureReason; detail: string }
+export type Inspection = { ok: true } | Failed
+/** A passed content inspection carries what the decoder read of the header, for the variants. */
+export type ContentInspection = { ok: true; header: Metadata } | Failed
 
 /** file-type's own sample size; it also covers every header we read ourselves except JPEG's SOF. */
 export const HEAD_BYTES = 4100
 
 const PASS: Inspection = { ok: true }
-const fail = (reason: FailureReason, detail: string): Inspection => ({ ok: false, reason, detail })
+const fail = (reason: FailureReason, detail: string): Failed => ({ ok: false, reason, detail })
 
 /** Signatures that must sit at byte 0: file-type skips a UTF-8 BOM, browsers and we do not. */
 const SIGNATURE_AT_START: Record<ImageContentType, (head: Uint8Array) => boolean> = {
@@ -64,7 +68,7 @@ const DECODER_FORMAT: Record<ImageContentType, string> = {
  * A PNG is walked before the decode: the walk is cheap (CRCs of at most MAX_UPLOAD_BYTES) and
  * an APNG's frames, which libvips never reads, must be within limits before anything inflates.
  */
-export async function inspectContent(bytes: Uint8Array, declared: ImageContentType, limits: ImageLimits): Promise<Inspection> {
+export async function inspectContent(bytes: Uint8Array, declared: ImageContentType, limits: ImageLimits): Promise<ContentInspection> {
   const metadata = await readDecoderMetadata(bytes)
   if (!metadata.ok) return fail(metadata.reason, metadata.detail)
   const m = metadata.value
@@ -94,5 +98,5 @@ export async function inspectContent(bytes: Uint8Array, declared: ImageContentTy
 
   const structure = declared === 'image/gif' ? walkGif(bytes) : 'complete'
   if (structure !== 'complete') return fail(structure, `${declared} container is ${structure}`)
-  return PASS
+  return { ok: true, header: m.header }
 }

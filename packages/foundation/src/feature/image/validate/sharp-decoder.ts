@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os'
-import sharp from 'sharp'
+import sharp, { type Metadata } from 'sharp'
 import { AppError } from '../../../common/errors.ts'
 import type { FailureReason } from '../../../shared/image/image.ts'
 
@@ -18,6 +18,8 @@ export type DecoderMetadata = {
   /** Height of one frame: sharp stacks animation frames vertically. */
   frameHeight: number
   frames: number
+  /** Everything libvips read of the header, for the variants to reuse. */
+  header: Metadata
 }
 
 /** Header parsing only: libvips does not decode pixels to answer this. */
@@ -33,6 +35,7 @@ export async function readDecoderMetadata(bytes: Uint8Array): Promise<Result<Dec
         width: m.width ?? 0,
         frameHeight: m.pageHeight ?? m.height ?? 0,
         frames: m.pages ?? 1,
+        header: m,
       },
     }
   } catch (error) {

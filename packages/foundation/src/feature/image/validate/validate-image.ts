@@ -119,12 +119,13 @@ export function createValidateImage(deps: {
     const bytes =
       object.sizeBytes <= head.length ? head : await storage.readObject(record.objectKey, { ...version, maxBytes: limits.maxUploadBytes })
     if (bytes.length > limits.maxUploadBytes) return reject(ctx, record, 'too_large', `more than ${limits.maxUploadBytes} bytes read`)
-    const contentVerdict = await verdict(ctx, record, await inspectContent(bytes, record.contentType, limits))
+    const content = await inspectContent(bytes, record.contentType, limits)
+    const contentVerdict = await verdict(ctx, record, content)
     if (contentVerdict !== null) return contentVerdict
 
     // The variants are stored before the record turns ready, so a ready record always has
     // them; a crash in between is redone by the redelivery, over the same keys.
-    const derivatives = await variants.create(record.id, bytes)
+    const derivatives = await variants.create(record.id, bytes, content.ok ? content.header : undefined)
     const updated = await images.transitionFromPending(
       record.id,
       { status: 'ready', sizeBytes: bytes.length, etag: object.etag, derivatives },

@@ -2,7 +2,7 @@ import { phoneJpeg, readCorpusFile, readCorpusManifest, TEST_IMAGE_LIMITS } from
 import sharp from 'sharp'
 import { rgbaToThumbHash, thumbHashToAverageRGBA, thumbHashToRGBA } from 'thumbhash'
 import { describe, expect, it } from 'vitest'
-import { type DerivedVariant, deriveVariants, PLACEHOLDER_EDGE, readMetadataBlocks } from './derive-variants.ts'
+import { boxShrinkToRgba, type DerivedVariant, deriveVariants, PLACEHOLDER_EDGE, readMetadataBlocks } from './derive-variants.ts'
 import { DEFAULT_VARIANT_CONFIG, type VariantConfig } from '../../../common/variant-settings.ts'
 
 const limits = { limitInputPixels: TEST_IMAGE_LIMITS.maxTotalPixels }
@@ -270,6 +270,56 @@ describe('deriveVariants', () => {
     for (const [i, mean] of [average.r, average.g, average.b].entries()) {
       expect(Math.abs(mean * 255 - (channels[i]?.mean ?? 0)), `channel ${i}`).toBeLessThanOrEqual(12)
     }
+  })
+
+  it('shrinks a small frame for the placeholder by box averages: each output pixel the mean of its box, opaque without alpha', () => {
+    // 4x2 RGB: left half red-ish pairs, right half blue-ish pairs.
+    const pixels = Buffer.from([
+      ...[200, 0, 0],
+      ...[100, 0, 0],
+      ...[0, 0, 40],
+      ...[0, 0, 60],
+      ...[100, 0, 0],
+      ...[200, 0, 0],
+      ...[0, 0, 80],
+      ...[0, 0, 100],
+    ])
+    const out = boxShrinkToRgba({ pixels, width: 4, frameHeight: 2, frames: 1, channels: 3 }, 2)
+    expect(out).toMatchObject({ width: 2, height: 1 })
+    expect([...out.rgba]).toEqual([150, 0, 0, 255, 0, 0, 70, 255])
+    // Never enlarged; alpha averaged when there is one.
+    const rgba = Buffer.from([10, 20, 30, 0, 30, 40, 50, 255])
+    const same = boxShrinkToRgba({ pixels: rgba, width: 2, frameHeight: 1, frames: 1, channels: 4 }, 32)
+    expect(same).toMatchObject({ width: 2, height: 1 })
+    expect([...same.rgba]).toEqual([...rgba])
+  })
+
+  it('gives a frame shrunk in JavaScript a placeholder that shows the same picture as a libvips resize', async () => {
+    const bytes = readCorpusFile('valid-png-rgba-256x256.png')
+    const d = await deriveVariants(bytes, DEFAULT_VARIANT_CONFIG, limits)
+    const { data, info } = await sharp(bytes)
+      .resize(PLACEHOLDER_EDGE, PLACEHOLDER_EDGE, { fit: 'inside' })
+      .ensureAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true })
+    const ours = thumbHashToRGBA(Buffer.from(d.placeholder, 'base64'))
+    const theirs = thumbHashToRGBA(rgbaToThumbHash(info.width, info.height, data))
+    expect([ours.w, ours.h]).toEqual([theirs.w, theirs.h])
+    let difference = 0
+    for (let i = 0; i < ours.rgba.length; i++) difference += Math.abs((ours.rgba[i] ?? 0) - (theirs.rgba[i] ?? 0))
+    expect(difference / ours.rgba.length).toBeLessThan(4)
+  })
+
+  it.each([
+    ['a JPEG with EXIF orientation 6 and GPS', () => phoneJpeg()],
+    ['an animated GIF', async () => readCorpusFile('valid-gif-animated-5frames-100x100.gif')],
+    ['a 1024x768 PNG', async () => readCorpusFile('valid-png-rgb-1024x768.png')],
+  ])('derives %s the same from the header validation read as from its own', async (_kind, load) => {
+    const bytes = await load()
+    const header = await sharp(bytes, { limitInputPixels: false }).metadata()
+    const own = await deriveVariants(bytes, ALL_FORMATS, limits)
+    const given = await deriveVariants(bytes, ALL_FORMATS, { ...limits, header })
+    expect(given).toEqual(own)
   })
 
   it('gives each variant its exact Content-Type', async () => {

@@ -25,7 +25,7 @@ export type Derivation = {
   metadataRemoved: RemovedMetadata[]
 }
 
-type Decoded = { pixels: Buffer; width: number; frameHeight: number; frames: number; channels: 3 | 4 }
+export type DecodedFrames = { pixels: Buffer; width: number; frameHeight: number; frames: number; channels: 3 | 4 }
 
 /**
  * Most pixels an animated variant holds over all its frames (50 frames of 400x400). A size
@@ -53,10 +53,15 @@ export const ANIMATED_VARIANT_MAX_PIXELS = 8_000_000
 export async function deriveVariants(
   bytes: Uint8Array,
   config: VariantConfig,
-  options: { limitInputPixels: number; maxAnimatedPixels?: number },
+  options: {
+    limitInputPixels: number
+    maxAnimatedPixels?: number
+    /** sharp's metadata of these bytes, when the caller has read it already (validation has). */
+    header?: Metadata | undefined
+  },
 ): Promise<Derivation> {
   const maxAnimatedPixels = options.maxAnimatedPixels ?? ANIMATED_VARIANT_MAX_PIXELS
-  const meta = await sharp(bytes, { limitInputPixels: options.limitInputPixels }).metadata()
+  const meta = options.header ?? (await sharp(bytes, { limitInputPixels: options.limitInputPixels }).metadata())
   const frames = Math.min(meta.pages ?? 1, config.maxFrames)
   const rotated = (meta.orientation ?? 1) >= 5
   const storedWidth = meta.width ?? 0
@@ -74,7 +79,7 @@ export async function deriveVariants(
   const animation = { delay: meta.delay?.slice(0, frames), loop: meta.loop }
   const encoded = new Map<string, Promise<Omit<DerivedVariant, 'name'>>>()
   /** Encodes each distinct (pixels, format) once; equal sizes share the result. */
-  const encodeOnce = (d: Decoded, format: VariantFormat) => {
+  const encodeOnce = (d: DecodedFrames, format: VariantFormat) => {
     const key = `${d.width}x${d.frameHeight}x${d.frames}:${format}`
     const known = encoded.get(key) ?? encode(d, format, animation)
     encoded.set(key, known)
@@ -83,7 +88,7 @@ export async function deriveVariants(
 
   const variants: DerivedVariant[] = []
   let still = await decode(bytes, { ...decodeOptions, frames: 1, edge: bySize[0]?.longestEdge ?? 1 })
-  const stills: Decoded[] = []
+  const stills: DecodedFrames[] = []
   for (const size of bySize) {
     still = await shrink(still, size.longestEdge)
     stills.push(still)
@@ -94,7 +99,7 @@ export async function deriveVariants(
     const animatedHere = moving !== undefined && animatedSizes.includes(size)
     if (animatedHere && moving !== undefined) moving = await shrink(moving, size.longestEdge)
     for (const format of config.formats) {
-      const from = animatedHere && format === 'webp' && moving !== undefined ? moving : (stills[index] as Decoded)
+      const from = animatedHere && format === 'webp' && moving !== undefined ? moving : (stills[index] as DecodedFrames)
       variants.push({ name: size.name, ...(await encodeOnce(from, format)) })
     }
   }
@@ -125,7 +130,7 @@ function fittedPixels(width: number, height: number, edge: number): number {
 async function decode(
   bytes: Uint8Array,
   o: { frames: number; edge: number; limitInputPixels: number; wideProfile: boolean },
-): Promise<Decoded> {
+): Promise<DecodedFrames> {
   const pipeline = sharp(bytes, { limitInputPixels: o.limitInputPixels, ...(o.frames > 1 ? { pages: o.frames } : {}) })
     .rotate()
     .resize(o.edge, o.edge, { fit: 'inside', withoutEnlargement: true })
@@ -139,14 +144,14 @@ async function decode(
 }
 
 /** The pixels as a sharp input; an animation as its frames (`pages: -1`), so a resize sizes each frame, not the strip. */
-const rawInput = (d: Decoded) =>
+const rawInput = (d: DecodedFrames) =>
   sharp(d.pixels, {
     raw: { width: d.width, height: d.frameHeight * d.frames, channels: d.channels, ...(d.frames > 1 ? { pageHeight: d.frameHeight } : {}) },
     ...(d.frames > 1 ? { pages: -1 } : {}),
   })
 
 /** The decoded image with its longest edge at most `edge`, never enlarged, never empty. */
-async function shrink(d: Decoded, edge: number): Promise<Decoded> {
+async function shrink(d: DecodedFrames, edge: number): Promise<DecodedFrames> {
   if (Math.max(d.width, d.frameHeight) <= edge) return d
   const scale = edge / Math.max(d.width, d.frameHeight)
   const width = Math.max(1, Math.round(d.width * scale))
@@ -157,7 +162,7 @@ async function shrink(d: Decoded, edge: number): Promise<Decoded> {
 
 /** Encodes the pixels as they are: animated when they hold several frames (WebP only). */
 async function encode(
-  d: Decoded,
+  d: DecodedFrames,
   format: VariantFormat,
   o: { delay: number[] | undefined; loop: number | undefined },
 ): Promise<Omit<DerivedVariant, 'name'>> {
@@ -182,21 +187,19 @@ async function encode(
 export const PLACEHOLDER_EDGE = 32
 
 /**
- * The ThumbHash of the first frame, fitted inside PLACEHOLDER_EDGE. A frame that small is read
- * as it is (no libvips pipeline, whose fixed cost is much of a small upload's derivation).
+ * Frames up to this many pixels are shrunk for the placeholder in JavaScript (a box average,
+ * about 0.1 ms for 256x256 here) rather than by a libvips pipeline, whose fixed cost (about
+ * 0.25 ms on the main thread plus the worker's, bench/notes.md) is much of a small upload's
+ * derivation. Larger frames go through libvips.
  */
-async function thumbHash(d: Decoded): Promise<string> {
+const PLACEHOLDER_BOX_MAX_PIXELS = 256 * 256
+
+/** The ThumbHash of the first frame, fitted inside PLACEHOLDER_EDGE. */
+async function thumbHash(d: DecodedFrames): Promise<string> {
   const framePixels = d.width * d.frameHeight
-  if (d.width <= PLACEHOLDER_EDGE && d.frameHeight <= PLACEHOLDER_EDGE) {
-    const rgba = new Uint8Array(framePixels * 4)
-    for (let i = 0; i < framePixels; i++) {
-      const from = i * d.channels
-      rgba[i * 4] = d.pixels[from] ?? 0
-      rgba[i * 4 + 1] = d.pixels[from + 1] ?? 0
-      rgba[i * 4 + 2] = d.pixels[from + 2] ?? 0
-      rgba[i * 4 + 3] = d.channels === 4 ? (d.pixels[from + 3] ?? 255) : 255
-    }
-    return Buffer.from(rgbaToThumbHash(d.width, d.frameHeight, rgba)).toString('base64')
+  if (framePixels <= PLACEHOLDER_BOX_MAX_PIXELS) {
+    const { width, height, rgba } = boxShrinkToRgba(d, PLACEHOLDER_EDGE)
+    return Buffer.from(rgbaToThumbHash(width, height, rgba)).toString('base64')
   }
   const first = rawInput({ ...d, frames: 1, pixels: d.pixels.subarray(0, framePixels * d.channels) })
   const { data, info } = await first
@@ -205,6 +208,46 @@ async function thumbHash(d: Decoded): Promise<string> {
     .raw()
     .toBuffer({ resolveWithObject: true })
   return Buffer.from(rgbaToThumbHash(info.width, info.height, data)).toString('base64')
+}
+
+/**
+ * The first frame fitted inside edge x edge (never enlarged) as RGBA: each output pixel the
+ * average of the source pixels its box covers. Opaque when the source has no alpha.
+ */
+export function boxShrinkToRgba(d: DecodedFrames, edge: number): { width: number; height: number; rgba: Uint8Array } {
+  const scale = Math.min(1, edge / Math.max(d.width, d.frameHeight))
+  const width = Math.max(1, Math.round(d.width * scale))
+  const height = Math.max(1, Math.round(d.frameHeight * scale))
+  const rgba = new Uint8Array(width * height * 4)
+  const { pixels, channels } = d
+  for (let y = 0; y < height; y++) {
+    const top = Math.floor((y * d.frameHeight) / height)
+    const bottom = Math.max(top + 1, Math.floor(((y + 1) * d.frameHeight) / height))
+    for (let x = 0; x < width; x++) {
+      const left = Math.floor((x * d.width) / width)
+      const right = Math.max(left + 1, Math.floor(((x + 1) * d.width) / width))
+      let r = 0
+      let g = 0
+      let b = 0
+      let a = 0
+      for (let sy = top; sy < bottom; sy++) {
+        let at = (sy * d.width + left) * channels
+        for (let sx = left; sx < right; sx++, at += channels) {
+          r += pixels[at] as number
+          g += pixels[at + 1] as number
+          b += pixels[at + 2] as number
+          a += channels === 4 ? (pixels[at + 3] as number) : 255
+        }
+      }
+      const count = (bottom - top) * (right - left)
+      const out = (y * width + x) * 4
+      rgba[out] = Math.round(r / count)
+      rgba[out + 1] = Math.round(g / count)
+      rgba[out + 2] = Math.round(b / count)
+      rgba[out + 3] = Math.round(a / count)
+    }
+  }
+  return { width, height, rgba }
 }
 
 /**

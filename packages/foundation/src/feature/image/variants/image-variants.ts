@@ -1,3 +1,4 @@
+import type { Metadata } from 'sharp'
 import { type ImageDerivatives, type ImageId, variantKeyFor } from '../../../shared/image/image.ts'
 import { DecoderUnavailableError } from '../validate/sharp-decoder.ts'
 import { deriveVariants } from './derive-variants.ts'
@@ -10,8 +11,12 @@ import type { VariantStorage } from './variant-storage.ts'
  * whenever the record ends up anything else.
  */
 export interface ImageVariants {
-  /** Derives every configured size × format of bytes already judged valid, stores each, and returns what the record keeps. */
-  create(imageId: ImageId, bytes: Uint8Array): Promise<ImageDerivatives>
+  /**
+   * Derives every configured size × format of bytes already judged valid, stores each, and
+   * returns what the record keeps. `header` is what the validation's decoder read of these
+   * bytes, so they are not parsed again.
+   */
+  create(imageId: ImageId, bytes: Uint8Array, header?: Metadata): Promise<ImageDerivatives>
   /** Removes every stored variant of the image; idempotent. */
   remove(imageId: ImageId): Promise<void>
 }
@@ -32,11 +37,11 @@ export function createImageVariants(deps: {
 }): ImageVariants {
   const { storage, config } = deps
   return {
-    async create(imageId, bytes) {
+    async create(imageId, bytes, header) {
       const started = performance.now()
       let derived: Awaited<ReturnType<typeof deriveVariants>>
       try {
-        derived = await deriveVariants(bytes, config, { limitInputPixels: deps.limitInputPixels })
+        derived = await deriveVariants(bytes, config, { limitInputPixels: deps.limitInputPixels, header })
       } catch (error) {
         throw new DecoderUnavailableError(`deriving variants failed: ${error instanceof Error ? error.message : String(error)}`, {
           cause: error,
