@@ -9,7 +9,7 @@ import { waitFor } from '@image-service/devstack'
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../../common/logger.ts'
 import { ackMessage, type MessageHandler, type ProcessedMessage, retryMessage } from './message.ts'
-import { createSqsConsumer, defaultRetryVisibility, type SqsConsumerOptions } from './sqs-consumer.ts'
+import { createSqsConsumer, defaultRetryVisibility, receiveThreshold, type SqsConsumerOptions } from './sqs-consumer.ts'
 
 const silentLog = createLogger({ level: 'silent' })
 
@@ -190,6 +190,42 @@ describe('createSqsConsumer', () => {
     await running
     expect(peak).toBe(2)
     expect(sqs.input(ReceiveMessageCommand)?.MaxNumberOfMessages).toBe(2)
+  })
+
+  it('under load, waits for half its slots to be free before it receives again, so one receive brings several messages', async () => {
+    const sqs = new FakeSqs()
+    sqs.batches.push([message('1'), message('2'), message('3'), message('4')], [message('5'), message('6')])
+    const release = new Map<string, () => void>()
+    const { c, heard, running } = consumer(
+      sqs,
+      async (m) => {
+        await new Promise<void>((resolve) => release.set(m.messageId, resolve))
+        return ackMessage()
+      },
+      { concurrency: 4 },
+    )
+    await waitFor(() => (release.size === 4 ? true : undefined))
+    // One slot free: not yet a receive.
+    release.get('1')?.()
+    await waitFor(() => (heard.length === 1 ? true : undefined))
+    expect(sqs.count(ReceiveMessageCommand)).toBe(1)
+    // Two free: one receive, for both.
+    release.get('2')?.()
+    await waitFor(() => (sqs.count(ReceiveMessageCommand) === 2 ? true : undefined))
+    expect(sqs.commands.filter((cmd) => cmd.name === 'ReceiveMessageCommand').map((cmd) => cmd.input.MaxNumberOfMessages)).toEqual([4, 2])
+    await waitFor(() => (release.size === 6 ? true : undefined))
+    for (const id of ['3', '4', '5', '6']) release.get(id)?.()
+    await waitFor(() => (heard.length === 6 ? true : undefined))
+    await c.stop()
+    await running
+  })
+
+  it('receives again as soon as one slot is free when its concurrency is 1', () => {
+    expect(receiveThreshold(1, 10)).toBe(1)
+    expect(receiveThreshold(4, 10)).toBe(2)
+    expect(receiveThreshold(16, 10)).toBe(8)
+    expect(receiveThreshold(40, 10)).toBe(10)
+    expect(receiveThreshold(16, 1)).toBe(1)
   })
 
   it('finishes and settles the messages in flight when stopped', async () => {
