@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type SpecBucket, startSpecBucket } from '../../feature/image/testing/spec-bucket.ts'
+import { type SpecBucket, specS3Client, startSpecBucket } from '../../feature/image/testing/spec-bucket.ts'
 import { createS3Client } from './s3-client.ts'
 import { isS3NotFound, isS3PreconditionFailed, S3RequestError } from './s3-errors.ts'
 import { createS3ObjectRequests, type S3ObjectRead } from './s3-object-requests.ts'
@@ -61,14 +61,7 @@ describe('S3ObjectRequests against the S3 emulator', () => {
   })
 
   it('is refused with a wrong secret: the signature is checked, and a refusal is not tried again', async () => {
-    const { s3 } = bucket
-    const client = createS3Client({
-      region: s3.region,
-      bucket: BUCKET,
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'not-the-secret' },
-    })
+    const client = specS3Client(bucket.s3, BUCKET, 'not-the-secret')
     try {
       const objects = createS3ObjectRequests({ client, bucket: BUCKET })
       const refused = await objects

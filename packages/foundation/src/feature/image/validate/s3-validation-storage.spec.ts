@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { closedPort, type S3Emulator } from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type SpecBucket, startSpecBucket } from '../testing/spec-bucket.ts'
+import { type SpecBucket, specS3Client, startSpecBucket } from '../testing/spec-bucket.ts'
 import { DependencyUnavailableError } from '../../../common/errors.ts'
 import { newImageId, objectKeyFor } from '../../../shared/image/image.ts'
 import { createS3Client } from '../../../shared/storage/s3-client.ts'
@@ -28,13 +28,7 @@ describe('S3ValidationStorage against the S3 emulator', () => {
   const freshKey = () => objectKeyFor(newImageId())
 
   it('turns refused credentials into STORAGE_UNAVAILABLE', async () => {
-    const badClient = createS3Client({
-      region: s3.region,
-      bucket: BUCKET,
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: 'not-the-secret' },
-    })
+    const badClient = specS3Client(s3, BUCKET, 'not-the-secret')
     try {
       const bad = createS3ValidationStorage({ client: badClient, bucket: BUCKET })
       await expectUnavailable(bad.getObjectMetadata(freshKey()))
