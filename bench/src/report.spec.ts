@@ -190,3 +190,31 @@ describe('the jobs section', () => {
     expect(text).toContain('3 of 100')
   })
 })
+
+describe('the S3 calls figures', () => {
+  const report = {
+    machine: { cpuModel: 'cpu', cpuCount: 2, memoryGiB: 1, os: 'os', node: 'v24', date: 'today' },
+    load: { connections: 50, warmupSeconds: 3, durationSeconds: 10 },
+    loadAverage: { before: 0.1, after: 1 },
+    owners: 8,
+    http: [],
+    answerBytes: { ceiling: 400, naive: 400, presign: 401 },
+    primeMs: {},
+    processor: undefined,
+    processorTarget: 300,
+    notes: 'the notes',
+    s3Calls: { calls: 300, rounds: 5, cpuUs: { sdkGet: 1000, directGet: 400, sdkPut: 1200, directPut: 600 } },
+  }
+
+  it('gives each call as the direct path over the SDK client, with no target', () => {
+    const rows = ratioRows(report)
+    expect(rows.find((r) => r.name.startsWith('S3 ranged GET'))).toMatchObject({ value: 0.4, unit: 'x', target: undefined })
+    expect(rows.find((r) => r.name.startsWith('S3 PUT'))).toMatchObject({ value: 0.5, unit: 'x', target: undefined })
+  })
+
+  it('writes the four figures in docs/benchmarks.md', () => {
+    expect(renderReport(report)).toContain(
+      "ranged GET of 4,100 bytes 1000 us through the SDK's S3Client, 400 us through createS3ObjectRequests",
+    )
+  })
+})
