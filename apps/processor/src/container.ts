@@ -16,6 +16,7 @@ import {
   createQueueMetrics,
   createQueueWorker,
   createS3Client,
+  createS3ObjectRequests,
   createS3ValidationStorage,
   createSqsClient,
   createValidateImage,
@@ -76,13 +77,15 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
   const registry = createMetricsRegistry()
   const validationMetrics = createValidationMetrics(registry)
   const images = createPostgresImageRepository(database.db)
-  const storage = createS3ValidationStorage({ client: s3, bucket: config.storage.bucket })
+  // One signer, endpoint and keep-alive agent for every upload's GET and variant PUTs.
+  const objects = createS3ObjectRequests({ client: s3, bucket: config.storage.bucket })
+  const storage = createS3ValidationStorage({ client: s3, bucket: config.storage.bucket, objects })
   const limits = { ...config.limits, ...config.processor.limits }
   const validate = createValidateImage({
     images,
     storage,
     variants: createImageVariants({
-      storage: createS3VariantStorage({ client: s3, bucket: config.storage.bucket }),
+      storage: createS3VariantStorage({ client: s3, bucket: config.storage.bucket, objects }),
       config: config.processor.variants,
       limitInputPixels: limits.maxTotalPixels,
       onCreated: createVariantMetrics(registry),
