@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto'
 import { connect } from 'node:net'
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListPartsCommand,
   type S3Client,
   UploadPartCommand,
@@ -13,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEmulatorS3Client } from './emulator-s3-client.ts'
 import { MIN_PART_BYTES } from './s3-multipart.ts'
 import { type S3Emulator, startS3Emulator } from './s3-emulator.ts'
+import { waitFor } from './wait-for.ts'
 
 const BUCKET = 'spec-s3-multipart'
 
@@ -142,6 +145,33 @@ describe('S3 emulator: multipart uploads as S3 answers them', () => {
     expect(bytes.length).toBe(MIN_PART_BYTES + 1)
     expect([bytes[0], bytes[MIN_PART_BYTES - 1], bytes[MIN_PART_BYTES]]).toEqual([1, 1, 3])
     expect(await s3Error(upload.list())).toEqual({ name: 'NoSuchUpload', status: 404 })
+  })
+
+  it("gives the completed object S3's ETag: the MD5 of the parts' MD5s, then the part count", async () => {
+    const upload = await start()
+    const first = big(7)
+    const last = new Uint8Array([1, 2, 3])
+    const parts = [
+      { PartNumber: 1, ETag: await upload.put(1, first) },
+      { PartNumber: 2, ETag: await upload.put(2, last) },
+    ]
+    const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest()
+    const expected = `"${createHash('md5')
+      .update(Buffer.concat([md5(first), md5(last)]))
+      .digest('hex')}-2"`
+    const seen: string[] = []
+    const unsubscribe = s3.onObjectCreated((event) => {
+      if (event.key === upload.Key) seen.push(event.eTag ?? '')
+    })
+    const completed = await upload.complete(parts)
+    expect(completed.ETag).toBe(expected)
+    expect((await client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: upload.Key }))).ETag).toBe(expected)
+    // A read pinned to that ETag is served; the bytes are the parts'.
+    const pinned = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: upload.Key, IfMatch: expected }))
+    expect((await pinned.Body?.transformToByteArray())?.length).toBe(MIN_PART_BYTES + 3)
+    await waitFor(() => (seen.length > 0 ? true : undefined), { description: 'the ObjectCreated event' })
+    unsubscribe()
+    expect(seen).toEqual([expected.slice(1, -1)])
   })
 
   it('refuses a part PUT of more or fewer bytes than its signed Content-Length (403)', async () => {

@@ -1,5 +1,5 @@
 /// <reference path="./s3rver.d.ts" />
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { S3rverContext, S3rverMiddleware, S3rverStore } from '@20minutes/s3rver'
@@ -21,7 +21,10 @@ type StoredPart = { partNumber: number; etag: string; size: number; lastModified
  * - CompleteMultipartUpload checks the part list: ascending part numbers without duplicates
  *   (InvalidPartOrder), each part stored with that ETag (InvalidPart), every part but the last
  *   at least 5 MiB (EntityTooSmall), the upload itself (NoSuchUpload). s3rver ignored ETags,
- *   never checked the minimum and concatenated a duplicated part twice.
+ *   never checked the minimum and concatenated a duplicated part twice;
+ * - the completed object's ETag is S3's: the MD5 of the parts' binary MD5s, then `-` and the
+ *   number of parts (s3rver gave the MD5 of the bytes, which no S3 object made of parts has).
+ *   The answer, the stored metadata and the ObjectCreated event all carry it.
  * Both routes run inside s3rver's router, after its signature check.
  */
 export function supportMultipart(store: S3rverStore): S3rverMiddleware {
@@ -98,7 +101,11 @@ export function supportMultipart(store: S3rverStore): S3rverMiddleware {
         })
       }
     })
-    return putObjectMultipart(bucket, uploadId, parts)
+    const key = await readFile(join(dir, 'key'), 'utf8')
+    const { size } = await putObjectMultipart(bucket, uploadId, parts)
+    const md5 = multipartEtag(parts.map((part) => part.etag))
+    await writeFile(store.getResourcePath(bucket, key, 'object.md5'), md5)
+    return { size, md5 }
   }
 
   return async (ctx: S3rverContext, next) => {
@@ -143,4 +150,11 @@ export function supportMultipart(store: S3rverStore): S3rverMiddleware {
       },
     }
   }
+}
+
+/** S3's ETag of an object completed from parts, without its quotes: `md5(md5(part 1) ‖ … ‖ md5(part n))-n`. */
+export function multipartEtag(partEtags: readonly string[]): string {
+  const hash = createHash('md5')
+  for (const etag of partEtags) hash.update(Buffer.from(etag, 'hex'))
+  return `${hash.digest('hex')}-${partEtags.length}`
 }
