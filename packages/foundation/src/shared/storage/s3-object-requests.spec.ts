@@ -168,6 +168,6 @@ describe('S3ObjectRequests on a scripted server', () => {
   it('fails a try whose socket stays idle past the timeout', async () => {
     server = await scriptedServer([() => {}])
     const objects = createS3ObjectRequests({ client: server.client, bucket: BUCKET, socketTimeoutMs: 100, maxAttempts: 1 })
-    await expect(objects.getObject('uploads/silent')).rejects.toThrow(/no bytes from storage for 100 ms/)
+    await expect(objects.getObject('uploads/silent')).rejects.toThrow(/no bytes from 127.0.0.1 for 100 ms/)
   })
 })

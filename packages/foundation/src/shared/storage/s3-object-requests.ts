@@ -1,11 +1,10 @@
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest, type RequestOptions } from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { setTimeout as delay } from 'node:timers/promises'
+import type { IncomingMessage } from 'node:http'
 import { GetObjectCommand, type HeadObjectCommandOutput, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { type BucketEndpoint, bucketEndpointFromPresignedUrl, PLAIN_KEY } from './s3-bucket-endpoint.ts'
 import { S3RequestError } from './s3-errors.ts'
+import { createSignedExchange, readErrorBody } from './signed-exchange.ts'
 
 /** The uploader-settable headers of a stored object, as S3 answers them on a GET. */
 export type StoredObjectHeaders = Partial<
@@ -52,9 +51,6 @@ export type S3ObjectRequestsOptions = {
   backoffBaseMs?: number
 }
 
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504])
-const MAX_ERROR_BODY = 64 * 1024
-
 export function createS3ObjectRequests(options: S3ObjectRequestsOptions): S3ObjectRequests {
   const { client, bucket } = options
   const sdk = sdkObjectRequests(client, bucket)
@@ -89,74 +85,30 @@ async function learnEndpoint(client: S3Client, bucket: string): Promise<BucketEn
 }
 
 function directObjectRequests(client: S3Client, endpoint: BucketEndpoint, options: S3ObjectRequestsOptions): S3ObjectRequests {
-  const https = endpoint.protocol === 'https:'
-  const agent = https ? new HttpsAgent({ keepAlive: true, maxSockets: 50 }) : new HttpAgent({ keepAlive: true, maxSockets: 50 })
-  const send = https ? httpsRequest : httpRequest
-  const signer = new SignatureV4({
-    credentials: client.config.credentials,
-    region: endpoint.region,
-    service: endpoint.service,
-    sha256: client.config.sha256,
-    // S3 signs the path as sent, not encoded twice.
-    uriEscapePath: false,
-    applyChecksum: true,
+  const exchange = createSignedExchange({
+    signer: new SignatureV4({
+      credentials: client.config.credentials,
+      region: endpoint.region,
+      service: endpoint.service,
+      sha256: client.config.sha256,
+      // S3 signs the path as sent, not encoded twice.
+      uriEscapePath: false,
+      applyChecksum: true,
+    }),
+    endpoint,
+    answerError: s3RequestError,
+    socketTimeoutMs: options.socketTimeoutMs,
+    maxAttempts: options.maxAttempts,
+    backoffBaseMs: options.backoffBaseMs,
   })
-  const host = endpoint.port === undefined ? endpoint.hostname : `${endpoint.hostname}:${endpoint.port}`
-  const socketTimeoutMs = options.socketTimeoutMs ?? 60_000
-  const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
-  const backoffBaseMs = options.backoffBaseMs ?? 100
-
-  /** One signed exchange; resolves with a 2xx response whose body is still to be read. */
-  async function exchange(method: 'GET' | 'PUT', objectKey: string, headers: Record<string, string>, body?: Uint8Array) {
-    const signed = await signer.sign({
-      method,
-      protocol: endpoint.protocol,
-      hostname: endpoint.hostname,
-      port: endpoint.port,
-      path: endpoint.pathPrefix + objectKey,
-      query: {},
-      headers: { host, ...headers, ...(body === undefined ? {} : { 'content-length': String(body.byteLength) }) },
-      body,
-    })
-    const request: RequestOptions = {
-      agent,
-      method,
-      hostname: endpoint.hostname,
-      port: endpoint.port,
-      path: signed.path,
-      headers: signed.headers,
-      timeout: socketTimeoutMs,
-    }
-    return await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = send(request, async (response) => {
-        const status = response.statusCode ?? 0
-        if (status >= 200 && status < 300) return resolve(response)
-        reject(await s3RequestError(method, status, response))
-      })
-      req.on('timeout', () => req.destroy(new Error(`no bytes from storage for ${socketTimeoutMs} ms`)))
-      req.on('error', reject)
-      req.end(body)
-    })
-  }
-
-  async function withRetries(call: () => Promise<IncomingMessage>): Promise<IncomingMessage> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call()
-      } catch (error) {
-        const retryable = !(error instanceof S3RequestError) || RETRYABLE_STATUS.has(error.status)
-        if (!retryable || attempt >= maxAttempts) throw error
-        await delay(Math.random() * backoffBaseMs * 2 ** (attempt - 1))
-      }
-    }
-  }
+  const path = (objectKey: string) => endpoint.pathPrefix + objectKey
 
   return {
     async getObject(objectKey, read = {}) {
       const headers: Record<string, string> = {}
       if (read.range !== undefined) headers.range = read.range
       if (read.ifMatch !== undefined) headers['if-match'] = read.ifMatch
-      const response = await withRetries(() => exchange('GET', objectKey, headers))
+      const response = await exchange({ method: 'GET', path: path(objectKey), headers })
       const h = response.headers
       const length = h['content-length']
       return {
@@ -172,7 +124,7 @@ function directObjectRequests(client: S3Client, endpoint: BucketEndpoint, option
     async putObject(objectKey, body, put) {
       const headers: Record<string, string> = { 'content-type': put.contentType }
       if (put.cacheControl !== undefined) headers['cache-control'] = put.cacheControl
-      const response = await withRetries(() => exchange('PUT', objectKey, headers, body))
+      const response = await exchange({ method: 'PUT', path: path(objectKey), headers, body })
       response.resume()
     },
   }
@@ -244,15 +196,7 @@ async function* emptyBody(): AsyncIterable<Uint8Array> {}
 
 /** S3's XML error (`<Code>`, `<Message>`), read up to a bound; a HEAD-like empty body is fine. */
 async function s3RequestError(method: string, status: number, response: IncomingMessage): Promise<S3RequestError> {
-  let text = ''
-  try {
-    for await (const chunk of response) {
-      text += Buffer.from(chunk).toString('utf8')
-      if (text.length >= MAX_ERROR_BODY) break
-    }
-  } catch {
-    // the status alone still classifies the answer
-  }
+  const text = await readErrorBody(response)
   const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1]
   const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1]
   return new S3RequestError(status, code, `${method} answered ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}`)
