@@ -19,6 +19,7 @@ import {
   createS3ObjectRequests,
   createS3ValidationStorage,
   createSqsClient,
+  createSqsMessageDeletes,
   createValidateImage,
   createImageVariants,
   createS3VariantStorage,
@@ -127,6 +128,8 @@ export function createProcessorContainer(config: ProcessorConfig, logger: Logger
 
   const worker = createQueueWorker({
     sqs,
+    // One signer and keep-alive agent for every queue's acknowledgements.
+    deleteMessage: createSqsMessageDeletes({ client: sqs }),
     log: logger,
     waitTimeSeconds: config.processor.queue.waitTimeSeconds,
     batchSize: config.processor.queue.batchSize,

@@ -2,6 +2,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs'
 import type { Logger } from '../../common/logger.ts'
 import type { MessageHandler, MessageProcessedListener } from './message.ts'
 import { createSqsConsumer, type QueueConsumer, type RetryTimings } from './sqs-consumer.ts'
+import type { MessageDeleter } from './sqs-message-deletes.ts'
 
 /** One consumed queue: where, what handles its messages, how many at once. */
 export type QueueConsumerConfig = {
@@ -21,6 +22,8 @@ export type QueueWorkerOptions = RetryTimings & {
   queues: QueueConsumerConfig[]
   batchSize?: number
   waitTimeSeconds?: number
+  /** How every queue's acked messages are deleted (createSqsMessageDeletes); the SDK's DeleteMessage unless given. */
+  deleteMessage?: MessageDeleter
   /** Hears every queue's messages, after the queue's own listener (messaging metrics, a test spy). */
   onProcessed?: MessageProcessedListener
 }

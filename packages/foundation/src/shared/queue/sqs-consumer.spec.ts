@@ -93,6 +93,26 @@ describe('createSqsConsumer', () => {
     expect(sqs.input(ChangeMessageVisibilityCommand)).toMatchObject({ ReceiptHandle: 'rh-b', VisibilityTimeout: 30 })
   })
 
+  it('acknowledges through the deleter it was given, with the queue URL and receipt handle', async () => {
+    const sqs = new FakeSqs()
+    sqs.batches.push([message('a'), message('b')])
+    const deleted: string[][] = []
+    const { c, heard, running } = consumer(sqs, async () => ackMessage(), {
+      deleteMessage: async (queueUrl, receiptHandle) => {
+        deleted.push([queueUrl, receiptHandle])
+      },
+    })
+    await waitFor(() => (heard.length === 2 ? true : undefined))
+    await c.stop()
+    await running
+    expect(deleted.sort()).toEqual([
+      ['http://sqs.local/000000000000/image-uploads', 'rh-a'],
+      ['http://sqs.local/000000000000/image-uploads', 'rh-b'],
+    ])
+    expect(sqs.count(DeleteMessageCommand)).toBe(0)
+    expect(heard.every((e) => e.settled)).toBe(true)
+  })
+
   it("honours a retry's afterSeconds, clamped to SQS's 12 hours", async () => {
     const sqs = new FakeSqs()
     sqs.batches.push([message('soon')], [message('late')])

@@ -9,6 +9,7 @@ import { type Span, SpanStatusCode } from '@opentelemetry/api'
 import type { Logger } from '../../common/logger.ts'
 import { IMAGE_ID_ATTRIBUTE, inSpan, SpanKind } from '../../common/tracing.ts'
 import { HANDLER_CRASHED, type MessageHandler, type MessageProcessedListener, type MessageResult } from './message.ts'
+import type { MessageDeleter } from './sqs-message-deletes.ts'
 
 export type RetryTimings = {
   /**
@@ -39,6 +40,8 @@ export type SqsConsumerOptions = RetryTimings & {
   onProcessed?: MessageProcessedListener
   /** The span attribute the handler's subject ids go in (`image.id` unless given; `job.id` for jobs). */
   subjectAttribute?: string
+  /** How an acked message is deleted; the SDK's DeleteMessage unless given (createSqsMessageDeletes). */
+  deleteMessage?: MessageDeleter
 }
 
 export type QueueConsumer = {
@@ -84,6 +87,11 @@ export function createSqsConsumer(options: SqsConsumerOptions): QueueConsumer {
   const retryVisibility = options.retryVisibilitySeconds ?? defaultRetryVisibility
   const receiveBackoff = options.receiveBackoffMs ?? defaultReceiveBackoff
   const subjectAttribute = options.subjectAttribute ?? IMAGE_ID_ATTRIBUTE
+  const deleteMessage: MessageDeleter =
+    options.deleteMessage ??
+    (async (url, receiptHandle) => {
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: receiptHandle }))
+    })
   const stopping = new AbortController()
   const inFlight = new Set<Promise<void>>()
   let running: Promise<void> | undefined
@@ -121,7 +129,7 @@ export function createSqsConsumer(options: SqsConsumerOptions): QueueConsumer {
     let retryAfterSeconds: number | undefined
     try {
       if (result.type === 'ack') {
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }))
+        await deleteMessage(queueUrl, message.ReceiptHandle ?? '')
       } else {
         const wanted = retryVisibility(receiveCount, result.afterSeconds)
         if (wanted !== undefined) {
