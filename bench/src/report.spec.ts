@@ -203,18 +203,23 @@ describe('the S3 calls figures', () => {
     processor: undefined,
     processorTarget: 300,
     notes: 'the notes',
-    s3Calls: { calls: 300, rounds: 5, cpuUs: { sdkGet: 1000, directGet: 400, sdkPut: 1200, directPut: 600 } },
+    s3Calls: {
+      calls: 300,
+      rounds: 5,
+      cpuUs: { sdkGet: 1000, directGet: 400, sdkPut: 1200, directPut: 600, sdkDelete: 800, directDelete: 200 },
+    },
   }
 
   it('gives each call as the direct path over the SDK client, with no target', () => {
     const rows = ratioRows(report)
     expect(rows.find((r) => r.name.startsWith('S3 ranged GET'))).toMatchObject({ value: 0.4, unit: 'x', target: undefined })
     expect(rows.find((r) => r.name.startsWith('S3 PUT'))).toMatchObject({ value: 0.5, unit: 'x', target: undefined })
+    expect(rows.find((r) => r.name.startsWith('SQS DeleteMessage'))).toMatchObject({ value: 0.25, unit: 'x', target: undefined })
   })
 
-  it('writes the four figures in docs/benchmarks.md', () => {
-    expect(renderReport(report)).toContain(
-      "ranged GET of 4,100 bytes 1000 us through the SDK's S3Client, 400 us through createS3ObjectRequests",
-    )
+  it('writes the six figures in docs/benchmarks.md', () => {
+    const rendered = renderReport(report)
+    expect(rendered).toContain("ranged GET of 4,100 bytes 1000 us through the SDK's S3Client, 400 us through createS3ObjectRequests")
+    expect(rendered).toContain("SQS DeleteMessage 800 us through the SDK's SQSClient, 200 us through createSqsMessageDeletes")
   })
 })

@@ -111,7 +111,7 @@ export function renderReport(report: Report): string {
   if (c !== undefined) {
     lines.push(
       '',
-      `S3 calls, the client's CPU per call (bench/src/s3-calls.ts: a child process of its own against the S3 emulator, ${c.calls} calls per block, medians of ${c.rounds} rounds, the ways in turn): ranged GET of 4,100 bytes ${c.cpuUs.sdkGet} us through the SDK's S3Client, ${c.cpuUs.directGet} us through createS3ObjectRequests (the SDK's signer without its client); PUT of 20 KB ${c.cpuUs.sdkPut} us and ${c.cpuUs.directPut} us.`,
+      `AWS calls, the client's CPU per call (bench/src/s3-calls.ts: a child process of its own against the S3 and SQS emulators, ${c.calls} calls per block, medians of ${c.rounds} rounds, the ways in turn): ranged GET of 4,100 bytes ${c.cpuUs.sdkGet} us through the SDK's S3Client, ${c.cpuUs.directGet} us through createS3ObjectRequests (the SDK's signer without its client); PUT of 20 KB ${c.cpuUs.sdkPut} us and ${c.cpuUs.directPut} us; SQS DeleteMessage ${c.cpuUs.sdkDelete} us through the SDK's SQSClient, ${c.cpuUs.directDelete} us through createSqsMessageDeletes.`,
     )
   }
   const ratios = ratioRows(report)
@@ -216,6 +216,14 @@ export function ratioRows(report: Report): RatioRow[] {
         target: undefined,
       },
     )
+  }
+  if (c !== undefined && c.cpuUs.sdkDelete > 0) {
+    rows.push({
+      name: 'SQS DeleteMessage: client CPU, direct path over the SDK client',
+      value: round(c.cpuUs.directDelete / c.cpuUs.sdkDelete, 2),
+      unit: 'x',
+      target: undefined,
+    })
   }
   const v = report.variants
   if (v !== undefined) {

@@ -197,7 +197,7 @@ try {
   }
   if (wanted('s3calls')) {
     s3Calls = await measureS3Calls({ rounds: num('BENCH_S3_ROUNDS', 5), calls: num('BENCH_S3_CALLS', 300) })
-    console.log(`S3 calls, client CPU per call: ${JSON.stringify(s3Calls.cpuUs)} us`)
+    console.log(`AWS calls, client CPU per call: ${JSON.stringify(s3Calls.cpuUs)} us`)
   }
 } finally {
   await sql.end()

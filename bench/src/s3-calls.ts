@@ -1,21 +1,24 @@
-// What one S3 call costs the processor's CPU, two ways in the same run: through the SDK's
-// S3Client (`client.send`), and through createS3ObjectRequests (the SDK's SigV4 signer and
-// credentials, without its client), for the two calls every upload makes: a ranged GET of
-// the first 4,100 bytes of an object, and a PUT of a 20 KB variant. The S3 emulator runs in
-// this process; the calls are made by a child process of their own, so its CPU is the
-// client's alone. `node bench/src/s3-calls.ts` (BENCH_ROUNDS, BENCH_CALLS).
+// What one AWS call costs the processor's CPU, two ways in the same run: through the SDK's
+// client (`client.send`), and without it (the SDK's SigV4 signer and credentials over a
+// keep-alive agent: createS3ObjectRequests, createSqsMessageDeletes), for the calls every
+// upload makes: a ranged GET of the first 4,100 bytes of an object, a PUT of a 20 KB variant,
+// and the DeleteMessage that acknowledges its event. The S3 and SQS emulators run in this
+// process; the calls are made by a child process of their own, so its CPU is the client's
+// alone (a delete block's messages are sent and received before its CPU is read).
+// `node bench/src/s3-calls.ts` (BENCH_ROUNDS, BENCH_CALLS).
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
-import { startS3Emulator } from '@image-service/devstack'
-import { createS3Client, createS3ObjectRequests } from '@image-service/foundation'
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs'
+import { startS3Emulator, startSqsEmulator } from '@image-service/devstack'
+import { createS3Client, createS3ObjectRequests, createSqsClient, createSqsMessageDeletes } from '@image-service/foundation'
 
 export type S3CallsResult = {
   calls: number
   rounds: number
   /** Median over rounds of the child's CPU per call (all threads), microseconds. */
-  cpuUs: { sdkGet: number; directGet: number; sdkPut: number; directPut: number }
+  cpuUs: { sdkGet: number; directGet: number; sdkPut: number; directPut: number; sdkDelete: number; directDelete: number }
 }
 
 type HostInput = {
@@ -24,6 +27,8 @@ type HostInput = {
   accessKeyId: string
   secretAccessKey: string
   bucket: string
+  sqsEndpoint: string
+  queueUrl: string
   calls: number
   rounds: number
 }
@@ -47,6 +52,29 @@ async function host(input: HostInput): Promise<S3CallsResult> {
     credentials: { accessKeyId: input.accessKeyId, secretAccessKey: input.secretAccessKey },
   })
   const direct = createS3ObjectRequests({ client, bucket: input.bucket })
+  const sqs = createSqsClient({
+    region: input.region,
+    endpoint: input.sqsEndpoint,
+    credentials: { accessKeyId: input.accessKeyId, secretAccessKey: input.secretAccessKey },
+  })
+  const deleteMessage = createSqsMessageDeletes({ client: sqs })
+  const { queueUrl } = input
+  /** Receipt handles of `count` messages received now, for a block of deletes. */
+  const received = async (count: number): Promise<string[]> => {
+    for (let sent = 0; sent < count; sent += 10) {
+      const entries = Array.from({ length: Math.min(10, count - sent) }, (_, i) => ({ Id: String(i), MessageBody: 'x' }))
+      await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }))
+    }
+    const handles: string[] = []
+    while (handles.length < count) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      )
+      for (const m of Messages) handles.push(m.ReceiptHandle ?? '')
+    }
+    return handles
+  }
+  let handles: string[] = []
   const source = 'uploads/01J0000000000000000000BENCH'
   await client.send(
     new PutObjectCommand({ Bucket: input.bucket, Key: source, Body: Buffer.alloc(OBJECT_BYTES, 1), ContentType: 'image/png' }),
@@ -81,12 +109,22 @@ async function host(input: HostInput): Promise<S3CallsResult> {
         contentType: 'image/webp',
         cacheControl: 'public, max-age=31536000, immutable',
       }),
+    sdkDelete: (i: number) => sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: handles[i] })),
+    directDelete: (i: number) => deleteMessage(queueUrl, handles[i] ?? ''),
   }
   const names = Object.keys(ways) as Array<keyof typeof ways>
-  const samples: Record<keyof typeof ways, number[]> = { sdkGet: [], directGet: [], sdkPut: [], directPut: [] }
+  const samples: Record<keyof typeof ways, number[]> = {
+    sdkGet: [],
+    directGet: [],
+    sdkPut: [],
+    directPut: [],
+    sdkDelete: [],
+    directDelete: [],
+  }
   // One warm-up block each (connections, JIT, the endpoint probe), then the rounds in turn.
   for (let round = -1; round < input.rounds; round++) {
     for (const name of round % 2 === 0 ? names : [...names].reverse()) {
+      if (name === 'sdkDelete' || name === 'directDelete') handles = await received(input.calls)
       const before = process.cpuUsage()
       for (let i = 0; i < input.calls; i++) await ways[name](i)
       const used = process.cpuUsage(before)
@@ -94,6 +132,7 @@ async function host(input: HostInput): Promise<S3CallsResult> {
     }
   }
   client.destroy()
+  sqs.destroy()
   return {
     calls: input.calls,
     rounds: input.rounds,
@@ -102,19 +141,25 @@ async function host(input: HostInput): Promise<S3CallsResult> {
       directGet: Math.round(median(samples.directGet)),
       sdkPut: Math.round(median(samples.sdkPut)),
       directPut: Math.round(median(samples.directPut)),
+      sdkDelete: Math.round(median(samples.sdkDelete)),
+      directDelete: Math.round(median(samples.directDelete)),
     },
   }
 }
 
 export async function measureS3Calls(options: { rounds?: number; calls?: number } = {}): Promise<S3CallsResult> {
   const s3 = await startS3Emulator({ buckets: [BUCKET] })
+  const sqs = await startSqsEmulator()
   try {
+    const { queueUrl } = await sqs.createQueue('bench-calls', { visibilityTimeoutSeconds: 300 })
     const input: HostInput = {
       endpoint: s3.endpoint,
       region: s3.region,
       accessKeyId: s3.accessKeyId,
       secretAccessKey: s3.secretAccessKey,
       bucket: BUCKET,
+      sqsEndpoint: sqs.endpoint,
+      queueUrl,
       calls: options.calls ?? 300,
       rounds: options.rounds ?? 5,
     }
@@ -123,7 +168,7 @@ export async function measureS3Calls(options: { rounds?: number; calls?: number 
     })
     return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as S3CallsResult
   } finally {
-    await s3.stop()
+    await Promise.all([s3.stop(), sqs.stop()])
   }
 }
 
