@@ -2,6 +2,7 @@ import { fileTypeFromBuffer } from 'file-type'
 import type { Metadata } from 'sharp'
 import type { ImageLimits } from '../../../common/config.ts'
 import type { FailureReason, ImageContentType } from '../../../shared/image/image.ts'
+import type { DecodedFrames } from '../variants/derive-variants.ts'
 import { readHeaderDimensions } from './header-dimensions.ts'
 import { decodeFully, readDecoderMetadata } from './sharp-decoder.ts'
 import { walkGif, walkPng } from './container-structure.ts'
@@ -15,8 +16,11 @@ import { inspectAnimation, inspectDeclaredFrames } from './png-animation.ts'
  */
 type Failed = { ok: false; reason: FailureReason; detail: string }
 export type Inspection = { ok: true } | Failed
-/** A passed content inspection carries what the decoder read of the header, for the variants. */
-export type ContentInspection = { ok: true; header: Metadata } | Failed
+/**
+ * A passed content inspection carries what the decoder read of the header and, for a small
+ * still, the pixels its strict decode produced, for the variants.
+ */
+export type ContentInspection = { ok: true; header: Metadata; decoded?: DecodedFrames } | Failed
 
 /** file-type's own sample size; it also covers every header we read ourselves except JPEG's SOF. */
 export const HEAD_BYTES = 4100
@@ -98,5 +102,5 @@ export async function inspectContent(bytes: Uint8Array, declared: ImageContentTy
 
   const structure = declared === 'image/gif' ? walkGif(bytes) : 'complete'
   if (structure !== 'complete') return fail(structure, `${declared} container is ${structure}`)
-  return { ok: true, header: m.header }
+  return { ok: true, header: m.header, ...(decoded.value === null ? {} : { decoded: decoded.value }) }
 }

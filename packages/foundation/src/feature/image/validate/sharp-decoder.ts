@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os'
 import sharp, { type Metadata } from 'sharp'
 import { AppError } from '../../../common/errors.ts'
 import type { FailureReason } from '../../../shared/image/image.ts'
+import { type DecodedFrames, decodePixels, hasWideProfile } from '../variants/derive-variants.ts'
 
 // Each upload is decoded once: libvips' operation cache would only hold memory. One libvips
 // thread per image keeps a worker's CPU use proportional to PROCESSOR_CONCURRENCY (sharp
@@ -44,18 +45,38 @@ export async function readDecoderMetadata(bytes: Uint8Array): Promise<Result<Dec
 }
 
 /**
+ * Stills of at most this many pixels keep what the strict decode produced (4 MiB of RGBA at
+ * most), for the variants: deriving them then decodes nothing again. A libvips pipeline costs
+ * about 0.25-0.5 ms of the main thread before any pixel (bench/notes.md), much of a small
+ * upload's processing.
+ */
+export const KEEP_DECODED_MAX_PIXELS = 1024 * 1024
+
+/**
  * Decodes every pixel of every frame, failing on decoder warnings, with bounded memory.
  * Asking for the bottom-right pixel of each frame makes libvips pull
  * every row before it through the decoder, but keeps no output buffer. Measured on the
  * corpus's 12 Mpx JPEG: this ~50 ms and ~0 MB, `.raw().toBuffer()` ~75 ms and 36 MB,
  * `.stats()` ~750 ms; a 1x1 resize is fastest but uses JPEG shrink-on-load and missed a
  * corrupted scan, so it is not a full decode.
+ *
+ * A still of at most KEEP_DECODED_MAX_PIXELS is decoded whole instead, as the variants decode
+ * (rotated, 8-bit sRGB, no resize, so no shrink-on-load), and those pixels are the value.
  */
 export async function decodeFully(
   bytes: Uint8Array,
-  image: { width: number; frameHeight: number; frames: number; limitInputPixels: number },
-): Promise<Result<null>> {
+  image: { width: number; frameHeight: number; frames: number; limitInputPixels: number; header: Metadata },
+): Promise<Result<DecodedFrames | null>> {
   try {
+    if (image.frames === 1 && image.width * image.frameHeight <= KEEP_DECODED_MAX_PIXELS) {
+      const pixels = await decodePixels(bytes, {
+        frames: 1,
+        limitInputPixels: image.limitInputPixels,
+        wideProfile: hasWideProfile(image.header),
+        strict: true,
+      })
+      return { ok: true, value: pixels }
+    }
     await sharp(bytes, {
       failOn: 'warning',
       limitInputPixels: image.limitInputPixels,

@@ -125,7 +125,7 @@ export function createValidateImage(deps: {
 
     // The variants are stored before the record turns ready, so a ready record always has
     // them; a crash in between is redone by the redelivery, over the same keys.
-    const derivatives = await variants.create(record.id, bytes, content.ok ? content.header : undefined)
+    const derivatives = await variants.create(record.id, bytes, content.ok ? { header: content.header, decoded: content.decoded } : {})
     const updated = await images.transitionFromPending(
       record.id,
       { status: 'ready', sizeBytes: bytes.length, etag: object.etag, derivatives },

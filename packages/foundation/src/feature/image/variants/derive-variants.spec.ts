@@ -4,6 +4,7 @@ import { rgbaToThumbHash, thumbHashToAverageRGBA, thumbHashToRGBA } from 'thumbh
 import { describe, expect, it } from 'vitest'
 import { boxShrinkToRgba, type DerivedVariant, deriveVariants, PLACEHOLDER_EDGE, readMetadataBlocks } from './derive-variants.ts'
 import { DEFAULT_VARIANT_CONFIG, type VariantConfig } from '../../../common/variant-settings.ts'
+import { decodeFully } from '../validate/sharp-decoder.ts'
 
 const limits = { limitInputPixels: TEST_IMAGE_LIMITS.maxTotalPixels }
 const ALL_FORMATS: VariantConfig = { ...DEFAULT_VARIANT_CONFIG, formats: ['webp', 'avif', 'jpeg'] }
@@ -319,6 +320,36 @@ describe('deriveVariants', () => {
     const header = await sharp(bytes, { limitInputPixels: false }).metadata()
     const own = await deriveVariants(bytes, ALL_FORMATS, limits)
     const given = await deriveVariants(bytes, ALL_FORMATS, { ...limits, header })
+    expect(given).toEqual(own)
+  })
+
+  it.each([
+    ['a palette PNG with transparency', async () => readCorpusFile('valid-png-palette-trns-128x128.png')],
+    ['a JPEG with EXIF orientation 6', async () => readCorpusFile('metadata-jpeg-exif-orientation6-640x480.jpg')],
+    ['a CMYK JPEG', async () => readCorpusFile('valid-jpeg-cmyk-320x240.jpg')],
+    ['a 1024x768 PNG', async () => readCorpusFile('valid-png-rgb-1024x768.png')],
+    [
+      'a 16-bit PNG with a Display P3 profile',
+      () =>
+        sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 60, b: 30 } } })
+          .toColourspace('rgb16')
+          .withIccProfile('p3')
+          .png()
+          .toBuffer(),
+    ],
+  ])("derives %s the same from the pixels the validation's strict decode kept as from its own decode", async (_kind, load) => {
+    const bytes = await load()
+    const header = await sharp(bytes, { limitInputPixels: false }).metadata()
+    const strict = await decodeFully(bytes, {
+      width: header.width,
+      frameHeight: header.pageHeight ?? header.height,
+      frames: header.pages ?? 1,
+      limitInputPixels: limits.limitInputPixels,
+      header,
+    })
+    if (!strict.ok || strict.value === null) throw new Error('expected the strict decode to keep the pixels')
+    const own = await deriveVariants(bytes, ALL_FORMATS, limits)
+    const given = await deriveVariants(bytes, ALL_FORMATS, { ...limits, header, decoded: strict.value })
     expect(given).toEqual(own)
   })
 

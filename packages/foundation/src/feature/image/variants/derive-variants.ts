@@ -58,6 +58,11 @@ export async function deriveVariants(
     maxAnimatedPixels?: number
     /** sharp's metadata of these bytes, when the caller has read it already (validation has). */
     header?: Metadata | undefined
+    /**
+     * The first frame at full size, as `decodePixels` gives it, when the caller decoded it
+     * already (validation's strict decode of a small still does); the variants then decode nothing.
+     */
+    decoded?: DecodedFrames | undefined
   },
 ): Promise<Derivation> {
   const maxAnimatedPixels = options.maxAnimatedPixels ?? ANIMATED_VARIANT_MAX_PIXELS
@@ -69,7 +74,7 @@ export async function deriveVariants(
   const width = rotated ? storedHeight : storedWidth
   const height = rotated ? storedWidth : storedHeight
   const bySize = [...config.sizes].sort((a, b) => b.longestEdge - a.longestEdge)
-  const decodeOptions = { limitInputPixels: options.limitInputPixels, wideProfile: meta.depth === 'ushort' && meta.icc !== undefined }
+  const decodeOptions = { limitInputPixels: options.limitInputPixels, wideProfile: hasWideProfile(meta) }
 
   // The sizes whose WebP stays animated: the animation fits the pixel budget at that size.
   const animatedSizes =
@@ -87,14 +92,19 @@ export async function deriveVariants(
   }
 
   const variants: DerivedVariant[] = []
-  let still = await decode(bytes, { ...decodeOptions, frames: 1, edge: bySize[0]?.longestEdge ?? 1 })
+  let still =
+    options.decoded?.frames === 1
+      ? options.decoded
+      : await decodePixels(bytes, { ...decodeOptions, frames: 1, edge: bySize[0]?.longestEdge ?? 1 })
   const stills: DecodedFrames[] = []
   for (const size of bySize) {
     still = await shrink(still, size.longestEdge)
     stills.push(still)
   }
   let moving =
-    animatedSizes.length === 0 ? undefined : await decode(bytes, { ...decodeOptions, frames, edge: animatedSizes[0]?.longestEdge ?? 1 })
+    animatedSizes.length === 0
+      ? undefined
+      : await decodePixels(bytes, { ...decodeOptions, frames, edge: animatedSizes[0]?.longestEdge ?? 1 })
   for (const [index, size] of bySize.entries()) {
     const animatedHere = moving !== undefined && animatedSizes.includes(size)
     if (animatedHere && moving !== undefined) moving = await shrink(moving, size.longestEdge)
@@ -120,20 +130,27 @@ function fittedPixels(width: number, height: number, edge: number): number {
   return Math.max(1, Math.round(width * scale)) * Math.max(1, Math.round(height * scale))
 }
 
+/** A 16-bit image with an embedded profile, which libvips loads as Display P3 rather than sRGB. */
+export const hasWideProfile = (meta: Pick<Metadata, 'depth' | 'icc'>): boolean => meta.depth === 'ushort' && meta.icc !== undefined
+
 /**
- * The decode: shrunk on load to `edge`, rotated, as 8-bit sRGB pixels. libvips
+ * The decode: shrunk on load to `edge` (none when unset), rotated, as 8-bit sRGB pixels. libvips
  * converts an 8-bit image with an embedded profile, and CMYK, to sRGB as it loads; a 16-bit
  * image with a profile is converted to Display P3 instead, so that one is taken on to sRGB
  * here. The encoders then get sRGB pixels and attach no profile (untagged means sRGB), so no
- * output pays for a colour transform.
+ * output pays for a colour transform. `strict` fails on the decoder's warnings and reads the
+ * input once, front to back, as the validation's full decode does.
  */
-async function decode(
+export async function decodePixels(
   bytes: Uint8Array,
-  o: { frames: number; edge: number; limitInputPixels: number; wideProfile: boolean },
+  o: { frames: number; edge?: number; limitInputPixels: number; wideProfile: boolean; strict?: boolean },
 ): Promise<DecodedFrames> {
-  const pipeline = sharp(bytes, { limitInputPixels: o.limitInputPixels, ...(o.frames > 1 ? { pages: o.frames } : {}) })
-    .rotate()
-    .resize(o.edge, o.edge, { fit: 'inside', withoutEnlargement: true })
+  const loaded = sharp(bytes, {
+    limitInputPixels: o.limitInputPixels,
+    ...(o.frames > 1 ? { pages: o.frames } : {}),
+    ...(o.strict === true ? { failOn: 'warning', sequentialRead: true } : {}),
+  }).rotate()
+  const pipeline = o.edge === undefined ? loaded : loaded.resize(o.edge, o.edge, { fit: 'inside', withoutEnlargement: true })
   const { data, info } = await (o.wideProfile ? pipeline.withIccProfile('srgb') : pipeline)
     .toColourspace('srgb')
     .raw({ depth: 'uchar' })

@@ -1,7 +1,7 @@
 import type { Metadata } from 'sharp'
 import { type ImageDerivatives, type ImageId, variantKeyFor } from '../../../shared/image/image.ts'
 import { DecoderUnavailableError } from '../validate/sharp-decoder.ts'
-import { deriveVariants } from './derive-variants.ts'
+import { type DecodedFrames, deriveVariants } from './derive-variants.ts'
 import type { VariantConfig } from '../../../common/variant-settings.ts'
 import type { VariantStorage } from './variant-storage.ts'
 
@@ -13,10 +13,10 @@ import type { VariantStorage } from './variant-storage.ts'
 export interface ImageVariants {
   /**
    * Derives every configured size × format of bytes already judged valid, stores each, and
-   * returns what the record keeps. `header` is what the validation's decoder read of these
-   * bytes, so they are not parsed again.
+   * returns what the record keeps. `known` is what the validation's decoder read of these
+   * bytes (the header, and a small still's pixels), so they are not parsed or decoded again.
    */
-  create(imageId: ImageId, bytes: Uint8Array, header?: Metadata): Promise<ImageDerivatives>
+  create(imageId: ImageId, bytes: Uint8Array, known?: { header?: Metadata; decoded?: DecodedFrames }): Promise<ImageDerivatives>
   /** Removes every stored variant of the image; idempotent. */
   remove(imageId: ImageId): Promise<void>
 }
@@ -37,11 +37,11 @@ export function createImageVariants(deps: {
 }): ImageVariants {
   const { storage, config } = deps
   return {
-    async create(imageId, bytes, header) {
+    async create(imageId, bytes, known = {}) {
       const started = performance.now()
       let derived: Awaited<ReturnType<typeof deriveVariants>>
       try {
-        derived = await deriveVariants(bytes, config, { limitInputPixels: deps.limitInputPixels, header })
+        derived = await deriveVariants(bytes, config, { limitInputPixels: deps.limitInputPixels, ...known })
       } catch (error) {
         throw new DecoderUnavailableError(`deriving variants failed: ${error instanceof Error ? error.message : String(error)}`, {
           cause: error,
