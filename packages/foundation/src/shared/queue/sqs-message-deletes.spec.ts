@@ -1,41 +1,34 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs'
-import { type SqsEmulator, startSqsEmulator } from '@image-service/devstack'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { AwsSha256 } from '../storage/aws-sha256.ts'
 import { createSqsClient } from './sqs-client.ts'
 import { createSqsMessageDeletes, SqsRequestError } from './sqs-message-deletes.ts'
+import { type SpecSqs, startSpecSqs } from './testing/spec-sqs.ts'
 
 describe('createSqsMessageDeletes on the SQS emulator', () => {
-  let sqs: SqsEmulator
-  let client: ReturnType<typeof createSqsClient>
+  let spec: SpecSqs
   beforeAll(async () => {
-    sqs = await startSqsEmulator()
-    client = createSqsClient({
-      region: sqs.region,
-      endpoint: sqs.endpoint,
-      credentials: { accessKeyId: sqs.accessKeyId, secretAccessKey: sqs.secretAccessKey },
-    })
+    spec = await startSpecSqs()
   })
-  afterAll(async () => {
-    client?.destroy()
-    await sqs?.stop()
-  })
+  afterAll(() => spec?.stop())
 
   it('deletes received messages from two queues: nothing is left visible or in flight', async () => {
     const queues = [
-      (await sqs.createQueue('deletes-spec-a', { visibilityTimeoutSeconds: 30 })).queueUrl,
-      (await sqs.createQueue('deletes-spec-b', { visibilityTimeoutSeconds: 30 })).queueUrl,
+      (await spec.sqs.createQueue('deletes-spec-a', { visibilityTimeoutSeconds: 30 })).queueUrl,
+      (await spec.sqs.createQueue('deletes-spec-b', { visibilityTimeoutSeconds: 30 })).queueUrl,
     ]
-    const deleteMessage = createSqsMessageDeletes({ client })
+    const deleteMessage = createSqsMessageDeletes({ client: spec.client })
     for (const QueueUrl of queues) {
-      await client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'one' }))
-      await client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'two' }))
+      await spec.client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'one' }))
+      await spec.client.send(new SendMessageCommand({ QueueUrl, MessageBody: 'two' }))
       const received = []
       while (received.length < 2) {
-        const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 2, WaitTimeSeconds: 1 }))
+        const { Messages = [] } = await spec.client.send(
+          new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 2, WaitTimeSeconds: 1 }),
+        )
         received.push(...Messages)
       }
       const inFlight = await counts(QueueUrl)
@@ -46,7 +39,7 @@ describe('createSqsMessageDeletes on the SQS emulator', () => {
   })
 
   async function counts(QueueUrl: string) {
-    const { Attributes = {} } = await client.send(
+    const { Attributes = {} } = await spec.client.send(
       new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
     )
     return { visible: Number(Attributes.ApproximateNumberOfMessages), inFlight: Number(Attributes.ApproximateNumberOfMessagesNotVisible) }

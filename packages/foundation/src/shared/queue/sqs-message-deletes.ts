@@ -1,22 +1,14 @@
 import type { IncomingMessage } from 'node:http'
 import { DeleteMessageCommand, type SQSClient } from '@aws-sdk/client-sqs'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { createSignedExchange, type ExchangeEndpoint, readErrorBody, type SignedExchange } from '../storage/signed-exchange.ts'
+import { AnswerError, createSignedExchange, type ExchangeEndpoint, readErrorBody, type SignedExchange } from '../storage/signed-exchange.ts'
 
 /** Acknowledges one received message: deletes it from its queue. */
 export type MessageDeleter = (queueUrl: string, receiptHandle: string) => Promise<void>
 
-/** A non-2xx answer to a DeleteMessage made without the SDK client. */
-export class SqsRequestError extends Error {
+/** A non-2xx answer to a DeleteMessage made without the SDK client; `code` is SQS's (`ReceiptHandleIsInvalid`, `QueueDoesNotExist`, ...). */
+export class SqsRequestError extends AnswerError {
   override readonly name = 'SqsRequestError'
-  readonly status: number
-  /** SQS's error code (`ReceiptHandleIsInvalid`, `QueueDoesNotExist`, ...), when the answer had one. */
-  readonly code: string | undefined
-  constructor(status: number, code: string | undefined, message: string) {
-    super(message)
-    this.status = status
-    this.code = code
-  }
 }
 
 export type SqsMessageDeletesOptions = {

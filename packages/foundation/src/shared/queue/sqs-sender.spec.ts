@@ -1,4 +1,5 @@
-import { closedPort, type SqsEmulator, startSqsEmulator } from '@image-service/devstack'
+import type { SQSClient } from '@aws-sdk/client-sqs'
+import { closedPort, type SqsEmulator } from '@image-service/devstack'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../common/logger.ts'
 import { ackMessage, type QueueMessage, retryMessage } from './message.ts'
@@ -9,23 +10,21 @@ import { pingQueue } from './queue-health.ts'
 import { createQueueWorker } from './queue-worker.ts'
 import { createSqsClient } from './sqs-client.ts'
 import { createSqsSender } from './sqs-sender.ts'
+import { type SpecSqs, startSpecSqs } from './testing/spec-sqs.ts'
 
 const silentLog = createLogger({ level: 'silent' })
 const ID = '01JD5Z8Q3M4N5P6R7S8T9V0W1X'
 
+let spec: SpecSqs
 let sqs: SqsEmulator
-let client: ReturnType<typeof createSqsClient>
+let client: SQSClient
 beforeAll(async () => {
-  sqs = await startSqsEmulator()
-  client = createSqsClient({
-    region: sqs.region,
-    endpoint: sqs.endpoint,
-    credentials: { accessKeyId: sqs.accessKeyId, secretAccessKey: sqs.secretAccessKey },
-  })
+  spec = await startSpecSqs()
+  sqs = spec.sqs
+  client = spec.client
 })
 afterAll(async () => {
-  client?.destroy()
-  await sqs?.stop()
+  await spec?.stop()
 })
 
 let queueCount = 0

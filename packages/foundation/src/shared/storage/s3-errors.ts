@@ -1,5 +1,6 @@
 import { S3ServiceException } from '@aws-sdk/client-s3'
 import { AppError, DependencyUnavailableError } from '../../common/errors.ts'
+import { AnswerError } from './signed-exchange.ts'
 
 /** The object a read asked for is not in storage (deleted, or never uploaded). */
 export class StoredObjectNotFoundError extends AppError {
@@ -18,17 +19,9 @@ export class StoredObjectChangedError extends AppError {
   }
 }
 
-/** A non-2xx answer to a request made without the SDK client (s3-object-requests.ts). */
-export class S3RequestError extends Error {
+/** A non-2xx answer to a request made without the SDK client (s3-object-requests.ts); `code` is S3's (`NoSuchKey`, `PreconditionFailed`, ...). */
+export class S3RequestError extends AnswerError {
   override readonly name = 'S3RequestError'
-  readonly status: number
-  /** S3's error code (`NoSuchKey`, `PreconditionFailed`, ...), when the answer had one. */
-  readonly code: string | undefined
-  constructor(status: number, code: string | undefined, message: string) {
-    super(message)
-    this.status = status
-    this.code = code
-  }
 }
 
 /** An answer from storage (the SDK's exception, or S3RequestError), as opposed to no answer. */

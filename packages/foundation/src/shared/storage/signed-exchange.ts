@@ -13,8 +13,16 @@ export type SignedRequest = {
   body?: Uint8Array | undefined
 }
 
-/** A non-2xx answer, with the service's error code when its body had one. */
-export type AnswerError = Error & { readonly status: number }
+/** A non-2xx answer to a request made without the SDK client: its status, and the service's error code when the answer had one. */
+export class AnswerError extends Error {
+  readonly status: number
+  readonly code: string | undefined
+  constructor(status: number, code: string | undefined, message: string) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
 
 export type SignedExchangeOptions = {
   signer: SignatureV4
@@ -49,7 +57,6 @@ export function createSignedExchange(options: SignedExchangeOptions): SignedExch
   const socketTimeoutMs = options.socketTimeoutMs ?? 60_000
   const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
   const backoffBaseMs = options.backoffBaseMs ?? 100
-  const answers = new WeakSet<Error>()
 
   async function once({ method, path, headers, body }: SignedRequest): Promise<IncomingMessage> {
     const signed = await signer.sign({
@@ -76,9 +83,7 @@ export function createSignedExchange(options: SignedExchangeOptions): SignedExch
         async (response) => {
           const status = response.statusCode ?? 0
           if (status >= 200 && status < 300) return resolve(response)
-          const error = await answerError(method, status, response)
-          answers.add(error)
-          reject(error)
+          reject(await answerError(method, status, response))
         },
       )
       req.on('timeout', () => req.destroy(new Error(`no bytes from ${endpoint.hostname} for ${socketTimeoutMs} ms`)))
@@ -92,8 +97,7 @@ export function createSignedExchange(options: SignedExchangeOptions): SignedExch
       try {
         return await once(request)
       } catch (error) {
-        const answered = error instanceof Error && answers.has(error)
-        const retryable = !answered || RETRYABLE_STATUS.has((error as AnswerError).status)
+        const retryable = !(error instanceof AnswerError) || RETRYABLE_STATUS.has(error.status)
         if (!retryable || attempt >= maxAttempts) throw error
         await delay(Math.random() * backoffBaseMs * 2 ** (attempt - 1))
       }
