@@ -1,6 +1,6 @@
 import type autocannon from 'autocannon'
 import { describe, expect, it } from 'vitest'
-import { httpScenarios, referenceScenarios } from './http-scenarios.ts'
+import { httpScenarios, referenceScenarios, signingWindowWaitMs } from './http-scenarios.ts'
 import type { BenchOwner } from './owners.ts'
 
 const owner = (n: number): BenchOwner => ({
@@ -46,5 +46,17 @@ describe('bench HTTP scenarios', () => {
     ] as const) {
       expect(scenario(key).request(owner(1))).toEqual({ ...presign, path })
     }
+  })
+})
+
+describe('signingWindowWaitMs', () => {
+  const signing = { ttlSeconds: 600, windowSeconds: 300 }
+  it('waits past the next roll of the shared expiry window when it falls within the span', () => {
+    // now + TTL = 1,190 s: the window [900, 1200) rolls 10 s from now.
+    expect(signingWindowWaitMs(590_000, 60, signing)).toBe(11_000)
+  })
+  it('does not wait when the next roll is further away than the span', () => {
+    // now + TTL = 1,000 s: the roll is 200 s away.
+    expect(signingWindowWaitMs(400_000, 60, signing)).toBe(0)
   })
 })

@@ -127,6 +127,21 @@ export function meetsTarget(scenario: HttpScenario, result: HttpResult): boolean
   return result.reqPerSec >= scenario.target.reqPerSec && fast && result.errors === 0
 }
 
+/** The api's signing window in the bench: one hour, the longest a one-hour URL lifetime allows. */
+export const BENCH_SIGNING = { ttlSeconds: 3600, windowSeconds: 3600 }
+
+/**
+ * How long to wait before priming so that the expiry window every cached URL shares (the window
+ * that holds now + TTL) does not roll over in the next `spanSeconds`: a roll in the middle of a
+ * download scenario re-signs the whole working set (about 1 ms of RSA per URL), which measures
+ * the one-off cost again instead of the steady state. 0 when no boundary is that near.
+ */
+export function signingWindowWaitMs(nowMs: number, spanSeconds: number, signing = BENCH_SIGNING): number {
+  const now = nowMs / 1000
+  const nextRoll = (Math.floor((now + signing.ttlSeconds) / signing.windowSeconds) + 1) * signing.windowSeconds - signing.ttlSeconds
+  return nextRoll - now < spanSeconds ? Math.ceil((nextRoll - now + 1) * 1000) : 0
+}
+
 /**
  * Asks once for a signed URL of every image in the working set (batches of 50, each with its
  * owner's token), so the download scenarios measure the steady state of a signing window (URLs
