@@ -16,7 +16,7 @@ import type {
   RemovedMetadata,
 } from './image.ts'
 import type { ImageListQuery, ImageRepository } from './image-repository.ts'
-import { arrayLiteral, createIssuance } from './postgres-issuance.ts'
+import { createIssuance } from './postgres-issuance.ts'
 import { NO_USAGE, type OwnerUsage, type QuotaLimits } from './usage.ts'
 
 /** The production ImageRepository. Database outages surface as DependencyUnavailableError. */
@@ -29,16 +29,24 @@ export function createPostgresImageRepository(
   } = {},
 ): ImageRepository {
   const guarded = <T>(run: () => PromiseLike<T>) => withDatabaseErrors(run, options.deadlineMs)
+  // The hot queries are built once, as named prepared statements. Unnamed drizzle queries
+  // reach postgres.js with prepare: false, which makes every parameterised query two round
+  // trips (Parse/Describe, wait, then Bind/Execute) and rebuilds its SQL text on each call;
+  // profiled under load, that was the largest cost of the API's request handling. Named,
+  // each pooled connection parses a statement once and then runs it in one round trip.
+  const selectById = db
+    .select()
+    .from(imageRecords)
+    .where(eq(imageRecords.id, sql.placeholder('id')))
+    .prepare('image_records_by_id')
+  // One array parameter (= ANY($1)) rather than IN ($1, ..., $n): a single prepared
+  // statement serves every batch size.
+  const selectOwnedByIds = db
+    .select()
+    .from(imageRecords)
+    .where(and(sql`${imageRecords.id} = ANY(${sql.placeholder('ids')}::text[])`, eq(imageRecords.ownerId, sql.placeholder('ownerId'))))
+    .prepare('image_records_owned_by_ids')
   const client = db.$client
-  // The two hot reads (every validation, every signed URL) go through postgres.js directly,
-  // which names and caches each statement per connection: one round trip per call, and rows
-  // mapped by fromRaw. Through drizzle, unnamed queries were two round trips each (postgres.js
-  // with prepare: false); prepared, its per-column result mapping was still about a fifth of
-  // the api's CPU for a batch of 50 signed URLs (bench/notes.md). The ids go as one array
-  // literal (= ANY($1::text[])), so a single statement serves every batch size.
-  const selectById = (id: ImageId) => client<RawImageRow[]>`SELECT * FROM image_records WHERE id = ${id}`
-  const selectOwnedByIds = (ownerId: string, ids: readonly ImageId[]) =>
-    client<RawImageRow[]>`SELECT * FROM image_records WHERE id = ANY(${arrayLiteral(ids)}::text[]) AND owner_id = ${ownerId}`
   const MAX = Number.MAX_SAFE_INTEGER
 
   // The statements that change a status also change the owner's usage, write the audit row
@@ -216,14 +224,16 @@ export function createPostgresImageRepository(
     usageOf,
 
     async findById(id: ImageId) {
-      const row = (await guarded(() => selectById(id)))[0]
-      return row === undefined ? null : fromRaw(row)
+      const rows = await guarded(() => selectById.execute({ id }))
+      const row = rows[0]
+      return row === undefined ? null : toImageRecord(row)
     },
 
     async findOwnedByIds(ownerId: string, ids: readonly ImageId[]) {
       const unique = [...new Set(ids)]
       if (unique.length === 0) return []
-      return (await guarded(() => selectOwnedByIds(ownerId, unique))).map(fromRaw)
+      const rows = await guarded(() => selectOwnedByIds.execute({ ids: unique, ownerId }))
+      return rows.map(toImageRecord)
     },
 
     async list(query: ImageListQuery) {
