@@ -21,6 +21,7 @@ const ALL = [
   '0011_processing_jobs.sql',
   '0012_event_delivery.sql',
   '0013_early_fal_webhooks.sql',
+  '0014_ready_record_changes.sql',
 ]
 
 describe('migrate', () => {

@@ -16,6 +16,8 @@ export * from './shared/database/database.ts'
 export { isDatabaseUnavailable, withDatabaseErrors } from './shared/database/database-errors.ts'
 export { imageRecords, type ImageRecordRow } from './shared/database/schema.ts'
 export * from './shared/image/postgres-image-repository.ts'
+export * from './shared/image/ready-record-cache.ts'
+export * from './shared/image/postgres-record-changes.ts'
 // shared/storage
 export * from './shared/storage/s3-client.ts'
 export { AwsSha256 } from './shared/storage/aws-sha256.ts'
