@@ -38,6 +38,9 @@ import {
   createSqsSender,
   ValidateImageMessage,
   createPostgresImageRepository,
+  announceThrough,
+  listenForRecordChanges,
+  withReadyRecordCache,
   createS3Client,
   createS3UploadStorage,
   getImageStatus,
@@ -76,7 +79,22 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
   const database = createDatabase({ url: config.database.url, poolMax: config.database.poolMax, log: logger })
   const s3 = createS3Client({ ...config.storage, credentials: options.s3Credentials })
 
-  const images = createPostgresImageRepository(database.db)
+  // Ready records are answered from memory; any process's change to one reaches this replica
+  // as an announcement (LISTEN on a connection of its own) and is forgotten.
+  const repository = createPostgresImageRepository(database.db)
+  const { recordCache: cacheConfig } = config.api
+  const recordCache =
+    cacheConfig.size > 0
+      ? withReadyRecordCache(repository, { maxEntries: cacheConfig.size, maxAgeMs: cacheConfig.maxAgeSeconds * 1000 })
+      : undefined
+  const recordChanges =
+    recordCache === undefined
+      ? undefined
+      : listenForRecordChanges(
+          { url: cacheConfig.listenUrl ?? config.database.url, announce: announceThrough(database.sql), log: logger },
+          { changed: recordCache.forget, down: recordCache.suspend, up: recordCache.resume },
+        )
+  const images = recordCache?.repository ?? repository
   // Rows for actions that change no image (signing, API keys); close() writes what is queued.
   const audit = createPostgresAuditLog(database.db, { log: logger })
   const storage = createS3UploadStorage({ client: s3, bucket: config.storage.bucket })
@@ -211,6 +229,8 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
       log: logger,
     }),
 
+    /** Resolves once this replica hears of record changes (at once when it keeps no records): specs wait for it. */
+    recordChangesHeard: () => recordChanges?.heard ?? Promise.resolve(),
     /** Readiness: the database answers (throws DATABASE_UNAVAILABLE otherwise). */
     ping: () => database.ping(),
     /** The rate-limit counters shared by every replica (REDIS_URL); unset keeps them per process. */
@@ -224,6 +244,7 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
       s3.destroy()
       // After the server stopped taking requests: no audit row queued by one is lost.
       await audit.close().catch((error: unknown) => logger.error({ err: error }, 'audit rows could not be written at shutdown'))
+      await recordChanges?.close()
       await database.close()
     },
   }

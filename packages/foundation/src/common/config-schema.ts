@@ -369,8 +369,37 @@ const ApiProcessingSchema = Type.Object({
 const QueueUrlSchema = env('SQS_QUEUE_URL', Str('Queue that receives S3 ObjectCreated events'))
 const QueueEndpointSchema = env('SQS_ENDPOINT', Type.Optional(Str('Custom SQS endpoint (ElasticMQ, emulator); unset for AWS')))
 
+// Ready records kept in memory by each api replica, forgotten when any process changes one
+// (shared/image/ready-record-cache.ts).
+const RecordCacheSchema = Type.Object({
+  size: env(
+    'IMAGE_RECORD_CACHE_SIZE',
+    Int(
+      'Ready image records each api replica keeps in memory for downloads and status reads; every change is announced to every replica (LISTEN, one more connection per replica); 0 reads each from the database',
+      { default: 10_000, minimum: 0 },
+    ),
+  ),
+  listenUrl: env(
+    'DATABASE_LISTEN_URL',
+    Type.Optional(
+      Str(
+        'Where the api LISTENs for record changes, when DATABASE_URL is a pooler in transaction mode (which does not keep LISTEN): the server or a session-mode pool; unset uses DATABASE_URL',
+        { pattern: '^postgres(ql)?://' },
+      ),
+    ),
+  ),
+  maxAgeSeconds: env(
+    'IMAGE_RECORD_CACHE_MAX_AGE_SECONDS',
+    Int('Longest a kept record is served without reading it again: bounds a change whose announcement was lost', {
+      default: 60,
+      minimum: 1,
+    }),
+  ),
+})
+
 const ApiSectionSchema = Type.Object({
   http: HttpSchema,
+  recordCache: RecordCacheSchema,
   events: EventStreamSchema,
   upload: UploadSchema,
   // upload/confirm queues validations beside S3's events; without a queue it answers 503.

@@ -19,8 +19,11 @@ describe('logger', () => {
     const { lines, log } = capture()
     const secret = '-----BEGIN PRIVATE KEY-----abc'
     log.info({
-      env: { CLOUDFRONT_PRIVATE_KEY: secret, DATABASE_URL: 'postgres://u:pw@h/db' },
-      config: { api: { cdn: { privateKey: secret }, http: { metricsToken: 'metrics-tok' } }, database: { url: 'postgres://u:pw@h/db' } },
+      env: { CLOUDFRONT_PRIVATE_KEY: secret, DATABASE_URL: 'postgres://u:pw@h/db', DATABASE_LISTEN_URL: 'postgres://u:pw@h/db' },
+      config: {
+        api: { cdn: { privateKey: secret }, http: { metricsToken: 'metrics-tok' }, recordCache: { listenUrl: 'postgres://u:pw@h/db' } },
+        database: { url: 'postgres://u:pw@h/db' },
+      },
       credentials: { secretAccessKey: 'sk' },
       req: { headers: { authorization: 'Bearer t' } },
     })

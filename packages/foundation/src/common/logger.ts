@@ -13,6 +13,8 @@ export const REDACT_PATHS = [
   'env.CLOUDFRONT_PRIVATE_KEY',
   'env.DATABASE_URL',
   'config.database.url',
+  'env.DATABASE_LISTEN_URL',
+  'config.api.recordCache.listenUrl',
   'config.api.cdn.privateKey',
   'config.api.http.metricsToken',
   'req.headers.authorization',
