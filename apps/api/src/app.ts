@@ -8,7 +8,7 @@ import { accountsRoutes } from './accounts/index.ts'
 import { registerAuthentication } from './http/authentication.ts'
 import { createClientErrorHandler } from './http/client-errors.ts'
 import { registerErrorHandling } from './http/errors.ts'
-import { createHttpMetrics, registerHttpMetrics } from './http/metrics.ts'
+import { createHttpMetrics, registerHttpMetrics, registerRecordCacheMetrics } from './http/metrics.ts'
 import { registerHttpMiddleware, requestIdServerOptions } from './http/middleware.ts'
 import { registerRateLimit } from './http/rate-limit.ts'
 import { requestLogController } from './http/request-log.ts'
@@ -42,6 +42,7 @@ export async function buildApp(deps: {
   const { container } = deps
   // One registry per app, which main.ts builds once per process.
   const metrics = createHttpMetrics(createMetricsRegistry())
+  if (container.recordCacheStats !== undefined) registerRecordCacheMetrics(metrics.registry, container.recordCacheStats)
   const { requestTimeoutSeconds } = deps.config.api.http
   const app = Fastify({
     loggerInstance: deps.logger,

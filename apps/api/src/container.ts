@@ -229,6 +229,8 @@ export function createApiContainer(config: ApiConfig, logger: Logger, options: A
       log: logger,
     }),
 
+    /** The cache of ready records, for /metrics; undefined when IMAGE_RECORD_CACHE_SIZE is 0. */
+    recordCacheStats: recordCache === undefined ? undefined : () => recordCache.stats(),
     /** Resolves once this replica hears of record changes (at once when it keeps no records): specs wait for it. */
     recordChangesHeard: () => recordChanges?.heard ?? Promise.resolve(),
     /** Readiness: the database answers (throws DATABASE_UNAVAILABLE otherwise). */

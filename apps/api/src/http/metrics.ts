@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { DURATION_BUCKETS_SECONDS, type MetricsRegistry } from '@image-service/foundation'
+import { DURATION_BUCKETS_SECONDS, type MetricsRegistry, type ReadyRecordCacheStats } from '@image-service/foundation'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest, FastifyTypeProvider } from 'fastify'
-import { Counter, Histogram } from 'prom-client'
+import { Counter, Gauge, Histogram } from 'prom-client'
 import { httpError } from './errors.ts'
 import type { AnyFastifyInstance } from './fastify-instance.ts'
 
@@ -50,6 +50,44 @@ export function createHttpMetrics(registry: MetricsRegistry) {
       parserRefusals.inc({ code })
     },
   }
+}
+
+/**
+ * The cache of ready records (shared/image/ready-record-cache.ts), read at each scrape: how
+ * many it holds, whether this replica hears of changes (0: it reads every record from the
+ * database), and how reads were answered.
+ */
+export function registerRecordCacheMetrics(registry: MetricsRegistry, stats: () => ReadyRecordCacheStats): void {
+  new Gauge({
+    name: 'image_record_cache_records',
+    help: 'Ready image records this api replica keeps in memory',
+    registers: [registry],
+    collect() {
+      this.set(stats().records)
+    },
+  })
+  new Gauge({
+    name: 'image_record_cache_listening',
+    help: '1 while this replica hears of changes to ready records (its heartbeat comes back), else 0 and records are read from the database',
+    registers: [registry],
+    collect() {
+      this.set(stats().live ? 1 : 0)
+    },
+  })
+  const counted = { hit: 0, miss: 0 }
+  new Counter({
+    name: 'image_record_cache_reads_total',
+    help: 'Reads of image records by id, answered from memory (hit) or not (miss)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      const { hits, misses } = stats()
+      this.inc({ result: 'hit' }, hits - counted.hit)
+      this.inc({ result: 'miss' }, misses - counted.miss)
+      counted.hit = hits
+      counted.miss = misses
+    },
+  })
 }
 
 /**

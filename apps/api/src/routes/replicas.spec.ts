@@ -1,6 +1,7 @@
 import { createPostgresImageRepository, type ImageId } from '@image-service/foundation'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import type { ApiApp } from '../app.ts'
+import { parsePrometheusText, samplesOf, sampleValue } from '../testing/prometheus-text.ts'
 import { startTestApi, type TestApi } from '../testing/test-api.ts'
 
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0])
@@ -66,6 +67,22 @@ describe('ready records kept by each replica', () => {
     expect((await sign(api.app, id)).statusCode).toBe(200)
     expect((await api.inject({ method: 'DELETE', url: `/api/image/v1/images/${id}` }, 'owner-r')).statusCode).toBe(204)
     expect((await sign(api.app, id)).statusCode).toBe(404)
+  })
+
+  it('shows on /metrics what it keeps, that it hears, and how reads were answered', async () => {
+    const id = await readyImage('owner-r')
+    const before = parsePrometheusText((await api.app.inject({ method: 'GET', url: '/metrics' })).body)
+    await sign(api.app, id)
+    await sign(api.app, id)
+    const after = parsePrometheusText((await api.app.inject({ method: 'GET', url: '/metrics' })).body)
+    const reads = (text: typeof after, result: string) => sampleValue(text, 'image_record_cache_reads_total', { result }) ?? 0
+    expect(reads(after, 'miss') - reads(before, 'miss')).toBe(1)
+    expect(reads(after, 'hit') - reads(before, 'hit')).toBe(1)
+    expect(sampleValue(after, 'image_record_cache_listening', {})).toBe(1)
+    expect(sampleValue(after, 'image_record_cache_records', {})).toBeGreaterThanOrEqual(1)
+    // A replica that keeps nothing has no such series.
+    const none = parsePrometheusText((await uncached.inject({ method: 'GET', url: '/metrics' })).body)
+    expect(samplesOf(none, 'image_record_cache_listening')).toEqual([])
   })
 
   it('keeps a record for its owner only: another owner gets 404, singly and in a batch', async () => {

@@ -61,6 +61,7 @@ describe('withReadyRecordCache', () => {
     expect(second?.status).toBe('ready')
     expect(reads).toEqual([`byId ${id}`])
     expect(cache.size).toBe(1)
+    expect(cache.stats()).toEqual({ records: 1, live: true, hits: 1, misses: 1 })
   })
 
   it('keeps nothing while suspended, which is how it starts', async () => {

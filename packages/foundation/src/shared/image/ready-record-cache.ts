@@ -36,7 +36,11 @@ export type ReadyRecordCache = {
   resume(): void
   /** Records held now (for metrics and specs). */
   readonly size: number
+  /** For metrics: records held, whether changes are heard, and reads answered from memory or not since start. */
+  stats(): ReadyRecordCacheStats
 }
+
+export type ReadyRecordCacheStats = { records: number; live: boolean; hits: number; misses: number }
 
 type Entry = { record: ImageRecord; cachedAt: number }
 
@@ -46,12 +50,17 @@ export function withReadyRecordCache(inner: ImageRepository, options: ReadyRecor
   let live = false
   // Moves on every forget, suspend and resume: a read caches only if it did not move meanwhile.
   let generation = 0
+  let hits = 0
+  let misses = 0
 
   const cached = (id: ImageId): ImageRecord | undefined => {
     const entry = entries.get(id)
-    if (entry === undefined) return undefined
-    if (now() - entry.cachedAt < options.maxAgeMs) return entry.record
-    entries.delete(id)
+    if (entry !== undefined && now() - entry.cachedAt < options.maxAgeMs) {
+      hits++
+      return entry.record
+    }
+    if (entry !== undefined) entries.delete(id)
+    misses++
     return undefined
   }
   const keep = (record: ImageRecord, since: number) => {
@@ -126,6 +135,7 @@ export function withReadyRecordCache(inner: ImageRepository, options: ReadyRecor
     get size() {
       return entries.size
     },
+    stats: () => ({ records: entries.size, live, hits, misses }),
   }
 }
 
