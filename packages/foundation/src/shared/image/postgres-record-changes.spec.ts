@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { createTestDatabase, type TestDatabase } from '@image-service/devstack'
+import { createLogger, type Logger } from '../../common/logger.ts'
 import { createDatabase, type Database } from '../database/database.ts'
 import { newImageId, objectKeyFor, type ImageId } from './image.ts'
 import type { ImageRepository } from './image-repository.ts'
@@ -44,10 +45,16 @@ function recorder() {
 
 function listen(
   handlers: RecordChangeHandlers,
-  options: { announce?: (payload: string) => Promise<unknown>; heartbeatMs?: number } = {},
+  options: { announce?: (payload: string) => Promise<unknown>; heartbeatMs?: number; log?: Logger } = {},
 ): RecordChangeListener {
   const listener = listenForRecordChanges(
-    { url: testDatabase.url, announce: options.announce ?? announceThrough(database.sql), retryMs: 20, heartbeatMs: options.heartbeatMs },
+    {
+      url: testDatabase.url,
+      announce: options.announce ?? announceThrough(database.sql),
+      retryMs: 20,
+      heartbeatMs: options.heartbeatMs,
+      log: options.log,
+    },
     handlers,
   )
   cleanups.push(() => listener.close())
@@ -164,10 +171,14 @@ describe('the heartbeat', () => {
         check()
       })
     const heard = recorder()
-    listen(heard.handlers, { announce, heartbeatMs: 50 })
+    const logged: string[] = []
+    const log = createLogger({ level: 'warn' }, { write: (line: string) => logged.push(line) })
+    listen(heard.handlers, { announce, heartbeatMs: 50, log })
 
+    // The fourth heartbeat goes out after three came back from none: said once, in the log.
     await heardSent(4)
     expect(heard.heard).toEqual([])
+    expect(logged.filter((line) => line.includes('no heartbeat has come back since start'))).toHaveLength(1)
 
     // Announced where the listener listens: the next heartbeat comes back, and it is up.
     through = announceThrough(database.sql)

@@ -54,6 +54,7 @@ export function listenForRecordChanges(
   let closed = false
   let listening = false
   let up = false
+  let everUp = false
   let sent = 0
   /** The heartbeat awaited, if any. */
   let awaited: string | undefined
@@ -68,9 +69,18 @@ export function listenForRecordChanges(
     handlers.down()
     options.log?.warn(`image record changes: ${why}; records are read from the database until they arrive again`)
   }
+  // Heartbeats in a row that did not come back; a listener that never heard one says so once.
+  let unanswered = 0
   const beat = () => {
     if (closed || !listening) return
-    if (awaited !== undefined) goDown('a heartbeat did not come back (is DATABASE_LISTEN_URL a session, not a transaction-mode pool?)')
+    if (awaited !== undefined) {
+      unanswered++
+      goDown('a heartbeat did not come back (is DATABASE_LISTEN_URL a session, not a transaction-mode pool?)')
+      if (unanswered === 3 && !everUp)
+        options.log?.warn(
+          'image record changes: no heartbeat has come back since start (is DATABASE_LISTEN_URL a session, not a transaction-mode pool?); records are read from the database',
+        )
+    }
     const payload = `${self}${++sent}`
     awaited = payload
     options.announce(payload).catch((error: unknown) => options.log?.debug({ err: error }, 'image record changes: heartbeat not sent'))
@@ -93,8 +103,10 @@ export function listenForRecordChanges(
       if (!payload.startsWith(HEARTBEAT)) return handlers.changed(payload)
       if (payload !== awaited || closed) return
       awaited = undefined
+      unanswered = 0
       if (up) return
       up = true
+      everUp = true
       handlers.up()
       firstUp()
     },

@@ -8,7 +8,7 @@ export type ReadyRecordCacheOptions = {
   maxEntries: number
   /**
    * Longest a record is served from memory. Changes are announced within milliseconds
-   * (ImageRecordChanges); this bounds what a change whose announcement never arrived costs.
+   * (listenForRecordChanges); this bounds what a change whose announcement never arrived costs.
    */
   maxAgeMs: number
   now?: () => number
@@ -24,8 +24,8 @@ export type ReadyRecordCacheOptions = {
  * delay. Records in any other status are never kept.
  *
  * Nothing is cached while announcements may be missed: the cache starts suspended and is
- * cleared and suspended whenever the listener loses its connection (suspend()), until it
- * listens again (resume()). A read that started before any forget, suspend or resume keeps
+ * cleared and suspended whenever the listener is down (its connection lost, or its heartbeat
+ * not back: suspend()), until it hears again (resume()). A read that started before any forget, suspend or resume keeps
  * its answer to itself, so a record read just before its change cannot be cached after the
  * change was announced.
  */
