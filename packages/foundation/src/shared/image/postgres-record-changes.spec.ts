@@ -226,7 +226,7 @@ describe('a replica that keeps ready records', () => {
     const a = await replica()
     const id = await readyImage(a.images)
     await a.images.findById(id)
-    expect(a.cache.size).toBe(1)
+    expect(a.cache.stats().records).toBe(1)
 
     // The listening connection is cut (a failover, a proxy's idle cut): announcements may be lost.
     const terminated = await database.sql`
@@ -234,7 +234,7 @@ describe('a replica that keeps ready records', () => {
       WHERE datname = current_database() AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()`
     expect(terminated.length).toBeGreaterThan(0)
     await a.heard.waitFor((h) => h.includes('down'))
-    expect(a.cache.size).toBe(0)
+    expect(a.cache.stats().records).toBe(0)
 
     // Listening again: the first read goes to the database, the second is from memory.
     await a.heard.waitFor((h) => h.filter((x) => x === 'up').length === 2)

@@ -60,7 +60,7 @@ describe('withReadyRecordCache', () => {
     expect(second).toEqual(first)
     expect(second?.status).toBe('ready')
     expect(reads).toEqual([`byId ${id}`])
-    expect(cache.size).toBe(1)
+    expect(cache.stats().records).toBe(1)
     expect(cache.stats()).toEqual({ records: 1, live: true, hits: 1, misses: 1 })
   })
 
@@ -72,14 +72,14 @@ describe('withReadyRecordCache', () => {
     await images.findById(id)
     await images.findById(id)
     expect(reads).toHaveLength(2)
-    expect(cache.size).toBe(0)
+    expect(cache.stats().records).toBe(0)
 
     cache.resume()
     await images.findById(id)
     await images.findById(id)
     expect(reads).toHaveLength(3)
     cache.suspend()
-    expect(cache.size).toBe(0)
+    expect(cache.stats().records).toBe(0)
     await images.findById(id)
     expect(reads).toHaveLength(4)
   })
@@ -92,7 +92,7 @@ describe('withReadyRecordCache', () => {
 
     for (const id of [pending, failed, deleted, pending, failed, deleted]) await images.findById(id)
     expect(reads).toHaveLength(6)
-    expect(cache.size).toBe(0)
+    expect(cache.stats().records).toBe(0)
   })
 
   it('answers what changed once the change is announced (forget)', async () => {
@@ -115,7 +115,7 @@ describe('withReadyRecordCache', () => {
     inner.add(deleted, 'ready').add(replaced, 'ready')
     cache.resume()
     await images.findOwnedByIds('owner-a', [deleted, replaced])
-    expect(cache.size).toBe(2)
+    expect(cache.stats().records).toBe(2)
 
     await images.markDeleted(deleted)
     await images.failReplaced(replaced, '"approved"')

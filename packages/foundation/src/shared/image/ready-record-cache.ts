@@ -34,9 +34,7 @@ export type ReadyRecordCache = {
   forget(id: string): void
   suspend(): void
   resume(): void
-  /** Records held now (for metrics and specs). */
-  readonly size: number
-  /** For metrics: records held, whether changes are heard, and reads answered from memory or not since start. */
+  /** Records held now, whether changes are heard, and reads answered from memory or not since start. */
   stats(): ReadyRecordCacheStats
 }
 
@@ -131,9 +129,6 @@ export function withReadyRecordCache(inner: ImageRepository, options: ReadyRecor
       entries.clear()
       generation++
       live = true
-    },
-    get size() {
-      return entries.size
     },
     stats: () => ({ records: entries.size, live, hits, misses }),
   }
